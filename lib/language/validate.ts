@@ -1,0 +1,56 @@
+/** Checks that need the whole tree, and the node index the interpreter looks paths up in. */
+import type { Problems } from "./build.js";
+import { childrenOf, type Definition, type FlowNode, type ProcessNode, scopeOf } from "./model.js";
+
+function visit(node: FlowNode, fn: (node: FlowNode, depth: number) => void, depth = 0): void {
+  fn(node, depth);
+  if (node.kind === "switch") for (const c of node.cases) visit(c, fn, depth + 1);
+  for (const child of childrenOf(node)) visit(child, fn, depth + 1);
+  for (const handler of scopeOf(node)?.handlers ?? [])
+    for (const child of handler.children) visit(child, fn, depth + 2);
+}
+
+const NAME = /^[A-Za-z_][\w:.-]*$/;
+
+export function validateTree(root: ProcessNode, problems: Problems, maxDepth: number): void {
+  let deepest = 0;
+  visit(root, (node, depth) => {
+    deepest = Math.max(deepest, depth);
+    for (const property of scopeOf(node)?.properties ?? []) {
+      if (!NAME.test(property.name)) {
+        problems.add(
+          `property name ${JSON.stringify(property.name)} must start with a letter or _ and hold letters, digits, _ - : .`,
+          node.pos,
+        );
+      }
+      if (property.name.startsWith("inst:"))
+        problems.add(`property name "${property.name}" is reserved (inst:…)`, node.pos);
+    }
+    if (node.kind === "await" && node.into !== undefined && !NAME.test(node.into)) {
+      problems.add(`into=${JSON.stringify(node.into)} is not a property name`, node.pos);
+    }
+    if (node.kind === "assign" && node.property && !NAME.test(node.property)) {
+      problems.add(`property=${JSON.stringify(node.property)} is not a property name`, node.pos);
+    }
+  });
+  if (deepest > maxDepth) problems.add(`activities nest ${deepest} levels deep; the limit is ${maxDepth}`);
+}
+
+const indexes = new WeakMap<Definition, Map<string, FlowNode>>();
+
+/** Every node of a definition by its static path (cached per definition object). */
+export function indexDefinition(definition: Definition): Map<string, FlowNode> {
+  let index = indexes.get(definition);
+  if (!index) {
+    const built = new Map<string, FlowNode>();
+    visit(definition.root, (node) => built.set(node.id, node));
+    indexes.set(definition, built);
+    index = built;
+  }
+  return index;
+}
+
+/** The static path of a runtime path: parallel foreach branches (`.b3`) removed. */
+export function staticPath(path: string): string {
+  return path.includes(".b") ? path.replace(/\.b\d+/g, "") : path;
+}
