@@ -1,0 +1,129 @@
+/** The leaf activities: what starting each one does, and what canceling it must undo. */
+import { ExpressionError } from "../errors.js";
+import type { ActionNode, Activity, AwaitNode, CallNode, DelayNode, Json, JsonObject } from "../language/model.js";
+import { raise } from "./flow.js";
+import type { Machine } from "./machine.js";
+import type { ChildProcess, NodeState } from "./types.js";
+
+/** A mapping expression's result must be a map of fields. */
+export function asFields(value: Json, what: string): JsonObject {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ExpressionError(what, `${what} must give a map of fields, got ${JSON.stringify(value)?.slice(0, 80)}`);
+  }
+  return value;
+}
+
+/** True when a parallel construct encloses the path: replies there are diffed against what was sent. */
+function inParallel(m: Machine, path: string): boolean {
+  for (let end = path.lastIndexOf("."); end > 0; end = path.lastIndexOf(".", end - 1)) {
+    const kind = m.nodes[path.slice(0, end)]?.k;
+    if (kind === "all" || kind === "pforeach") return true;
+  }
+  return false;
+}
+
+function startTimer(m: Machine, path: string, seconds: number): string {
+  const timer = m.nextId(`${m.id}/${path}/t`);
+  m.emit({ type: "timer", timer, instance: m.id, node: path, due: m.now + Math.round(seconds * 1000) });
+  return timer;
+}
+
+/** Sends (or re-sends) an action's task as a new attempt. */
+export function sendAttempt(m: Machine, path: string, node: ActionNode, tries: number): void {
+  const fields = node.input ? asFields(m.evaluate(node.input, path), `input of <action participant="${node.participant}">`) : m.context(path);
+  const attempt = m.nextAttempt(path);
+  const task = `${m.id}/${path}/${attempt}`;
+  const timer = node.timeout === undefined ? undefined : startTimer(m, path, node.timeout);
+  const keepSent = node.input !== undefined || inParallel(m, path);
+  m.nodes[path] = { k: "action", task, attempt, tries, wait: "reply", ...(keepSent ? { sent: fields } : {}), ...(timer ? { timer } : {}) };
+  m.dispatch({ type: "task", task: { id: task, instance: m.id, node: path, participant: node.participant, attempt }, fields });
+}
+
+/** Waits `backoff * 2^tries` seconds before the next attempt, or sends it now without a backoff. */
+export function retryLater(m: Machine, path: string, node: ActionNode, tries: number): void {
+  if (!node.backoff) return sendAttempt(m, path, node, tries);
+  const state = m.nodes[path];
+  const timer = startTimer(m, path, node.backoff * 2 ** (tries - 1));
+  if (state?.k === "action") m.nodes[path] = { ...state, tries, wait: "backoff", timer };
+}
+
+function untilTime(value: Json, node: DelayNode): number {
+  const time = typeof value === "number" ? value * 1000 : typeof value === "string" ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(time)) {
+    const source = node.until?.source ?? "";
+    throw new ExpressionError(source, `delay until \`${source}\` must give a time (timestamp, ISO-8601 text or epoch seconds), got ${JSON.stringify(value)}`);
+  }
+  return time;
+}
+
+function startDelay(m: Machine, path: string, node: DelayNode): void {
+  const due = node.until ? untilTime(m.evaluate(node.until, path), node) : m.now + (node.duration ?? 0) * 1000;
+  if (due <= m.now) return m.complete(path);
+  const timer = m.nextId(`${m.id}/${path}/t`);
+  m.emit({ type: "timer", timer, instance: m.id, node: path, due });
+  m.nodes[path] = { k: "delay", timer };
+}
+
+function startAwait(m: Machine, path: string, node: AwaitNode): void {
+  const key = node.key ? m.evaluate(node.key, path) : undefined;
+  if (key !== undefined && key !== null && typeof key === "object") {
+    throw new ExpressionError(node.key?.source ?? "", `await key \`${node.key?.source}\` must give a string or number, got ${JSON.stringify(key)}`);
+  }
+  const subscription = m.nextId(`${m.id}/${path}/s`);
+  m.emit({
+    type: "subscribe",
+    subscription,
+    instance: m.id,
+    node: path,
+    event: node.event,
+    ...(key === undefined || key === null ? {} : { key: String(key) }),
+  });
+  const timer = node.timeout === undefined ? undefined : startTimer(m, path, node.timeout);
+  m.nodes[path] = { k: "await", subscription, ...(timer ? { timer } : {}) };
+}
+
+function startCall(m: Machine, path: string, node: CallNode): void {
+  let process: ChildProcess;
+  if ("property" in node.process) {
+    const source = m.context(path)[node.process.property];
+    if (typeof source !== "string" || source.trim() === "") {
+      throw new ExpressionError(`$${node.process.property}`, `call process="$${node.process.property}": the context has no process XML under "${node.process.property}" (got ${JSON.stringify(source ?? null)})`);
+    }
+    process = { source };
+  } else process = node.process;
+  const fields = node.input ? asFields(m.evaluate(node.input, path), "input of <call>") : m.context(path);
+  const child = `${m.id}~${m.seq + 1}`;
+  m.seq += 1;
+  m.nodes[path] = { k: "call", child, sent: fields };
+  m.emit({ type: "start-child", child, parent: { instance: m.id, node: path, child }, process, fields });
+}
+
+export function startLeaf(m: Machine, path: string, node: Activity): void {
+  switch (node.kind) {
+    case "action":
+      return sendAttempt(m, path, node, 0);
+    case "delay":
+      return startDelay(m, path, node);
+    case "await":
+      return startAwait(m, path, node);
+    case "call":
+      return startCall(m, path, node);
+    case "assign":
+      m.write(path, node.property, m.evaluate(node.expression, path));
+      return m.complete(path);
+    case "fault":
+      return raise(m, path, node.code, node.message);
+    default:
+      throw new Error(`${node.kind} is not a leaf activity`);
+  }
+}
+
+/** Undoes what an active leaf set going: timers, subscriptions, child instances. */
+export function cancelLeaf(m: Machine, path: string, state: NodeState): void {
+  if ((state.k === "action" || state.k === "delay" || state.k === "await") && state.timer) {
+    m.emit({ type: "cancel-timer", timer: state.timer });
+  }
+  if (state.k === "await") m.emit({ type: "unsubscribe", subscription: state.subscription });
+  if (state.k === "call") m.emit({ type: "cancel-child", child: state.child });
+  if (state.k === "action") m.held = m.held.filter((held) => held.task.node !== path);
+}

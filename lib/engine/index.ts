@@ -1,0 +1,5 @@
+export { checkMessage } from "./check.js";
+export { STEP_BUDGET } from "./machine.js";
+export { CONSUMED_WINDOW_MS } from "./messages.js";
+export { transition } from "./transition.js";
+export * from "./types.js";

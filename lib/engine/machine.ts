@@ -1,0 +1,228 @@
+/**
+ * The working state of one transition: a copy-on-write draft of the snapshot, the commands and
+ * notes produced, and an agenda of node starts and completions run iteratively (no recursion, so
+ * a long synchronous loop cannot overflow the stack, and a step budget ends a runaway one).
+ */
+import { ExpressionError } from "../errors.js";
+import { evaluate, evaluateCondition, toCel } from "../expr/index.js";
+import { type Definition, type Expression, type FlowNode, type Json, type JsonObject } from "../language/model.js";
+import { indexDefinition, staticPath } from "../language/validate.js";
+import { flatten, isReserved, jsonEqual, writeTarget } from "./scopes.js";
+import type { Command, Fault, Incident, InstanceStatus, Note, NodeState, ParentRef, Snapshot, TaskCommand } from "./types.js";
+
+/** Node starts and completions processed in one transition before the instance is faulted. */
+export const STEP_BUDGET = 100_000;
+
+export type Op = { readonly op: "start"; readonly path: string } | { readonly op: "done"; readonly parent: string; readonly child: string };
+
+export class Machine {
+  readonly id: string;
+  readonly process: string;
+  readonly version: string;
+  readonly parent?: ParentRef;
+  readonly createdAt: number;
+  status: InstanceStatus;
+  paused: boolean;
+  seq: number;
+  steps: number;
+  fault?: Fault;
+  incidents: Incident[];
+  held: TaskCommand[];
+  consumed: (readonly [string, number])[];
+  readonly nodes: Record<string, NodeState>;
+  readonly scopes: Record<string, JsonObject>;
+  attempts: Record<string, number>;
+  readonly commands: Command[] = [];
+  readonly notes: Note[] = [];
+  readonly agenda: Op[] = [];
+  private readonly owned = new Set<string>();
+  private readonly index: Map<string, FlowNode>;
+  private budget = STEP_BUDGET;
+
+  constructor(
+    readonly definition: Definition,
+    snapshot: Snapshot,
+    readonly now: number,
+  ) {
+    this.id = snapshot.id;
+    this.process = snapshot.process;
+    this.version = snapshot.version;
+    this.parent = snapshot.parent;
+    this.createdAt = snapshot.createdAt;
+    this.status = snapshot.status;
+    this.paused = snapshot.paused;
+    this.seq = snapshot.seq;
+    this.steps = snapshot.steps;
+    this.fault = snapshot.fault;
+    this.incidents = snapshot.incidents as Incident[];
+    this.held = snapshot.held as TaskCommand[];
+    this.consumed = snapshot.consumed as (readonly [string, number])[];
+    this.nodes = { ...snapshot.nodes };
+    this.scopes = { ...snapshot.scopes };
+    this.attempts = snapshot.attempts as Record<string, number>;
+    this.index = indexDefinition(definition);
+  }
+
+  toSnapshot(): Snapshot {
+    return {
+      format: 1,
+      id: this.id,
+      process: this.process,
+      version: this.version,
+      status: this.status,
+      paused: this.paused,
+      ...(this.parent ? { parent: this.parent } : {}),
+      createdAt: this.createdAt,
+      updatedAt: this.now,
+      steps: this.steps,
+      seq: this.seq,
+      attempts: this.attempts,
+      scopes: this.scopes,
+      nodes: this.nodes,
+      held: this.held,
+      incidents: this.incidents,
+      ...(this.fault ? { fault: this.fault } : {}),
+      consumed: this.consumed,
+    };
+  }
+
+  get finished(): boolean {
+    return this.status === "completed" || this.status === "faulted" || this.status === "canceled";
+  }
+
+  nextId(prefix: string): string {
+    this.seq += 1;
+    return `${prefix}${this.seq}`;
+  }
+
+  note(kind: Note["kind"], reason: string): void {
+    this.notes.push({ kind, reason });
+  }
+
+  /** The model node of a runtime path. */
+  model(path: string): FlowNode {
+    const node = this.index.get(staticPath(path));
+    if (!node) throw new ExpressionError("", `no node ${path} in ${this.definition.name}`);
+    return node;
+  }
+
+  // ---- scopes --------------------------------------------------------------------------------
+
+  openScope(path: string, values: JsonObject): void {
+    this.scopes[path] = values;
+    this.owned.add(path);
+  }
+
+  closeScope(path: string): void {
+    if (path !== "0") delete this.scopes[path];
+  }
+
+  context(path: string): JsonObject {
+    return flatten(this.scopes, path);
+  }
+
+  /** Writes one key by the scoping rule, copying the target scope once per transition. */
+  write(path: string, key: string, value: Json): void {
+    const target = writeTarget(this.scopes, path, key);
+    if (target === undefined) return;
+    if (!this.owned.has(target)) {
+      this.scopes[target] = { ...this.scopes[target] };
+      this.owned.add(target);
+    }
+    (this.scopes[target] as JsonObject)[key] = value;
+  }
+
+  /** Merges a participant's fields: only keys that differ from what it was sent are written. */
+  merge(path: string, fields: JsonObject, sent: JsonObject): void {
+    for (const key of Object.keys(fields)) {
+      if (isReserved(key)) continue;
+      const value = fields[key] as Json;
+      if (!jsonEqual(sent[key], value)) this.write(path, key, value);
+    }
+  }
+
+  // ---- expressions ---------------------------------------------------------------------------
+
+  variables(path: string, extra: { event?: Json; result?: Json } = {}): Record<string, unknown> {
+    const context = this.context(path);
+    const inst: Record<string, unknown> = { id: this.id };
+    for (const key of ["iteration", "current", "fault"]) {
+      const value = context[`inst:${key}`];
+      if (value !== undefined) inst[key] = toCel(value);
+    }
+    return {
+      context: toCel(context),
+      inst,
+      event: toCel(extra.event ?? null),
+      result: toCel(extra.result ?? null),
+      now: new Date(this.now),
+    };
+  }
+
+  /** Any condition true (bureaucrat's rule for several `<condition>`s); none means true. */
+  conditionsHold(conditions: readonly Expression[], path: string, extra?: { event?: Json }): boolean {
+    if (!conditions.length) return true;
+    const variables = this.variables(path, extra);
+    return conditions.some((condition) => evaluateCondition(condition, variables));
+  }
+
+  evaluate(expression: Expression, path: string, extra?: { event?: Json; result?: Json }): Json {
+    return evaluate(expression, this.variables(path, extra));
+  }
+
+  // ---- agenda --------------------------------------------------------------------------------
+
+  start(path: string): void {
+    this.agenda.push({ op: "start", path });
+  }
+
+  /** Completes a node: its state and scope go, and its parent hears of it. */
+  complete(path: string): void {
+    delete this.nodes[path];
+    this.closeScope(path);
+    if (path === "0") return;
+    this.agenda.push({ op: "done", parent: path.slice(0, path.lastIndexOf(".")), child: path });
+  }
+
+  /** Takes the next op, or undefined when the agenda is empty or the budget is spent. */
+  nextOp(): Op | undefined {
+    if (this.budget-- <= 0) return undefined;
+    return this.agenda.shift();
+  }
+
+  get budgetSpent(): boolean {
+    return this.budget < 0;
+  }
+
+  /** Drops queued ops for nodes under `prefix` (they were canceled). */
+  dropAgenda(prefix: string): void {
+    const under = `${prefix}.`;
+    for (let i = this.agenda.length - 1; i >= 0; i--) {
+      const op = this.agenda[i] as Op;
+      const path = op.op === "start" ? op.path : op.child;
+      if (path === prefix || path.startsWith(under)) this.agenda.splice(i, 1);
+    }
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+
+  emit(command: Command): void {
+    this.commands.push(command);
+  }
+
+  /** Sends a task, or holds it while the instance is paused. */
+  dispatch(task: TaskCommand): void {
+    if (this.paused) this.held = [...this.held, task];
+    else this.commands.push(task);
+  }
+
+  nextAttempt(path: string): number {
+    const attempt = (this.attempts[path] ?? 0) + 1;
+    this.attempts = { ...this.attempts, [path]: attempt };
+    return attempt;
+  }
+
+  publish(event: string, detail: JsonObject = {}): void {
+    this.emit({ type: "publish", event, detail: { instance: this.id, process: this.process, ...detail } });
+  }
+}

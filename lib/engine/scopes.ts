@@ -1,0 +1,53 @@
+/**
+ * Scoped context, as bureaucrat has it: reads walk outward from a node through the scopes of its
+ * ancestors; a write goes to the scope that declares the key, else to the innermost scope.
+ * Scopes are keyed by the runtime path of the node holding them.
+ */
+import type { Json, JsonObject } from "../language/model.js";
+
+/** The scope paths that enclose a runtime path, innermost first. */
+export function scopeChain(scopes: Readonly<Record<string, JsonObject>>, path: string): string[] {
+  const chain: string[] = [];
+  let end = path.length;
+  for (;;) {
+    const prefix = path.slice(0, end);
+    if (scopes[prefix] !== undefined) chain.push(prefix);
+    end = path.lastIndexOf(".", end - 1);
+    if (end <= 0) break;
+  }
+  return chain;
+}
+
+/** The flattened context a node sees (inner keys shadow outer ones), as a workitem carries it. */
+export function flatten(scopes: Readonly<Record<string, JsonObject>>, path: string): JsonObject {
+  const chain = scopeChain(scopes, path);
+  if (chain.length === 1) return { ...scopes[chain[0] as string] };
+  const out: JsonObject = {};
+  for (let i = chain.length - 1; i >= 0; i--) Object.assign(out, scopes[chain[i] as string]);
+  return out;
+}
+
+/** Which scope a write of `key` from `path` lands in. */
+export function writeTarget(scopes: Readonly<Record<string, JsonObject>>, path: string, key: string): string | undefined {
+  const chain = scopeChain(scopes, path);
+  for (const scope of chain) if (Object.hasOwn(scopes[scope] as JsonObject, key)) return scope;
+  return chain[0];
+}
+
+export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as Json[];
+    return a.length === other.length && a.every((item, i) => jsonEqual(item, other[i]));
+  }
+  const aKeys = Object.keys(a);
+  const bObject = b as JsonObject;
+  return aKeys.length === Object.keys(bObject).length && aKeys.every((key) => jsonEqual(a[key], bObject[key]));
+}
+
+/** Keys bureaucrat reserves for the engine (`inst:fault`, `inst:iteration`, `inst:current`). */
+export function isReserved(key: string): boolean {
+  return key.startsWith("inst:");
+}

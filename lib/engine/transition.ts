@@ -1,0 +1,84 @@
+/**
+ * The pure interpreter: `transition(definition, snapshot, message, now)` returns the next snapshot
+ * and the commands to carry out. It reads no clock, makes no random ids and does no I/O; the same
+ * inputs always give the same result, which is what makes redelivery and replay safe.
+ */
+import { EngineError, formatProblem } from "../errors.js";
+import type { Definition, JsonObject } from "../language/model.js";
+import { checkMessage } from "./check.js";
+import { run } from "./flow.js";
+import { Machine } from "./machine.js";
+import { applyChild, applyEvent, applyOperator, applyReply, applyTimer } from "./messages.js";
+import { FINAL_STATUSES, type LaunchMessage, type Message, type Note, SNAPSHOT_FORMAT, type Snapshot, type TransitionResult } from "./types.js";
+
+function unchanged(snapshot: Snapshot, note: Note): TransitionResult {
+  return { snapshot, commands: [], notes: [note] };
+}
+
+function created(definition: Definition, message: LaunchMessage, now: number): Snapshot {
+  const root: JsonObject = {};
+  for (const property of definition.root.scope.properties) root[property.name] = property.value;
+  Object.assign(root, message.fields);
+  return {
+    format: SNAPSHOT_FORMAT,
+    id: message.instance,
+    process: definition.name,
+    version: message.version ?? "unversioned",
+    status: "running",
+    paused: false,
+    ...(message.parent ? { parent: message.parent } : {}),
+    createdAt: now,
+    updatedAt: now,
+    steps: 0,
+    seq: 0,
+    attempts: {},
+    scopes: { "0": root },
+    nodes: {},
+    held: [],
+    incidents: [],
+    consumed: [],
+  };
+}
+
+export function transition(definition: Definition, snapshot: Snapshot | undefined, message: Message, now: number): TransitionResult {
+  const problems = checkMessage(message);
+  if (problems.length) {
+    const reason = `malformed message: ${problems.map(formatProblem).join("; ")}`;
+    if (snapshot) return unchanged(snapshot, { kind: "rejected", reason });
+    throw new EngineError("MessageError", reason);
+  }
+  if (message.type === "launch") {
+    if (snapshot) return unchanged(snapshot, { kind: "ignored", reason: `instance ${snapshot.id} exists already; the launch is a duplicate` });
+  } else if (!snapshot) {
+    throw new EngineError("NoInstance", `a ${message.type} message needs an instance; launch it first`);
+  } else if (snapshot.format !== SNAPSHOT_FORMAT) {
+    throw new EngineError("SnapshotFormat", `snapshot format ${snapshot.format} is not ${SNAPSHOT_FORMAT}`);
+  } else if (FINAL_STATUSES.includes(snapshot.status)) {
+    return unchanged(snapshot, { kind: "ignored", reason: `instance ${snapshot.id} is ${snapshot.status}; the ${message.type} message changes nothing` });
+  }
+  const m = new Machine(definition, snapshot ?? created(definition, message as LaunchMessage, now), now);
+  m.steps += 1;
+  if (!applyMessage(m, message) && snapshot) return { snapshot, commands: [], notes: m.notes };
+  run(m);
+  return { snapshot: m.toSnapshot(), commands: m.commands, notes: m.notes };
+}
+
+/** Applies a message; false when it was ignored or rejected (a note says why) and nothing changed. */
+function applyMessage(m: Machine, message: Message): boolean {
+  switch (message.type) {
+    case "launch":
+      m.publish("docket.instance.started");
+      m.start("0");
+      return true;
+    case "reply":
+      return applyReply(m, message);
+    case "timer":
+      return applyTimer(m, message);
+    case "event":
+      return applyEvent(m, message);
+    case "child":
+      return applyChild(m, message);
+    case "operator":
+      return applyOperator(m, message);
+  }
+}

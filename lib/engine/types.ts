@@ -1,0 +1,203 @@
+/**
+ * The interpreter's data: the snapshot of an instance (plain JSON, versioned), the messages it
+ * applies and the commands it returns. Nothing here does I/O.
+ */
+import type { Json, JsonObject, ProcessRef } from "../language/model.js";
+
+export const SNAPSHOT_FORMAT = 1;
+
+export type InstanceStatus = "running" | "suspended" | "completed" | "faulted" | "canceled";
+export const FINAL_STATUSES: readonly InstanceStatus[] = ["completed", "faulted", "canceled"];
+
+export interface Fault {
+  /** A unique error id, shown in history, logs and the CLI. */
+  readonly id: string;
+  readonly code: string;
+  readonly message: string;
+  /** The runtime path of the node that raised it. */
+  readonly node: string;
+}
+
+/** An action whose `error` replies ran out of retries: the instance waits for an operator. */
+export interface Incident {
+  readonly id: string;
+  readonly node: string;
+  readonly task: string;
+  readonly attempt: number;
+  readonly error: { readonly code: string; readonly message: string };
+  readonly at: number;
+}
+
+export interface ParentRef {
+  readonly instance: string;
+  readonly node: string;
+  readonly child: string;
+}
+
+/** The state of one active node, by its runtime path. */
+export type NodeState =
+  /** process, sequence, case, a parallel foreach branch, a fault handler body: `i` is the running child. */
+  | { readonly k: "seq"; readonly i: number }
+  | { readonly k: "while"; readonly n: number; readonly i: number }
+  | { readonly k: "foreach"; readonly n: number; readonly i: number; readonly items: readonly Json[] }
+  | { readonly k: "pforeach"; readonly open: number }
+  | { readonly k: "all"; readonly open: number }
+  | { readonly k: "switch" }
+  /** A scope whose fault handler runs (at `<path>.f<h>`). */
+  | { readonly k: "handling" }
+  | {
+      readonly k: "action";
+      readonly task: string;
+      readonly attempt: number;
+      /** `error` replies retried so far. */
+      readonly tries: number;
+      readonly wait: "reply" | "backoff" | "incident";
+      /** The fields sent, kept where a reply must be diffed against them (parallel branches, input mappings). */
+      readonly sent?: JsonObject;
+      readonly timer?: string;
+    }
+  | { readonly k: "delay"; readonly timer: string }
+  | { readonly k: "await"; readonly subscription: string; readonly timer?: string }
+  | { readonly k: "call"; readonly child: string; readonly sent?: JsonObject };
+
+export interface Snapshot {
+  readonly format: typeof SNAPSHOT_FORMAT;
+  readonly id: string;
+  readonly process: string;
+  /** The definition version the instance is pinned to. */
+  readonly version: string;
+  readonly status: InstanceStatus;
+  readonly paused: boolean;
+  readonly parent?: ParentRef;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** Messages applied. */
+  readonly steps: number;
+  /** Counter for the ids the instance makes (timers, subscriptions, children, errors). */
+  readonly seq: number;
+  /** Dispatches so far per runtime path: the attempt number of the next task is one more. */
+  readonly attempts: Readonly<Record<string, number>>;
+  /** Live scopes' contexts by the runtime path of the node that holds them; `0` is the process. */
+  readonly scopes: Readonly<Record<string, JsonObject>>;
+  readonly nodes: Readonly<Record<string, NodeState>>;
+  /** Tasks held back while the instance is paused. */
+  readonly held: readonly TaskCommand[];
+  readonly incidents: readonly Incident[];
+  readonly fault?: Fault;
+  /** Events already consumed by an await, with when, so a buffered event wakes one await once. */
+  readonly consumed: readonly (readonly [string, number])[];
+}
+
+export interface TaskRef {
+  readonly id: string;
+  readonly instance: string;
+  readonly node: string;
+  readonly participant: string;
+  readonly attempt: number;
+}
+
+export interface TaskCommand {
+  readonly type: "task";
+  readonly task: TaskRef;
+  readonly fields: JsonObject;
+}
+
+/** What a `call` starts: a definition by name, or one held as XML in the context. */
+export type ChildProcess = { readonly name: string; readonly version?: string } | { readonly source: string };
+
+export type Command =
+  | TaskCommand
+  | { readonly type: "timer"; readonly timer: string; readonly instance: string; readonly node: string; readonly due: number }
+  | { readonly type: "cancel-timer"; readonly timer: string }
+  | {
+      readonly type: "subscribe";
+      readonly subscription: string;
+      readonly instance: string;
+      readonly node: string;
+      readonly event: string;
+      readonly key?: string;
+    }
+  | { readonly type: "unsubscribe"; readonly subscription: string }
+  | {
+      readonly type: "start-child";
+      readonly child: string;
+      readonly parent: ParentRef;
+      readonly process: ChildProcess;
+      readonly fields: JsonObject;
+    }
+  | { readonly type: "cancel-child"; readonly child: string }
+  | { readonly type: "notify-parent"; readonly message: ChildMessage }
+  | { readonly type: "publish"; readonly event: string; readonly detail: JsonObject };
+
+export interface LaunchMessage {
+  readonly type: "launch";
+  readonly instance: string;
+  /** The definition version (content hash) the instance is pinned to. */
+  readonly version?: string;
+  readonly fields?: JsonObject;
+  readonly parent?: ParentRef;
+}
+
+export type ReplyStatus = "done" | "critical" | "error";
+
+export interface ReplyMessage {
+  readonly type: "reply";
+  readonly task: { readonly id: string; readonly instance?: string; readonly node: string; readonly attempt: number };
+  readonly status: ReplyStatus;
+  readonly fields?: JsonObject;
+  readonly error?: { readonly code?: string; readonly message?: string };
+}
+
+export interface TimerMessage {
+  readonly type: "timer";
+  readonly node: string;
+  readonly timer: string;
+}
+
+export interface EventMessage {
+  readonly type: "event";
+  readonly node: string;
+  readonly subscription: string;
+  /** The event's id, so it wakes this instance once. */
+  readonly id: string;
+  readonly name: string;
+  readonly key?: string;
+  readonly data?: Json;
+}
+
+export interface ChildMessage {
+  readonly type: "child";
+  readonly instance: string;
+  readonly node: string;
+  readonly child: string;
+  readonly status: "completed" | "faulted" | "canceled";
+  readonly fields?: JsonObject;
+  readonly fault?: { readonly code: string; readonly message: string };
+}
+
+export type OperatorAction = "pause" | "resume" | "cancel" | "retry" | "skip" | "fail";
+
+export interface OperatorMessage {
+  readonly type: "operator";
+  readonly action: OperatorAction;
+  /** The node of the incident (retry/skip/fail); default: the oldest incident. */
+  readonly node?: string;
+  readonly fields?: JsonObject;
+  readonly reason?: string;
+}
+
+export type Message = LaunchMessage | ReplyMessage | TimerMessage | EventMessage | ChildMessage | OperatorMessage;
+
+/** Why a message changed nothing: kept in the history. */
+export interface Note {
+  readonly kind: "ignored" | "rejected" | "waiting";
+  readonly reason: string;
+}
+
+export interface TransitionResult {
+  readonly snapshot: Snapshot;
+  readonly commands: readonly Command[];
+  readonly notes: readonly Note[];
+}
+
+export type { Json, JsonObject, ProcessRef };
