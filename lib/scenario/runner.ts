@@ -1,0 +1,224 @@
+/**
+ * Runs scenario files (DESIGN §5) on the in-memory runtime with a virtual clock: scripted replies,
+ * events and clock moves, expectations checked after each step and at the end.
+ */
+import { readFileSync } from "node:fs";
+import { basename, dirname, relative, resolve } from "node:path";
+import { DocketError, EngineError, ScenarioError } from "../errors.js";
+import type { OperatorMessage, ReplyStatus, Snapshot, TaskCommand } from "../engine/types.js";
+import { processNameFromKey, readDefinition } from "../language/index.js";
+import type { Definition, Json, JsonObject } from "../language/model.js";
+import { parseDuration } from "../language/duration.js";
+import { MemoryRuntime } from "../runtime/memory.js";
+import { type Expectation, parseScenario, type Scenario, type Step } from "./format.js";
+import { describe, subsetMismatch } from "./match.js";
+
+export interface ScenarioOutcome {
+  readonly file: string;
+  readonly name: string;
+  readonly passed: boolean;
+  readonly failure?: string;
+}
+
+/** Scenarios start on this virtual instant. */
+export const SCENARIO_EPOCH = Date.UTC(2026, 0, 1);
+const MAIN = "main";
+
+function loadDefinition(path: string, cwd: string): Definition {
+  return readDefinition(readFileSync(path, "utf8"), { file: relative(cwd, path) || path });
+}
+
+function registry(scenario: Scenario, dir: string, main: Definition): Map<string, Definition> {
+  const byName = new Map<string, Definition>([[main.name, main]]);
+  for (const file of scenario.definitions ?? []) {
+    const definition = loadDefinition(resolve(dir, file), process.cwd());
+    byName.set(definition.name, definition);
+    byName.set(processNameFromKey(basename(file)), definition);
+  }
+  return byName;
+}
+
+class ScenarioRun {
+  readonly runtime: MemoryRuntime;
+  private lastReplies = new Map<string, TaskCommand>();
+
+  constructor(
+    readonly main: Definition,
+    definitions: Map<string, Definition>,
+    readonly dir: string,
+  ) {
+    this.runtime = new MemoryRuntime({
+      now: SCENARIO_EPOCH,
+      resolve: (process) => {
+        if ("source" in process) return readDefinition(process.source, { format: "xml", name: "subprocess" });
+        const found = definitions.get(process.name);
+        if (!found) throw new EngineError("UnknownProcess", `no process named "${process.name}" (known: ${[...definitions.keys()].join(", ")})`);
+        return found;
+      },
+    });
+  }
+
+  get snapshot(): Snapshot {
+    const snapshot = this.runtime.instances.get(MAIN);
+    if (!snapshot) throw new ScenarioError("the instance did not start");
+    return snapshot;
+  }
+
+  state(): string {
+    const open = this.runtime.openTasks().map((t) => t.task.participant);
+    return `status ${this.snapshot.status}${this.snapshot.fault ? ` (fault ${this.snapshot.fault.code}: ${this.snapshot.fault.message})` : ""}; open tasks: ${open.length ? open.join(", ") : "none"}`;
+  }
+
+  openTask(participant: string): TaskCommand {
+    const task = this.runtime.openTasks().find((t) => t.task.participant === participant);
+    if (!task) throw new ScenarioError(`no open task for participant "${participant}"; ${this.state()}`);
+    return task;
+  }
+
+  lastTask(participant: string): TaskCommand {
+    const task = [...this.runtime.dispatched].reverse().find((t) => t.task.participant === participant);
+    if (!task) throw new ScenarioError(`participant "${participant}" was never sent a task; ${this.state()}`);
+    return task;
+  }
+
+  operator(action: OperatorMessage["action"], participant?: string, fields?: JsonObject): void {
+    const node = participant ? this.incidentNode(participant) : undefined;
+    this.runtime.send(MAIN, { type: "operator", action, ...(node ? { node } : {}), ...(fields ? { fields } : {}) });
+  }
+
+  private incidentNode(participant: string): string {
+    for (const [id, snapshot] of this.runtime.instances) {
+      for (const incident of snapshot.incidents) {
+        const task = this.runtime.dispatched.find((t) => t.task.id === incident.task);
+        if (task?.task.participant === participant && id === MAIN) return incident.node;
+      }
+    }
+    throw new ScenarioError(`no incident for participant "${participant}"; ${this.state()}`);
+  }
+
+  step(step: Step): void {
+    const [kind, value] = Object.entries(step)[0] as [string, never];
+    const handler = STEPS[kind as keyof typeof STEPS];
+    handler(this, value);
+  }
+}
+
+const STEPS: Record<Step extends infer S ? (S extends Record<infer K, unknown> ? K : never) : never, (run: ScenarioRun, value: never) => void> = {
+  expect_task: (run, value: { participant: string; fields?: JsonObject }) => {
+    const task = run.openTask(value.participant);
+    const mismatch = value.fields ? subsetMismatch(value.fields, task.fields) : undefined;
+    if (mismatch) throw new ScenarioError(`task for "${value.participant}": ${mismatch}; the task carries ${describe(task.fields)}`);
+  },
+  expect_no_task: (run, value: { participant?: string }) => {
+    const open = run.runtime.openTasks().filter((t) => !value?.participant || t.task.participant === value.participant);
+    if (open.length) throw new ScenarioError(`expected no open task${value?.participant ? ` for "${value.participant}"` : ""}, found ${open.map((t) => t.task.participant).join(", ")}`);
+  },
+  reply: (run, value: { participant: string; status: string; fields?: JsonObject; field_files?: Record<string, string>; error?: JsonObject; duplicate?: boolean }) => {
+    const task = value.duplicate ? run.lastTask(value.participant) : run.openTask(value.participant);
+    const fields: JsonObject = { ...value.fields };
+    for (const [key, path] of Object.entries(value.field_files ?? {})) fields[key] = readFileSync(resolve(run.dir, path), "utf8");
+    const { id, node, attempt } = task.task;
+    run.runtime.send(task.task.instance, {
+      type: "reply",
+      task: { id, node, attempt, instance: task.task.instance },
+      status: value.status as ReplyStatus,
+      ...(value.fields || value.field_files ? { fields } : {}),
+      ...(value.error ? { error: value.error } : {}),
+    });
+  },
+  publish: (run, value: { event: string; key?: string | number; data?: Json }) => {
+    run.runtime.publish(value.event, value.key === undefined ? undefined : String(value.key), value.data ?? null);
+  },
+  advance: (run, value: string | number) => {
+    run.runtime.advance(Math.round((parseDuration(value) ?? 0) * 1000));
+  },
+  expect_status: (run, value: string) => {
+    if (run.snapshot.status !== value) throw new ScenarioError(`expected status ${value}; ${run.state()}`);
+  },
+  expect_note: (run, value: string) => {
+    const notes = [...run.runtime.history.values()].flat().flatMap((entry) => entry.notes.map((note) => `${note.kind}: ${note.reason}`));
+    if (!notes.some((note) => note.includes(value))) throw new ScenarioError(`expected a history note containing ${JSON.stringify(value)}; notes: ${notes.join(" | ") || "none"}`);
+  },
+  expect_context: (run, value: JsonObject) => {
+    const mismatch = subsetMismatch(value, run.snapshot.scopes["0"] ?? {});
+    if (mismatch) throw new ScenarioError(`context: ${mismatch}`);
+  },
+  cancel: (run) => run.operator("cancel"),
+  pause: (run) => run.operator("pause"),
+  resume: (run) => run.operator("resume"),
+  retry: (run, value: { participant: string }) => run.operator("retry", value.participant),
+  skip: (run, value: { participant: string; fields?: JsonObject }) => run.operator("skip", value.participant, value.fields ?? {}),
+  fail: (run, value: { participant: string }) => run.operator("fail", value.participant),
+};
+
+function checkExpectation(run: ScenarioRun, expect: Expectation): void {
+  const snapshot = run.snapshot;
+  if (expect.status && snapshot.status !== expect.status) throw new ScenarioError(`expected final status ${expect.status}; ${run.state()}`);
+  if (expect.fault) {
+    const { message_includes: includes, ...exact } = expect.fault;
+    const actual = snapshot.fault ? { code: snapshot.fault.code, message: snapshot.fault.message } : undefined;
+    const mismatch = actual ? subsetMismatch(exact as JsonObject, actual) : "the instance has no fault";
+    if (mismatch) throw new ScenarioError(`fault: ${mismatch}`);
+    if (includes && !actual?.message.includes(includes)) {
+      throw new ScenarioError(`fault message ${JSON.stringify(actual?.message)} does not contain ${JSON.stringify(includes)}`);
+    }
+  }
+  if (expect.context) {
+    const mismatch = subsetMismatch(expect.context, snapshot.scopes["0"] ?? {});
+    if (mismatch) throw new ScenarioError(`final context: ${mismatch}`);
+  }
+  if (expect.tasks) {
+    const sent = run.runtime.dispatched.map((t) => t.task.participant);
+    if (JSON.stringify(sent) !== JSON.stringify(expect.tasks)) throw new ScenarioError(`tasks: expected [${expect.tasks.join(", ")}], dispatched [${sent.join(", ")}]`);
+  }
+}
+
+export function runScenario(scenario: Scenario, file: string): ScenarioOutcome {
+  const dir = dirname(file);
+  const name = scenario.name ?? basename(file);
+  let index = -1;
+  try {
+    if (scenario.expect?.rejected !== undefined) return expectRejected(scenario, file, name);
+    const main = loadDefinition(resolve(dir, scenario.definition), process.cwd());
+    const fields: JsonObject = { ...scenario.fields };
+    for (const [key, path] of Object.entries(scenario.field_files ?? {})) fields[key] = readFileSync(resolve(dir, path), "utf8");
+    const run = new ScenarioRun(main, registry(scenario, dir, main), dir);
+    run.runtime.launch(main, MAIN, fields);
+    for (const [i, step] of (scenario.steps ?? []).entries()) {
+      index = i;
+      run.step(step);
+    }
+    index = -1;
+    checkExpectation(run, scenario.expect ?? {});
+    return { file, name, passed: true };
+  } catch (error) {
+    if (!(error instanceof DocketError)) throw error;
+    const where = index >= 0 ? `step ${index + 1} (${Object.keys(scenario.steps?.[index] ?? {})[0]}): ` : "";
+    return { file, name, passed: false, failure: `${where}${error.message}` };
+  }
+}
+
+/** A scenario whose definition must be rejected, with an error containing `expect.rejected`. */
+function expectRejected(scenario: Scenario, file: string, name: string): ScenarioOutcome {
+  const wanted = scenario.expect?.rejected ?? "";
+  try {
+    loadDefinition(resolve(dirname(file), scenario.definition), process.cwd());
+  } catch (error) {
+    if (!(error instanceof DocketError)) throw error;
+    if (error.message.includes(wanted)) return { file, name, passed: true };
+    return { file, name, passed: false, failure: `the definition was rejected, but the error does not contain ${JSON.stringify(wanted)}:\n${error.message}` };
+  }
+  return { file, name, passed: false, failure: `expected the definition to be rejected with ${JSON.stringify(wanted)}, but it was accepted` };
+}
+
+export function runScenarioFile(file: string): ScenarioOutcome {
+  try {
+    return runScenario(parseScenario(readFileSync(file, "utf8"), file), file);
+  } catch (error) {
+    if (error instanceof DocketError) return { file, name: basename(file), passed: false, failure: error.message };
+    if (error instanceof Error && "code" in error && error.code === "ENOENT") {
+      return { file, name: basename(file), passed: false, failure: `cannot read ${(error as { path?: string }).path ?? file}: no such file` };
+    }
+    throw error;
+  }
+}
