@@ -3,11 +3,16 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 /** The files named, with each folder replaced by the files under it that `accept` takes, sorted. */
-export function expandFiles(paths: readonly string[], accept: (file: string) => boolean): { files: string[]; missing: string[] } {
+export function expandFiles(
+  paths: readonly string[],
+  accept: (file: string) => boolean,
+): { files: string[]; missing: string[] } {
   const files: string[] = [];
   const missing: string[] = [];
   const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       const full = join(dir, entry.name);
       if (entry.isDirectory() && entry.name !== "node_modules") walk(full);
       else if (entry.isFile() && accept(full)) files.push(full);

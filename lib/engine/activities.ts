@@ -1,6 +1,14 @@
 /** The leaf activities: what starting each one does, and what canceling it must undo. */
 import { ExpressionError } from "../errors.js";
-import type { ActionNode, Activity, AwaitNode, CallNode, DelayNode, Json, JsonObject } from "../language/model.js";
+import type {
+  ActionNode,
+  Activity,
+  AwaitNode,
+  CallNode,
+  DelayNode,
+  Json,
+  JsonObject,
+} from "../language/model.js";
 import { raise } from "./flow.js";
 import type { Machine } from "./machine.js";
 import type { ChildProcess, NodeState } from "./types.js";
@@ -8,7 +16,10 @@ import type { ChildProcess, NodeState } from "./types.js";
 /** A mapping expression's result must be a map of fields. */
 export function asFields(value: Json, what: string): JsonObject {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ExpressionError(what, `${what} must give a map of fields, got ${JSON.stringify(value)?.slice(0, 80)}`);
+    throw new ExpressionError(
+      what,
+      `${what} must give a map of fields, got ${JSON.stringify(value)?.slice(0, 80)}`,
+    );
   }
   return value;
 }
@@ -30,35 +41,61 @@ function startTimer(m: Machine, path: string, seconds: number): string {
 
 /** Sends (or re-sends) an action's task as a new attempt. */
 export function sendAttempt(m: Machine, path: string, node: ActionNode, tries: number): void {
-  const fields = node.input ? asFields(m.evaluate(node.input, path), `input of <action participant="${node.participant}">`) : m.context(path);
+  const fields = node.input
+    ? asFields(m.evaluate(node.input, path), `input of <action participant="${node.participant}">`)
+    : m.context(path);
   const attempt = m.nextAttempt(path);
   const task = `${m.id}/${path}/${attempt}`;
   const timer = node.timeout === undefined ? undefined : startTimer(m, path, node.timeout);
   const keepSent = node.input !== undefined || inParallel(m, path);
-  m.nodes[path] = { k: "action", task, attempt, tries, wait: "reply", ...(keepSent ? { sent: fields } : {}), ...(timer ? { timer } : {}) };
-  m.dispatch({ type: "task", task: { id: task, instance: m.id, node: path, participant: node.participant, attempt }, fields });
+  m.nodes[path] = {
+    k: "action",
+    task,
+    attempt,
+    tries,
+    wait: "reply",
+    ...(keepSent ? { sent: fields } : {}),
+    ...(timer ? { timer } : {}),
+  };
+  m.dispatch({
+    type: "task",
+    task: { id: task, instance: m.id, node: path, participant: node.participant, attempt },
+    fields,
+  });
 }
 
 /** Waits `backoff * 2^tries` seconds before the next attempt, or sends it now without a backoff. */
 export function retryLater(m: Machine, path: string, node: ActionNode, tries: number): void {
-  if (!node.backoff) return sendAttempt(m, path, node, tries);
+  if (!node.backoff) {
+    sendAttempt(m, path, node, tries);
+    return;
+  }
   const state = m.nodes[path];
   const timer = startTimer(m, path, node.backoff * 2 ** (tries - 1));
   if (state?.k === "action") m.nodes[path] = { ...state, tries, wait: "backoff", timer };
 }
 
 function untilTime(value: Json, node: DelayNode): number {
-  const time = typeof value === "number" ? value * 1000 : typeof value === "string" ? Date.parse(value) : Number.NaN;
+  const time =
+    typeof value === "number" ? value * 1000 : typeof value === "string" ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(time)) {
     const source = node.until?.source ?? "";
-    throw new ExpressionError(source, `delay until \`${source}\` must give a time (timestamp, ISO-8601 text or epoch seconds), got ${JSON.stringify(value)}`);
+    throw new ExpressionError(
+      source,
+      `delay until \`${source}\` must give a time (timestamp, ISO-8601 text or epoch seconds), got ${JSON.stringify(value)}`,
+    );
   }
   return time;
 }
 
 function startDelay(m: Machine, path: string, node: DelayNode): void {
-  const due = node.until ? untilTime(m.evaluate(node.until, path), node) : m.now + (node.duration ?? 0) * 1000;
-  if (due <= m.now) return m.complete(path);
+  const due = node.until
+    ? untilTime(m.evaluate(node.until, path), node)
+    : m.now + (node.duration ?? 0) * 1000;
+  if (due <= m.now) {
+    m.complete(path);
+    return;
+  }
   const timer = m.nextId(`${m.id}/${path}/t`);
   m.emit({ type: "timer", timer, instance: m.id, node: path, due });
   m.nodes[path] = { k: "delay", timer };
@@ -67,7 +104,10 @@ function startDelay(m: Machine, path: string, node: DelayNode): void {
 function startAwait(m: Machine, path: string, node: AwaitNode): void {
   const key = node.key ? m.evaluate(node.key, path) : undefined;
   if (key !== undefined && key !== null && typeof key === "object") {
-    throw new ExpressionError(node.key?.source ?? "", `await key \`${node.key?.source}\` must give a string or number, got ${JSON.stringify(key)}`);
+    throw new ExpressionError(
+      node.key?.source ?? "",
+      `await key \`${node.key?.source}\` must give a string or number, got ${JSON.stringify(key)}`,
+    );
   }
   const subscription = m.nextId(`${m.id}/${path}/s`);
   m.emit({
@@ -87,7 +127,10 @@ function startCall(m: Machine, path: string, node: CallNode): void {
   if ("property" in node.process) {
     const source = m.context(path)[node.process.property];
     if (typeof source !== "string" || source.trim() === "") {
-      throw new ExpressionError(`$${node.process.property}`, `call process="$${node.process.property}": the context has no process XML under "${node.process.property}" (got ${JSON.stringify(source ?? null)})`);
+      throw new ExpressionError(
+        `$${node.process.property}`,
+        `call process="$${node.process.property}": the context has no process XML under "${node.process.property}" (got ${JSON.stringify(source ?? null)})`,
+      );
     }
     process = { source };
   } else process = node.process;
@@ -101,18 +144,24 @@ function startCall(m: Machine, path: string, node: CallNode): void {
 export function startLeaf(m: Machine, path: string, node: Activity): void {
   switch (node.kind) {
     case "action":
-      return sendAttempt(m, path, node, 0);
+      sendAttempt(m, path, node, 0);
+      return;
     case "delay":
-      return startDelay(m, path, node);
+      startDelay(m, path, node);
+      return;
     case "await":
-      return startAwait(m, path, node);
+      startAwait(m, path, node);
+      return;
     case "call":
-      return startCall(m, path, node);
+      startCall(m, path, node);
+      return;
     case "assign":
       m.write(path, node.property, m.evaluate(node.expression, path));
-      return m.complete(path);
+      m.complete(path);
+      return;
     case "fault":
-      return raise(m, path, node.code, node.message);
+      raise(m, path, node.code, node.message);
+      return;
     default:
       throw new Error(`${node.kind} is not a leaf activity`);
   }

@@ -13,9 +13,15 @@ const CHILD_STATUSES = ["completed", "faulted", "canceled"];
 
 type Check = (m: Record<string, unknown>, add: (path: string, message: string) => void) => void;
 
-const str = (m: Record<string, unknown>, key: string, add: (p: string, s: string) => void, optional = false) => {
+const str = (
+  m: Record<string, unknown>,
+  key: string,
+  add: (p: string, s: string) => void,
+  optional = false,
+) => {
   if (m[key] === undefined && optional) return;
-  if (typeof m[key] !== "string" || m[key] === "") add(key, `must be a non-empty string, got ${JSON.stringify(m[key]) ?? "nothing"}`);
+  if (typeof m[key] !== "string" || m[key] === "")
+    add(key, `must be a non-empty string, got ${JSON.stringify(m[key]) ?? "nothing"}`);
 };
 const obj = (m: Record<string, unknown>, key: string, add: (p: string, s: string) => void) => {
   if (m[key] !== undefined && !isObject(m[key])) add(key, `must be an object, got ${JSON.stringify(m[key])}`);
@@ -30,8 +36,10 @@ const CHECKS: Record<Message["type"], Check> = {
     if (!isObject(m.task)) return add("task", "must be the task object the reply answers");
     str(m.task, "id", (p, s) => add(`task.${p}`, s));
     str(m.task, "node", (p, s) => add(`task.${p}`, s));
-    if (!Number.isInteger(m.task.attempt)) add("task.attempt", `must be an integer, got ${JSON.stringify(m.task.attempt)}`);
-    if (!STATUSES.includes(m.status as string)) add("status", `must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(m.status)}`);
+    if (!Number.isInteger(m.task.attempt))
+      add("task.attempt", `must be an integer, got ${JSON.stringify(m.task.attempt)}`);
+    if (!STATUSES.includes(m.status as string))
+      add("status", `must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(m.status)}`);
     obj(m, "fields", add);
     obj(m, "error", add);
   },
@@ -45,11 +53,13 @@ const CHECKS: Record<Message["type"], Check> = {
   },
   child: (m, add) => {
     for (const key of ["instance", "node", "child"]) str(m, key, add);
-    if (!CHILD_STATUSES.includes(m.status as string)) add("status", `must be one of ${CHILD_STATUSES.join(", ")}`);
+    if (!CHILD_STATUSES.includes(m.status as string))
+      add("status", `must be one of ${CHILD_STATUSES.join(", ")}`);
     obj(m, "fields", add);
   },
   operator: (m, add) => {
-    if (!ACTIONS.includes(m.action as string)) add("action", `must be one of ${ACTIONS.join(", ")}, got ${JSON.stringify(m.action)}`);
+    if (!ACTIONS.includes(m.action as string))
+      add("action", `must be one of ${ACTIONS.join(", ")}, got ${JSON.stringify(m.action)}`);
     str(m, "node", add, true);
     obj(m, "fields", add);
   },
@@ -58,9 +68,16 @@ const CHECKS: Record<Message["type"], Check> = {
 /** The problems of a message's shape; empty when it is well formed. */
 export function checkMessage(message: unknown): Problem[] {
   const problems: Problem[] = [];
-  if (!isObject(message)) return [{ message: `a message must be an object, got ${JSON.stringify(message)?.slice(0, 80)}` }];
+  if (!isObject(message))
+    return [{ message: `a message must be an object, got ${JSON.stringify(message)?.slice(0, 80)}` }];
   const check = CHECKS[message.type as Message["type"]];
-  if (!check) return [{ path: "type", message: `must be one of ${Object.keys(CHECKS).join(", ")}, got ${JSON.stringify(message.type)}` }];
+  if (!check)
+    return [
+      {
+        path: "type",
+        message: `must be one of ${Object.keys(CHECKS).join(", ")}, got ${JSON.stringify(message.type)}`,
+      },
+    ];
   check(message, (path, text) => problems.push({ path, message: text }));
   return problems;
 }

@@ -79,15 +79,20 @@ function startNode(m: Machine, path: string): void {
     case "all": {
       const values = declared(node.scope);
       if (values) m.openScope(path, values);
-      if (!node.children.length) return m.complete(path);
+      if (!node.children.length) {
+        m.complete(path);
+        return;
+      }
       m.nodes[path] = { k: "all", open: node.children.length };
       for (let i = 0; i < node.children.length; i++) m.start(`${path}.${i}`);
       return;
     }
     case "while":
-      return iterateWhile(m, path, node, 1);
+      iterateWhile(m, path, node, 1);
+      return;
     case "foreach":
-      return startForeach(m, path, node);
+      startForeach(m, path, node);
+      return;
     case "switch": {
       m.nodes[path] = { k: "switch" };
       const index = node.cases.findIndex((c) => m.conditionsHold(c.conditions, path));
@@ -105,7 +110,10 @@ function iterateWhile(m: Machine, path: string, node: WhileNode, n: number): voi
   const values = declared(node.scope);
   if (values) m.openScope(path, values);
   m.nodes[path] = { k: "while", n, i: 0 };
-  if (!m.conditionsHold(node.conditions, path)) return m.complete(path);
+  if (!m.conditionsHold(node.conditions, path)) {
+    m.complete(path);
+    return;
+  }
   if (node.children.length) m.start(`${path}.0`);
   else m.agenda.push({ op: "done", parent: path, child: `${path}.-1` });
 }
@@ -115,15 +123,24 @@ function selectItems(m: Machine, path: string, node: ForeachNode): readonly unkn
   if ("path" in node.select) {
     value = m.context(path);
     for (const segment of node.select.path) {
-      value = value !== null && typeof value === "object" && !Array.isArray(value) ? (value as JsonObject)[segment] : undefined;
+      value =
+        value !== null && typeof value === "object" && !Array.isArray(value)
+          ? (value as JsonObject)[segment]
+          : undefined;
       if (value === undefined) {
-        throw new ExpressionError(node.select.path.join("."), `foreach select="${node.select.path.join(".")}": no key "${segment}" in the context`);
+        throw new ExpressionError(
+          node.select.path.join("."),
+          `foreach select="${node.select.path.join(".")}": no key "${segment}" in the context`,
+        );
       }
     }
   } else value = m.evaluate(node.select.expression, path);
   if (!Array.isArray(value)) {
     const shown = "path" in node.select ? node.select.path.join(".") : node.select.expression.source;
-    throw new ExpressionError(shown, `foreach select \`${shown}\` must give a list, got ${JSON.stringify(value)?.slice(0, 80)}`);
+    throw new ExpressionError(
+      shown,
+      `foreach select \`${shown}\` must give a list, got ${JSON.stringify(value)?.slice(0, 80)}`,
+    );
   }
   return value;
 }
@@ -134,8 +151,14 @@ function iterationScope(node: ForeachNode, items: readonly unknown[], n: number)
 
 function startForeach(m: Machine, path: string, node: ForeachNode): void {
   const items = selectItems(m, path, node) as JsonObject[string][];
-  if (!items.length) return m.complete(path);
-  if (!node.parallel) return iterateForeach(m, path, node, items, 1);
+  if (!items.length) {
+    m.complete(path);
+    return;
+  }
+  if (!node.parallel) {
+    iterateForeach(m, path, node, items, 1);
+    return;
+  }
   m.nodes[path] = { k: "pforeach", open: items.length };
   for (let k = 0; k < items.length; k++) {
     const branch = `${path}.b${k}`;
@@ -144,7 +167,13 @@ function startForeach(m: Machine, path: string, node: ForeachNode): void {
   }
 }
 
-function iterateForeach(m: Machine, path: string, node: ForeachNode, items: readonly JsonObject[string][], n: number): void {
+function iterateForeach(
+  m: Machine,
+  path: string,
+  node: ForeachNode,
+  items: readonly JsonObject[string][],
+  n: number,
+): void {
   m.closeScope(path);
   m.openScope(path, iterationScope(node, items, n));
   m.nodes[path] = { k: "foreach", n, i: 0, items };
@@ -158,7 +187,8 @@ function childDone(m: Machine, parent: string, child: string): void {
   const next = Number(lastSegment(child)) + 1;
   switch (state.k) {
     case "seq":
-      return startSequence(m, parent, next);
+      startSequence(m, parent, next);
+      return;
     case "while": {
       const node = m.model(parent) as WhileNode;
       if (next < node.children.length) {
@@ -183,7 +213,8 @@ function childDone(m: Machine, parent: string, child: string): void {
       return;
     case "switch":
     case "handling":
-      return m.complete(parent);
+      m.complete(parent);
+      return;
     default:
       return;
   }
@@ -256,7 +287,9 @@ export function endInstance(
         child: m.id,
         status,
         fields: context,
-        ...(m.fault && status === "faulted" ? { fault: { code: m.fault.code, message: m.fault.message } } : {}),
+        ...(m.fault && status === "faulted"
+          ? { fault: { code: m.fault.code, message: m.fault.message } }
+          : {}),
       },
     });
   }

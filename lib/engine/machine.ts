@@ -5,15 +5,27 @@
  */
 import { ExpressionError } from "../errors.js";
 import { evaluate, evaluateCondition, toCel } from "../expr/index.js";
-import { type Definition, type Expression, type FlowNode, type Json, type JsonObject } from "../language/model.js";
+import type { Definition, Expression, FlowNode, Json, JsonObject } from "../language/model.js";
 import { indexDefinition, staticPath } from "../language/validate.js";
 import { flatten, isReserved, jsonEqual, writeTarget } from "./scopes.js";
-import type { Command, Fault, Incident, InstanceStatus, Note, NodeState, ParentRef, Snapshot, TaskCommand } from "./types.js";
+import type {
+  Command,
+  Fault,
+  Incident,
+  InstanceStatus,
+  NodeState,
+  Note,
+  ParentRef,
+  Snapshot,
+  TaskCommand,
+} from "./types.js";
 
 /** Node starts and completions processed in one transition before the instance is faulted. */
 export const STEP_BUDGET = 100_000;
 
-export type Op = { readonly op: "start"; readonly path: string } | { readonly op: "done"; readonly parent: string; readonly child: string };
+export type Op =
+  | { readonly op: "start"; readonly path: string }
+  | { readonly op: "done"; readonly parent: string; readonly child: string };
 
 export class Machine {
   readonly id: string;

@@ -3,12 +3,26 @@ import type { ActionNode, AwaitNode, CallNode, JsonObject } from "../language/mo
 import { asFields, retryLater, sendAttempt } from "./activities.js";
 import { endInstance, raise } from "./flow.js";
 import type { Machine } from "./machine.js";
-import type { ChildMessage, EventMessage, Incident, NodeState, OperatorMessage, ReplyMessage, TimerMessage } from "./types.js";
+import type {
+  ChildMessage,
+  EventMessage,
+  Incident,
+  NodeState,
+  OperatorMessage,
+  ReplyMessage,
+  TimerMessage,
+} from "./types.js";
 
 /** How long an instance remembers the events it consumed (the event buffer's window). */
 export const CONSUMED_WINDOW_MS = 60 * 60 * 1000;
 
-function writeResult(m: Machine, path: string, node: ActionNode | CallNode, fields: JsonObject, sent: JsonObject | undefined): void {
+function writeResult(
+  m: Machine,
+  path: string,
+  node: ActionNode | CallNode,
+  fields: JsonObject,
+  sent: JsonObject | undefined,
+): void {
   if (node.output) {
     const mapped = asFields(m.evaluate(node.output, path, { result: fields }), `output of <${node.kind}>`);
     for (const key of Object.keys(mapped)) m.write(path, key, mapped[key] ?? null);
@@ -48,7 +62,10 @@ export function applyReply(m: Machine, reply: ReplyMessage): boolean {
   if (reply.status === "critical") {
     raise(m, path, reply.error?.code || "ActionError", reply.error?.message ?? "");
   } else if (state.tries < node.retry) {
-    m.note("waiting", `task ${reply.task.id} failed (${reply.error?.message ?? "error"}); retry ${state.tries + 1} of ${node.retry}`);
+    m.note(
+      "waiting",
+      `task ${reply.task.id} failed (${reply.error?.message ?? "error"}); retry ${state.tries + 1} of ${node.retry}`,
+    );
     m.nodes[path] = { ...state, timer: undefined };
     retryLater(m, path, node, state.tries + 1);
   } else {
@@ -66,7 +83,8 @@ export function applyTimer(m: Machine, message: TimerMessage): boolean {
     return false;
   }
   if (state.k === "delay") m.complete(path);
-  else if (state.k === "action" && state.wait === "backoff") sendAttempt(m, path, m.model(path) as ActionNode, state.tries);
+  else if (state.k === "action" && state.wait === "backoff")
+    sendAttempt(m, path, m.model(path) as ActionNode, state.tries);
   else timedOut(m, path, state);
   return true;
 }
@@ -81,7 +99,10 @@ export function applyEvent(m: Machine, event: EventMessage): boolean {
   const path = event.node;
   const state = m.nodes[path];
   if (state?.k !== "await" || state.subscription !== event.subscription) {
-    m.note("ignored", `event ${event.name} (${event.id}) for subscription ${event.subscription}, which is no longer active`);
+    m.note(
+      "ignored",
+      `event ${event.name} (${event.id}) for subscription ${event.subscription}, which is no longer active`,
+    );
     return false;
   }
   m.consumed = m.consumed.filter(([, at]) => at > m.now - CONSUMED_WINDOW_MS);
@@ -91,7 +112,10 @@ export function applyEvent(m: Machine, event: EventMessage): boolean {
   }
   const node = m.model(path) as AwaitNode;
   if (!m.conditionsHold(node.conditions, path, { event: event.data ?? null })) {
-    m.note("waiting", `event ${event.name} (${event.id}) arrived but the await's condition does not hold; still waiting`);
+    m.note(
+      "waiting",
+      `event ${event.name} (${event.id}) arrived but the await's condition does not hold; still waiting`,
+    );
     return true;
   }
   m.consumed = [...m.consumed, [event.id, m.now]];
@@ -115,6 +139,7 @@ export function applyChild(m: Machine, message: ChildMessage): boolean {
     return true;
   }
   const fault = message.fault ?? { code: "Canceled", message: `subprocess ${message.child} was canceled` };
+  delete m.nodes[path]; // the child has ended: nothing to cancel
   raise(m, path, fault.code, fault.message);
   return true;
 }
@@ -157,7 +182,13 @@ export function applyOperator(m: Machine, message: OperatorMessage): boolean {
   else if (message.action === "skip") {
     m.merge(incident.node, message.fields ?? {}, state.sent ?? m.context(incident.node));
     m.complete(incident.node);
-  } else raise(m, incident.node, incident.error.code, incident.error.message || message.reason || "failed by an operator");
+  } else
+    raise(
+      m,
+      incident.node,
+      incident.error.code,
+      incident.error.message || message.reason || "failed by an operator",
+    );
   return true;
 }
 

@@ -28,7 +28,11 @@ export function flatten(scopes: Readonly<Record<string, JsonObject>>, path: stri
 }
 
 /** Which scope a write of `key` from `path` lands in. */
-export function writeTarget(scopes: Readonly<Record<string, JsonObject>>, path: string, key: string): string | undefined {
+export function writeTarget(
+  scopes: Readonly<Record<string, JsonObject>>,
+  path: string,
+  key: string,
+): string | undefined {
   const chain = scopeChain(scopes, path);
   for (const scope of chain) if (Object.hasOwn(scopes[scope] as JsonObject, key)) return scope;
   return chain[0];
@@ -44,7 +48,9 @@ export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
   }
   const aKeys = Object.keys(a);
   const bObject = b as JsonObject;
-  return aKeys.length === Object.keys(bObject).length && aKeys.every((key) => jsonEqual(a[key], bObject[key]));
+  return (
+    aKeys.length === Object.keys(bObject).length && aKeys.every((key) => jsonEqual(a[key], bObject[key]))
+  );
 }
 
 /** Keys bureaucrat reserves for the engine (`inst:fault`, `inst:iteration`, `inst:current`). */

@@ -9,7 +9,15 @@ import { checkMessage } from "./check.js";
 import { run } from "./flow.js";
 import { Machine } from "./machine.js";
 import { applyChild, applyEvent, applyOperator, applyReply, applyTimer } from "./messages.js";
-import { FINAL_STATUSES, type LaunchMessage, type Message, type Note, SNAPSHOT_FORMAT, type Snapshot, type TransitionResult } from "./types.js";
+import {
+  FINAL_STATUSES,
+  type LaunchMessage,
+  type Message,
+  type Note,
+  SNAPSHOT_FORMAT,
+  type Snapshot,
+  type TransitionResult,
+} from "./types.js";
 
 function unchanged(snapshot: Snapshot, note: Note): TransitionResult {
   return { snapshot, commands: [], notes: [note] };
@@ -40,7 +48,12 @@ function created(definition: Definition, message: LaunchMessage, now: number): S
   };
 }
 
-export function transition(definition: Definition, snapshot: Snapshot | undefined, message: Message, now: number): TransitionResult {
+export function transition(
+  definition: Definition,
+  snapshot: Snapshot | undefined,
+  message: Message,
+  now: number,
+): TransitionResult {
   const problems = checkMessage(message);
   if (problems.length) {
     const reason = `malformed message: ${problems.map(formatProblem).join("; ")}`;
@@ -48,13 +61,20 @@ export function transition(definition: Definition, snapshot: Snapshot | undefine
     throw new EngineError("MessageError", reason);
   }
   if (message.type === "launch") {
-    if (snapshot) return unchanged(snapshot, { kind: "ignored", reason: `instance ${snapshot.id} exists already; the launch is a duplicate` });
+    if (snapshot)
+      return unchanged(snapshot, {
+        kind: "ignored",
+        reason: `instance ${snapshot.id} exists already; the launch is a duplicate`,
+      });
   } else if (!snapshot) {
     throw new EngineError("NoInstance", `a ${message.type} message needs an instance; launch it first`);
   } else if (snapshot.format !== SNAPSHOT_FORMAT) {
     throw new EngineError("SnapshotFormat", `snapshot format ${snapshot.format} is not ${SNAPSHOT_FORMAT}`);
   } else if (FINAL_STATUSES.includes(snapshot.status)) {
-    return unchanged(snapshot, { kind: "ignored", reason: `instance ${snapshot.id} is ${snapshot.status}; the ${message.type} message changes nothing` });
+    return unchanged(snapshot, {
+      kind: "ignored",
+      reason: `instance ${snapshot.id} is ${snapshot.status}; the ${message.type} message changes nothing`,
+    });
   }
   const m = new Machine(definition, snapshot ?? created(definition, message as LaunchMessage, now), now);
   m.steps += 1;

@@ -107,7 +107,13 @@ export type ChildProcess = { readonly name: string; readonly version?: string } 
 
 export type Command =
   | TaskCommand
-  | { readonly type: "timer"; readonly timer: string; readonly instance: string; readonly node: string; readonly due: number }
+  | {
+      readonly type: "timer";
+      readonly timer: string;
+      readonly instance: string;
+      readonly node: string;
+      readonly due: number;
+    }
   | { readonly type: "cancel-timer"; readonly timer: string }
   | {
       readonly type: "subscribe";
@@ -142,7 +148,12 @@ export type ReplyStatus = "done" | "critical" | "error";
 
 export interface ReplyMessage {
   readonly type: "reply";
-  readonly task: { readonly id: string; readonly instance?: string; readonly node: string; readonly attempt: number };
+  readonly task: {
+    readonly id: string;
+    readonly instance?: string;
+    readonly node: string;
+    readonly attempt: number;
+  };
   readonly status: ReplyStatus;
   readonly fields?: JsonObject;
   readonly error?: { readonly code?: string; readonly message?: string };
@@ -186,7 +197,13 @@ export interface OperatorMessage {
   readonly reason?: string;
 }
 
-export type Message = LaunchMessage | ReplyMessage | TimerMessage | EventMessage | ChildMessage | OperatorMessage;
+export type Message =
+  | LaunchMessage
+  | ReplyMessage
+  | TimerMessage
+  | EventMessage
+  | ChildMessage
+  | OperatorMessage;
 
 /** Why a message changed nothing: kept in the history. */
 export interface Note {

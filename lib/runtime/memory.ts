@@ -3,9 +3,10 @@
  * carries out the commands (tasks, timers, subscriptions with the event buffer, subprocesses,
  * lifecycle events). Scenario tests, property tests and benchmarks run on it; it performs no I/O.
  */
-import { DocketError, EngineError } from "../errors.js";
+
 import { CONSUMED_WINDOW_MS, transition } from "../engine/index.js";
 import type { Command, Message, Note, Snapshot, TaskCommand } from "../engine/types.js";
+import { DocketError, EngineError } from "../errors.js";
 import type { Definition, Json } from "../language/model.js";
 
 export interface HistoryEntry {
@@ -39,7 +40,9 @@ interface Subscription {
 }
 
 /** Resolves what a `call` names: a registered definition or XML held in the context. */
-export type DefinitionResolver = (process: { name: string; version?: string } | { source: string }) => Definition;
+export type DefinitionResolver = (
+  process: { name: string; version?: string } | { source: string },
+) => Definition;
 
 export interface MemoryRuntimeOptions {
   /** Definitions by process name, for launches and `call`s by name. */
@@ -90,7 +93,8 @@ export class MemoryRuntime {
   drain(): void {
     const limit = this.options.maxMessages ?? 100_000;
     for (let applied = 0; this.inbox.length; applied++) {
-      if (applied >= limit) throw new EngineError("MessageLimit", `more than ${limit} messages without rest: a loop of messages`);
+      if (applied >= limit)
+        throw new EngineError("MessageLimit", `more than ${limit} messages without rest: a loop of messages`);
       const { instance, message } = this.inbox.shift() as { instance: string; message: Message };
       this.apply(instance, message);
     }
@@ -124,15 +128,18 @@ export class MemoryRuntime {
         return;
       case "subscribe":
         this.subscriptions.set(command.subscription, command);
-        for (const event of this.buffer) if (event.at > this.now - this.bufferMs) this.deliver(command, event);
+        for (const event of this.buffer)
+          if (event.at > this.now - this.bufferMs) this.deliver(command, event);
         return;
       case "unsubscribe":
         this.subscriptions.delete(command.subscription);
         return;
       case "start-child":
-        return this.startChild(command);
+        this.startChild(command);
+        return;
       case "cancel-child":
-        this.inbox.push({ instance: command.child, message: { type: "operator", action: "cancel" } });
+        if (this.definitions.has(command.child))
+          this.inbox.push({ instance: command.child, message: { type: "operator", action: "cancel" } });
         return;
       case "notify-parent":
         this.inbox.push({ instance: command.message.instance, message: command.message });
@@ -150,7 +157,10 @@ export class MemoryRuntime {
       // A subprocess that cannot start faults the call, as a failed subprocess would.
       const { instance, node, child } = command.parent;
       const fault = { code: error.code, message: error.message };
-      this.inbox.push({ instance, message: { type: "child", instance, node, child, status: "faulted", fault } });
+      this.inbox.push({
+        instance,
+        message: { type: "child", instance, node, child, status: "faulted", fault },
+      });
       return;
     }
     const { child, fields, parent } = command;
@@ -177,8 +187,15 @@ export class MemoryRuntime {
   /** Publishes an event: buffered for late subscribers, delivered to current ones. */
   publish(name: string, key: string | undefined, data: Json = null): BufferedEvent {
     this.eventSeq += 1;
-    const event: BufferedEvent = { id: `event-${this.eventSeq}`, name, ...(key === undefined ? {} : { key }), data, at: this.now };
-    while (this.buffer.length && (this.buffer[0] as BufferedEvent).at <= this.now - this.bufferMs) this.buffer.shift();
+    const event: BufferedEvent = {
+      id: `event-${this.eventSeq}`,
+      name,
+      ...(key === undefined ? {} : { key }),
+      data,
+      at: this.now,
+    };
+    while (this.buffer.length && (this.buffer[0] as BufferedEvent).at <= this.now - this.bufferMs)
+      this.buffer.shift();
     this.buffer.push(event);
     for (const subscription of [...this.subscriptions.values()]) this.deliver(subscription, event);
     this.drain();
@@ -190,7 +207,8 @@ export class MemoryRuntime {
     const until = this.now + ms;
     for (;;) {
       let next: Timer | undefined;
-      for (const timer of this.timers.values()) if (timer.due <= until && (!next || timer.due < next.due)) next = timer;
+      for (const timer of this.timers.values())
+        if (timer.due <= until && (!next || timer.due < next.due)) next = timer;
       if (!next) break;
       this.timers.delete(next.timer);
       this.now = Math.max(this.now, next.due);

@@ -71,21 +71,28 @@ export interface Scenario {
 }
 
 const STATUSES = ["running", "suspended", "completed", "faulted", "canceled"];
-const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
 
 function checkStep(step: unknown, i: number, fail: (m: string) => never): void {
   const where = `steps[${i}]`;
-  if (!isObject(step) || Object.keys(step).length !== 1) fail(`${where} must be a map with one key: ${STEP_KINDS.join(", ")}`);
+  if (!isObject(step) || Object.keys(step).length !== 1)
+    fail(`${where} must be a map with one key: ${STEP_KINDS.join(", ")}`);
   const [kind, value] = Object.entries(step as Record<string, unknown>)[0] as [string, unknown];
-  if (!(STEP_KINDS as readonly string[]).includes(kind)) fail(`${where}: unknown step "${kind}"; allowed: ${STEP_KINDS.join(", ")}`);
+  if (!(STEP_KINDS as readonly string[]).includes(kind))
+    fail(`${where}: unknown step "${kind}"; allowed: ${STEP_KINDS.join(", ")}`);
   const needsParticipant = ["expect_task", "reply", "retry", "skip", "fail"];
   if (needsParticipant.includes(kind) && (!isObject(value) || typeof value.participant !== "string")) {
     fail(`${where}.${kind} needs participant: <name>`);
   }
-  if (kind === "reply" && typeof (value as { status?: unknown }).status !== "string") fail(`${where}.reply needs status: done | critical | error`);
-  if (kind === "publish" && (!isObject(value) || typeof value.event !== "string")) fail(`${where}.publish needs event: <name>`);
-  if (kind === "advance" && parseDuration(value as string) === undefined) fail(`${where}.advance: ${JSON.stringify(value)} is not a duration (seconds or ISO-8601 like PT2H)`);
-  if (kind === "expect_status" && !STATUSES.includes(value as string)) fail(`${where}.expect_status must be one of ${STATUSES.join(", ")}`);
+  if (kind === "reply" && typeof (value as { status?: unknown }).status !== "string")
+    fail(`${where}.reply needs status: done | critical | error`);
+  if (kind === "publish" && (!isObject(value) || typeof value.event !== "string"))
+    fail(`${where}.publish needs event: <name>`);
+  if (kind === "advance" && parseDuration(value as string) === undefined)
+    fail(`${where}.advance: ${JSON.stringify(value)} is not a duration (seconds or ISO-8601 like PT2H)`);
+  if (kind === "expect_status" && !STATUSES.includes(value as string))
+    fail(`${where}.expect_status must be one of ${STATUSES.join(", ")}`);
 }
 
 export function parseScenario(text: string, file: string): Scenario {
@@ -100,7 +107,8 @@ export function parseScenario(text: string, file: string): Scenario {
   }
   if (!isObject(data)) return fail("a scenario must be a map with definition, steps and expect");
   const allowed = ["name", "definition", "fields", "field_files", "definitions", "steps", "expect"];
-  for (const key of Object.keys(data)) if (!allowed.includes(key)) fail(`unknown key "${key}"; allowed: ${allowed.join(", ")}`);
+  for (const key of Object.keys(data))
+    if (!allowed.includes(key)) fail(`unknown key "${key}"; allowed: ${allowed.join(", ")}`);
   if (typeof data.definition !== "string") fail("definition: <path to the definition> is required");
   if (data.fields !== undefined && !isObject(data.fields)) fail("fields must be a map");
   if (data.steps !== undefined && !Array.isArray(data.steps)) fail("steps must be a list");
@@ -109,9 +117,11 @@ export function parseScenario(text: string, file: string): Scenario {
   if (expect !== undefined) {
     if (!isObject(expect)) fail("expect must be a map");
     const keys = ["rejected", "status", "fault", "context", "tasks"];
-    for (const key of Object.keys(expect as object)) if (!keys.includes(key)) fail(`expect: unknown key "${key}"; allowed: ${keys.join(", ")}`);
+    for (const key of Object.keys(expect as object))
+      if (!keys.includes(key)) fail(`expect: unknown key "${key}"; allowed: ${keys.join(", ")}`);
     const status = (expect as Expectation).status;
-    if (status !== undefined && !STATUSES.includes(status)) fail(`expect.status must be one of ${STATUSES.join(", ")}`);
+    if (status !== undefined && !STATUSES.includes(status))
+      fail(`expect.status must be one of ${STATUSES.join(", ")}`);
   }
   return data as unknown as Scenario;
 }

@@ -18,5 +18,7 @@ export function subsetMismatch(expected: Json, actual: Json | undefined, path = 
     }
     return undefined;
   }
-  return JSON.stringify(expected) === JSON.stringify(actual) ? undefined : `${path || "value"}: expected ${describe(expected)}, got ${describe(actual)}`;
+  return JSON.stringify(expected) === JSON.stringify(actual)
+    ? undefined
+    : `${path || "value"}: expected ${describe(expected)}, got ${describe(actual)}`;
 }

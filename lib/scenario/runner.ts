@@ -4,11 +4,11 @@
  */
 import { readFileSync } from "node:fs";
 import { basename, dirname, relative, resolve } from "node:path";
-import { DocketError, EngineError, ScenarioError } from "../errors.js";
 import type { OperatorMessage, ReplyStatus, Snapshot, TaskCommand } from "../engine/types.js";
+import { DocketError, EngineError, ScenarioError } from "../errors.js";
+import { parseDuration } from "../language/duration.js";
 import { processNameFromKey, readDefinition } from "../language/index.js";
 import type { Definition, Json, JsonObject } from "../language/model.js";
-import { parseDuration } from "../language/duration.js";
 import { MemoryRuntime } from "../runtime/memory.js";
 import { type Expectation, parseScenario, type Scenario, type Step } from "./format.js";
 import { describe, subsetMismatch } from "./match.js";
@@ -40,7 +40,6 @@ function registry(scenario: Scenario, dir: string, main: Definition): Map<string
 
 class ScenarioRun {
   readonly runtime: MemoryRuntime;
-  private lastReplies = new Map<string, TaskCommand>();
 
   constructor(
     readonly main: Definition,
@@ -52,7 +51,11 @@ class ScenarioRun {
       resolve: (process) => {
         if ("source" in process) return readDefinition(process.source, { format: "xml", name: "subprocess" });
         const found = definitions.get(process.name);
-        if (!found) throw new EngineError("UnknownProcess", `no process named "${process.name}" (known: ${[...definitions.keys()].join(", ")})`);
+        if (!found)
+          throw new EngineError(
+            "UnknownProcess",
+            `no process named "${process.name}" (known: ${[...definitions.keys()].join(", ")})`,
+          );
         return found;
       },
     });
@@ -83,7 +86,12 @@ class ScenarioRun {
 
   operator(action: OperatorMessage["action"], participant?: string, fields?: JsonObject): void {
     const node = participant ? this.incidentNode(participant) : undefined;
-    this.runtime.send(MAIN, { type: "operator", action, ...(node ? { node } : {}), ...(fields ? { fields } : {}) });
+    this.runtime.send(MAIN, {
+      type: "operator",
+      action,
+      ...(node ? { node } : {}),
+      ...(fields ? { fields } : {}),
+    });
   }
 
   private incidentNode(participant: string): string {
@@ -103,20 +111,42 @@ class ScenarioRun {
   }
 }
 
-const STEPS: Record<Step extends infer S ? (S extends Record<infer K, unknown> ? K : never) : never, (run: ScenarioRun, value: never) => void> = {
+const STEPS: Record<
+  Step extends infer S ? (S extends Record<infer K, unknown> ? K : never) : never,
+  (run: ScenarioRun, value: never) => void
+> = {
   expect_task: (run, value: { participant: string; fields?: JsonObject }) => {
     const task = run.openTask(value.participant);
     const mismatch = value.fields ? subsetMismatch(value.fields, task.fields) : undefined;
-    if (mismatch) throw new ScenarioError(`task for "${value.participant}": ${mismatch}; the task carries ${describe(task.fields)}`);
+    if (mismatch)
+      throw new ScenarioError(
+        `task for "${value.participant}": ${mismatch}; the task carries ${describe(task.fields)}`,
+      );
   },
   expect_no_task: (run, value: { participant?: string }) => {
-    const open = run.runtime.openTasks().filter((t) => !value?.participant || t.task.participant === value.participant);
-    if (open.length) throw new ScenarioError(`expected no open task${value?.participant ? ` for "${value.participant}"` : ""}, found ${open.map((t) => t.task.participant).join(", ")}`);
+    const open = run.runtime
+      .openTasks()
+      .filter((t) => !value?.participant || t.task.participant === value.participant);
+    if (open.length)
+      throw new ScenarioError(
+        `expected no open task${value?.participant ? ` for "${value.participant}"` : ""}, found ${open.map((t) => t.task.participant).join(", ")}`,
+      );
   },
-  reply: (run, value: { participant: string; status: string; fields?: JsonObject; field_files?: Record<string, string>; error?: JsonObject; duplicate?: boolean }) => {
+  reply: (
+    run,
+    value: {
+      participant: string;
+      status: string;
+      fields?: JsonObject;
+      field_files?: Record<string, string>;
+      error?: JsonObject;
+      duplicate?: boolean;
+    },
+  ) => {
     const task = value.duplicate ? run.lastTask(value.participant) : run.openTask(value.participant);
     const fields: JsonObject = { ...value.fields };
-    for (const [key, path] of Object.entries(value.field_files ?? {})) fields[key] = readFileSync(resolve(run.dir, path), "utf8");
+    for (const [key, path] of Object.entries(value.field_files ?? {}))
+      fields[key] = readFileSync(resolve(run.dir, path), "utf8");
     const { id, node, attempt } = task.task;
     run.runtime.send(task.task.instance, {
       type: "reply",
@@ -127,7 +157,11 @@ const STEPS: Record<Step extends infer S ? (S extends Record<infer K, unknown> ?
     });
   },
   publish: (run, value: { event: string; key?: string | number; data?: Json }) => {
-    run.runtime.publish(value.event, value.key === undefined ? undefined : String(value.key), value.data ?? null);
+    run.runtime.publish(
+      value.event,
+      value.key === undefined ? undefined : String(value.key),
+      value.data ?? null,
+    );
   },
   advance: (run, value: string | number) => {
     run.runtime.advance(Math.round((parseDuration(value) ?? 0) * 1000));
@@ -136,8 +170,13 @@ const STEPS: Record<Step extends infer S ? (S extends Record<infer K, unknown> ?
     if (run.snapshot.status !== value) throw new ScenarioError(`expected status ${value}; ${run.state()}`);
   },
   expect_note: (run, value: string) => {
-    const notes = [...run.runtime.history.values()].flat().flatMap((entry) => entry.notes.map((note) => `${note.kind}: ${note.reason}`));
-    if (!notes.some((note) => note.includes(value))) throw new ScenarioError(`expected a history note containing ${JSON.stringify(value)}; notes: ${notes.join(" | ") || "none"}`);
+    const notes = [...run.runtime.history.values()]
+      .flat()
+      .flatMap((entry) => entry.notes.map((note) => `${note.kind}: ${note.reason}`));
+    if (!notes.some((note) => note.includes(value)))
+      throw new ScenarioError(
+        `expected a history note containing ${JSON.stringify(value)}; notes: ${notes.join(" | ") || "none"}`,
+      );
   },
   expect_context: (run, value: JsonObject) => {
     const mismatch = subsetMismatch(value, run.snapshot.scopes["0"] ?? {});
@@ -147,20 +186,26 @@ const STEPS: Record<Step extends infer S ? (S extends Record<infer K, unknown> ?
   pause: (run) => run.operator("pause"),
   resume: (run) => run.operator("resume"),
   retry: (run, value: { participant: string }) => run.operator("retry", value.participant),
-  skip: (run, value: { participant: string; fields?: JsonObject }) => run.operator("skip", value.participant, value.fields ?? {}),
+  skip: (run, value: { participant: string; fields?: JsonObject }) =>
+    run.operator("skip", value.participant, value.fields ?? {}),
   fail: (run, value: { participant: string }) => run.operator("fail", value.participant),
 };
 
 function checkExpectation(run: ScenarioRun, expect: Expectation): void {
   const snapshot = run.snapshot;
-  if (expect.status && snapshot.status !== expect.status) throw new ScenarioError(`expected final status ${expect.status}; ${run.state()}`);
+  if (expect.status && snapshot.status !== expect.status)
+    throw new ScenarioError(`expected final status ${expect.status}; ${run.state()}`);
   if (expect.fault) {
     const { message_includes: includes, ...exact } = expect.fault;
-    const actual = snapshot.fault ? { code: snapshot.fault.code, message: snapshot.fault.message } : undefined;
+    const actual = snapshot.fault
+      ? { code: snapshot.fault.code, message: snapshot.fault.message }
+      : undefined;
     const mismatch = actual ? subsetMismatch(exact as JsonObject, actual) : "the instance has no fault";
     if (mismatch) throw new ScenarioError(`fault: ${mismatch}`);
     if (includes && !actual?.message.includes(includes)) {
-      throw new ScenarioError(`fault message ${JSON.stringify(actual?.message)} does not contain ${JSON.stringify(includes)}`);
+      throw new ScenarioError(
+        `fault message ${JSON.stringify(actual?.message)} does not contain ${JSON.stringify(includes)}`,
+      );
     }
   }
   if (expect.context) {
@@ -169,7 +214,10 @@ function checkExpectation(run: ScenarioRun, expect: Expectation): void {
   }
   if (expect.tasks) {
     const sent = run.runtime.dispatched.map((t) => t.task.participant);
-    if (JSON.stringify(sent) !== JSON.stringify(expect.tasks)) throw new ScenarioError(`tasks: expected [${expect.tasks.join(", ")}], dispatched [${sent.join(", ")}]`);
+    if (JSON.stringify(sent) !== JSON.stringify(expect.tasks))
+      throw new ScenarioError(
+        `tasks: expected [${expect.tasks.join(", ")}], dispatched [${sent.join(", ")}]`,
+      );
   }
 }
 
@@ -181,7 +229,8 @@ export function runScenario(scenario: Scenario, file: string): ScenarioOutcome {
     if (scenario.expect?.rejected !== undefined) return expectRejected(scenario, file, name);
     const main = loadDefinition(resolve(dir, scenario.definition), process.cwd());
     const fields: JsonObject = { ...scenario.fields };
-    for (const [key, path] of Object.entries(scenario.field_files ?? {})) fields[key] = readFileSync(resolve(dir, path), "utf8");
+    for (const [key, path] of Object.entries(scenario.field_files ?? {}))
+      fields[key] = readFileSync(resolve(dir, path), "utf8");
     const run = new ScenarioRun(main, registry(scenario, dir, main), dir);
     run.runtime.launch(main, MAIN, fields);
     for (const [i, step] of (scenario.steps ?? []).entries()) {
@@ -206,18 +255,34 @@ function expectRejected(scenario: Scenario, file: string, name: string): Scenari
   } catch (error) {
     if (!(error instanceof DocketError)) throw error;
     if (error.message.includes(wanted)) return { file, name, passed: true };
-    return { file, name, passed: false, failure: `the definition was rejected, but the error does not contain ${JSON.stringify(wanted)}:\n${error.message}` };
+    return {
+      file,
+      name,
+      passed: false,
+      failure: `the definition was rejected, but the error does not contain ${JSON.stringify(wanted)}:\n${error.message}`,
+    };
   }
-  return { file, name, passed: false, failure: `expected the definition to be rejected with ${JSON.stringify(wanted)}, but it was accepted` };
+  return {
+    file,
+    name,
+    passed: false,
+    failure: `expected the definition to be rejected with ${JSON.stringify(wanted)}, but it was accepted`,
+  };
 }
 
 export function runScenarioFile(file: string): ScenarioOutcome {
   try {
     return runScenario(parseScenario(readFileSync(file, "utf8"), file), file);
   } catch (error) {
-    if (error instanceof DocketError) return { file, name: basename(file), passed: false, failure: error.message };
+    if (error instanceof DocketError)
+      return { file, name: basename(file), passed: false, failure: error.message };
     if (error instanceof Error && "code" in error && error.code === "ENOENT") {
-      return { file, name: basename(file), passed: false, failure: `cannot read ${(error as { path?: string }).path ?? file}: no such file` };
+      return {
+        file,
+        name: basename(file),
+        passed: false,
+        failure: `cannot read ${(error as { path?: string }).path ?? file}: no such file`,
+      };
     }
     throw error;
   }
