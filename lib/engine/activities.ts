@@ -13,6 +13,8 @@ import { raise } from "./flow.js";
 import type { Machine } from "./machine.js";
 import type { ChildProcess, NodeState } from "./types.js";
 
+type ActionState = Extract<NodeState, { k: "action" }>;
+
 /** A mapping expression's result must be a map of fields. */
 export function asFields(value: Json, what: string): JsonObject {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
@@ -24,13 +26,19 @@ export function asFields(value: Json, what: string): JsonObject {
   return value;
 }
 
-/** True when a parallel construct encloses the path: replies there are diffed against what was sent. */
-function inParallel(m: Machine, path: string): boolean {
+/**
+ * What encloses a path: a parallel construct (replies there are diffed against what was sent) and
+ * a loop (its tasks need attempt numbers that keep growing across iterations).
+ */
+function enclosing(m: Machine, path: string): { parallel: boolean; looped: boolean } {
+  let parallel = false;
+  let looped = false;
   for (let end = path.lastIndexOf("."); end > 0; end = path.lastIndexOf(".", end - 1)) {
-    const kind = m.nodes[path.slice(0, end)]?.k;
-    if (kind === "all" || kind === "pforeach") return true;
+    const kind = m.nodes.get(path.slice(0, end))?.k;
+    if (kind === "all" || kind === "pforeach") parallel = true;
+    else if (kind === "while" || kind === "foreach") looped = true;
   }
-  return false;
+  return { parallel, looped };
 }
 
 function startTimer(m: Machine, path: string, seconds: number): string {
@@ -39,24 +47,32 @@ function startTimer(m: Machine, path: string, seconds: number): string {
   return timer;
 }
 
-/** Sends (or re-sends) an action's task as a new attempt. */
-export function sendAttempt(m: Machine, path: string, node: ActionNode, tries: number): void {
+/** Sends (or re-sends) an action's task as a new attempt, after `previous` (0 for the first). */
+export function sendAttempt(
+  m: Machine,
+  path: string,
+  node: ActionNode,
+  tries: number,
+  previous: number,
+): void {
   const fields = node.input
     ? asFields(m.evaluate(node.input, path), `input of <action participant="${node.participant}">`)
     : m.context(path);
-  const attempt = m.nextAttempt(path);
+  const { parallel, looped } = enclosing(m, path);
+  const attempt = m.nextAttempt(path, previous, looped);
   const task = `${m.id}/${path}/${attempt}`;
   const timer = node.timeout === undefined ? undefined : startTimer(m, path, node.timeout);
-  const keepSent = node.input !== undefined || inParallel(m, path);
-  m.nodes[path] = {
+  const keepSent = node.input !== undefined || parallel;
+  const state: { -readonly [K in keyof ActionState]: ActionState[K] } = {
     k: "action",
     task,
     attempt,
     tries,
     wait: "reply",
-    ...(keepSent ? { sent: fields } : {}),
-    ...(timer ? { timer } : {}),
   };
+  if (keepSent) state.sent = fields;
+  if (timer) state.timer = timer;
+  m.nodes.set(path, state);
   m.dispatch({
     type: "task",
     task: { id: task, instance: m.id, node: path, participant: node.participant, attempt },
@@ -65,14 +81,20 @@ export function sendAttempt(m: Machine, path: string, node: ActionNode, tries: n
 }
 
 /** Waits `backoff * 2^tries` seconds before the next attempt, or sends it now without a backoff. */
-export function retryLater(m: Machine, path: string, node: ActionNode, tries: number): void {
+export function retryLater(
+  m: Machine,
+  path: string,
+  node: ActionNode,
+  tries: number,
+  previous: number,
+): void {
   if (!node.backoff) {
-    sendAttempt(m, path, node, tries);
+    sendAttempt(m, path, node, tries, previous);
     return;
   }
-  const state = m.nodes[path];
+  const state = m.nodes.get(path);
   const timer = startTimer(m, path, node.backoff * 2 ** (tries - 1));
-  if (state?.k === "action") m.nodes[path] = { ...state, tries, wait: "backoff", timer };
+  if (state?.k === "action") m.nodes.set(path, { ...state, tries, wait: "backoff", timer });
 }
 
 function untilTime(value: Json, node: DelayNode): number {
@@ -98,7 +120,7 @@ function startDelay(m: Machine, path: string, node: DelayNode): void {
   }
   const timer = m.nextId(`${m.id}/${path}/t`);
   m.emit({ type: "timer", timer, instance: m.id, node: path, due });
-  m.nodes[path] = { k: "delay", timer };
+  m.nodes.set(path, { k: "delay", timer });
 }
 
 function startAwait(m: Machine, path: string, node: AwaitNode): void {
@@ -119,7 +141,7 @@ function startAwait(m: Machine, path: string, node: AwaitNode): void {
     ...(key === undefined || key === null ? {} : { key: String(key) }),
   });
   const timer = node.timeout === undefined ? undefined : startTimer(m, path, node.timeout);
-  m.nodes[path] = { k: "await", subscription, ...(timer ? { timer } : {}) };
+  m.nodes.set(path, { k: "await", subscription, ...(timer ? { timer } : {}) });
 }
 
 function startCall(m: Machine, path: string, node: CallNode): void {
@@ -137,14 +159,14 @@ function startCall(m: Machine, path: string, node: CallNode): void {
   const fields = node.input ? asFields(m.evaluate(node.input, path), "input of <call>") : m.context(path);
   const child = `${m.id}~${m.seq + 1}`;
   m.seq += 1;
-  m.nodes[path] = { k: "call", child, sent: fields };
+  m.nodes.set(path, { k: "call", child, sent: fields });
   m.emit({ type: "start-child", child, parent: { instance: m.id, node: path, child }, process, fields });
 }
 
 export function startLeaf(m: Machine, path: string, node: Activity): void {
   switch (node.kind) {
     case "action":
-      sendAttempt(m, path, node, 0);
+      sendAttempt(m, path, node, 0, 0);
       return;
     case "delay":
       startDelay(m, path, node);

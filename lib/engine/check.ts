@@ -65,8 +65,27 @@ const CHECKS: Record<Message["type"], Check> = {
   },
 };
 
+/** True for a well-formed reply, checked without allocating: replies are the hot path. */
+function isWellFormedReply(m: Record<string, unknown>): boolean {
+  const task = m.task as Record<string, unknown> | undefined;
+  return (
+    isObject(task) &&
+    typeof task.id === "string" &&
+    task.id !== "" &&
+    typeof task.node === "string" &&
+    task.node !== "" &&
+    Number.isInteger(task.attempt) &&
+    (m.status === "done" || m.status === "critical" || m.status === "error") &&
+    (m.fields === undefined || isObject(m.fields)) &&
+    (m.error === undefined || isObject(m.error))
+  );
+}
+
+const NO_PROBLEMS: Problem[] = [];
+
 /** The problems of a message's shape; empty when it is well formed. */
 export function checkMessage(message: unknown): Problem[] {
+  if (isObject(message) && message.type === "reply" && isWellFormedReply(message)) return NO_PROBLEMS;
   const problems: Problem[] = [];
   if (!isObject(message))
     return [{ message: `a message must be an object, got ${JSON.stringify(message)?.slice(0, 80)}` }];

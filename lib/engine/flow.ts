@@ -49,7 +49,7 @@ export function run(m: Machine): void {
       message: `more than ${STEP_BUDGET} steps in one transition: a loop that never waits (give it a condition that ends, or an action, delay or await inside)`,
       node: "0",
     });
-  } else if (!m.finished && m.nodes["0"] === undefined) endInstance(m, "completed");
+  } else if (!m.finished && m.nodes.get("0") === undefined) endInstance(m, "completed");
 }
 
 function startSequence(m: Machine, path: string, index: number): void {
@@ -58,12 +58,12 @@ function startSequence(m: Machine, path: string, index: number): void {
     m.complete(path);
     return;
   }
-  m.nodes[path] = { k: "seq", i: index };
+  m.nodes.set(path, { k: "seq", i: index });
   m.start(`${path}.${index}`);
 }
 
 function startNode(m: Machine, path: string): void {
-  if (m.nodes[parentOf(path)] === undefined && path !== "0") return;
+  if (m.nodes.get(parentOf(path)) === undefined && path !== "0") return;
   const node = m.model(path);
   switch (node.kind) {
     case "process":
@@ -83,7 +83,7 @@ function startNode(m: Machine, path: string): void {
         m.complete(path);
         return;
       }
-      m.nodes[path] = { k: "all", open: node.children.length };
+      m.nodes.set(path, { k: "all", open: node.children.length });
       for (let i = 0; i < node.children.length; i++) m.start(`${path}.${i}`);
       return;
     }
@@ -94,7 +94,7 @@ function startNode(m: Machine, path: string): void {
       startForeach(m, path, node);
       return;
     case "switch": {
-      m.nodes[path] = { k: "switch" };
+      m.nodes.set(path, { k: "switch" });
       const index = node.cases.findIndex((c) => m.conditionsHold(c.conditions, path));
       if (index < 0) m.complete(path);
       else m.start(`${path}.${index}`);
@@ -109,7 +109,7 @@ function iterateWhile(m: Machine, path: string, node: WhileNode, n: number): voi
   m.closeScope(path);
   const values = declared(node.scope);
   if (values) m.openScope(path, values);
-  m.nodes[path] = { k: "while", n, i: 0 };
+  m.nodes.set(path, { k: "while", n, i: 0 });
   if (!m.conditionsHold(node.conditions, path)) {
     m.complete(path);
     return;
@@ -159,7 +159,7 @@ function startForeach(m: Machine, path: string, node: ForeachNode): void {
     iterateForeach(m, path, node, items, 1);
     return;
   }
-  m.nodes[path] = { k: "pforeach", open: items.length };
+  m.nodes.set(path, { k: "pforeach", open: items.length });
   for (let k = 0; k < items.length; k++) {
     const branch = `${path}.b${k}`;
     m.openScope(branch, iterationScope(node, items, k + 1));
@@ -176,13 +176,13 @@ function iterateForeach(
 ): void {
   m.closeScope(path);
   m.openScope(path, iterationScope(node, items, n));
-  m.nodes[path] = { k: "foreach", n, i: 0, items };
+  m.nodes.set(path, { k: "foreach", n, i: 0, items });
   if (node.children.length) m.start(`${path}.0`);
   else m.agenda.push({ op: "done", parent: path, child: `${path}.-1` });
 }
 
 function childDone(m: Machine, parent: string, child: string): void {
-  const state = m.nodes[parent];
+  const state = m.nodes.get(parent);
   if (!state) return;
   const next = Number(lastSegment(child)) + 1;
   switch (state.k) {
@@ -192,7 +192,7 @@ function childDone(m: Machine, parent: string, child: string): void {
     case "while": {
       const node = m.model(parent) as WhileNode;
       if (next < node.children.length) {
-        m.nodes[parent] = { ...state, i: next };
+        m.nodes.set(parent, { ...state, i: next });
         m.start(`${parent}.${next}`);
       } else iterateWhile(m, parent, node, state.n + 1);
       return;
@@ -200,7 +200,7 @@ function childDone(m: Machine, parent: string, child: string): void {
     case "foreach": {
       const node = m.model(parent) as ForeachNode;
       if (next < node.children.length) {
-        m.nodes[parent] = { ...state, i: next };
+        m.nodes.set(parent, { ...state, i: next });
         m.start(`${parent}.${next}`);
       } else if (state.n < state.items.length) iterateForeach(m, parent, node, state.items, state.n + 1);
       else m.complete(parent);
@@ -209,7 +209,7 @@ function childDone(m: Machine, parent: string, child: string): void {
     case "pforeach":
     case "all":
       if (state.open <= 1) m.complete(parent);
-      else m.nodes[parent] = { ...state, open: state.open - 1 };
+      else m.nodes.set(parent, { ...state, open: state.open - 1 });
       return;
     case "switch":
     case "handling":
@@ -224,12 +224,12 @@ function childDone(m: Machine, parent: string, child: string): void {
 export function cancelUnder(m: Machine, prefix: string, inclusive: boolean): void {
   const under = `${prefix}.`;
   const inside = (path: string) => path.startsWith(under) || (inclusive && path === prefix);
-  for (const path of Object.keys(m.nodes)) {
+  for (const path of [...m.nodes.keys()]) {
     if (!inside(path)) continue;
-    cancelLeaf(m, path, m.nodes[path] as NodeState);
-    delete m.nodes[path];
+    cancelLeaf(m, path, m.nodes.get(path) as NodeState);
+    m.nodes.delete(path);
   }
-  for (const path of Object.keys(m.scopes)) if (inside(path)) m.closeScope(path);
+  for (const path of [...m.scopes.keys()]) if (inside(path)) m.closeScope(path);
   if (m.incidents.some((incident) => inside(incident.node))) {
     m.incidents = m.incidents.filter((incident) => !inside(incident.node));
     if (!m.incidents.length && !m.paused && m.status === "suspended") m.status = "running";
@@ -248,13 +248,13 @@ export function raise(m: Machine, path: string, code: string, message: string): 
   let scope = path;
   while (scope !== "0" && scope.includes(".")) {
     scope = parentOf(scope);
-    const state = m.nodes[scope];
+    const state = m.nodes.get(scope);
     if (!state || state.k === "handling" || isPseudo(scope)) continue;
     const model = m.model(scope);
     const h = matchHandler("scope" in model ? model.scope : undefined, code);
     if (h < 0) continue;
     cancelUnder(m, scope, false);
-    m.nodes[scope] = { k: "handling" };
+    m.nodes.set(scope, { k: "handling" });
     const handler = `${scope}.f${h}`;
     m.openScope(handler, { "inst:fault": { code, message } });
     m.note("waiting", `fault ${code} at ${path} handled at ${scope}`);
@@ -274,7 +274,7 @@ export function endInstance(
   m.status = status;
   m.incidents = [];
   m.held = [];
-  const context = m.scopes["0"] ?? {};
+  const context = m.scopes.get("0") ?? {};
   if (fault) m.fault = { id: m.nextId(`${m.id}/e`), ...fault };
   m.publish(`docket.instance.${status}`, m.fault && status === "faulted" ? { fault: { ...m.fault } } : {});
   if (m.parent) {

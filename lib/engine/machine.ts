@@ -27,6 +27,13 @@ export type Op =
   | { readonly op: "start"; readonly path: string }
   | { readonly op: "done"; readonly parent: string; readonly child: string };
 
+function entries<V>(map: ReadonlyMap<string, V>): [string, V][] {
+  const out: [string, V][] = new Array(map.size);
+  let i = 0;
+  for (const entry of map) out[i++] = entry;
+  return out;
+}
+
 export class Machine {
   readonly id: string;
   readonly process: string;
@@ -41,13 +48,15 @@ export class Machine {
   incidents: Incident[];
   held: TaskCommand[];
   consumed: (readonly [string, number])[];
-  readonly nodes: Record<string, NodeState>;
-  readonly scopes: Record<string, JsonObject>;
+  readonly nodes: Map<string, NodeState>;
+  readonly scopes: Map<string, JsonObject>;
   attempts: Record<string, number>;
   readonly commands: Command[] = [];
   readonly notes: Note[] = [];
   readonly agenda: Op[] = [];
-  private readonly owned = new Set<string>();
+  /** Scopes already copied in this transition (a short list: a transition touches few scopes). */
+  private readonly owned: string[] = [];
+  private attemptsOwned = false;
   private readonly index: Map<string, FlowNode>;
   private budget = STEP_BUDGET;
 
@@ -69,33 +78,35 @@ export class Machine {
     this.incidents = snapshot.incidents as Incident[];
     this.held = snapshot.held as TaskCommand[];
     this.consumed = snapshot.consumed as (readonly [string, number])[];
-    this.nodes = { ...snapshot.nodes };
-    this.scopes = { ...snapshot.scopes };
+    this.nodes = new Map(snapshot.nodes);
+    this.scopes = new Map(snapshot.scopes);
     this.attempts = snapshot.attempts as Record<string, number>;
     this.index = indexDefinition(definition);
   }
 
   toSnapshot(): Snapshot {
-    return {
+    // Built field by field (no conditional spreads): this runs on every step.
+    const snapshot: { -readonly [K in keyof Snapshot]: Snapshot[K] } = {
       format: 1,
       id: this.id,
       process: this.process,
       version: this.version,
       status: this.status,
       paused: this.paused,
-      ...(this.parent ? { parent: this.parent } : {}),
       createdAt: this.createdAt,
       updatedAt: this.now,
       steps: this.steps,
       seq: this.seq,
       attempts: this.attempts,
-      scopes: this.scopes,
-      nodes: this.nodes,
+      scopes: entries(this.scopes),
+      nodes: entries(this.nodes),
       held: this.held,
       incidents: this.incidents,
-      ...(this.fault ? { fault: this.fault } : {}),
       consumed: this.consumed,
     };
+    if (this.parent) snapshot.parent = this.parent;
+    if (this.fault) snapshot.fault = this.fault;
+    return snapshot;
   }
 
   get finished(): boolean {
@@ -121,12 +132,12 @@ export class Machine {
   // ---- scopes --------------------------------------------------------------------------------
 
   openScope(path: string, values: JsonObject): void {
-    this.scopes[path] = values;
-    this.owned.add(path);
+    this.scopes.set(path, values);
+    this.owned.push(path);
   }
 
   closeScope(path: string): void {
-    if (path !== "0") delete this.scopes[path];
+    if (path !== "0") this.scopes.delete(path);
   }
 
   context(path: string): JsonObject {
@@ -137,23 +148,41 @@ export class Machine {
   write(path: string, key: string, value: Json): void {
     const target = writeTarget(this.scopes, path, key);
     if (target === undefined) return;
-    if (!this.owned.has(target)) {
-      this.scopes[target] = { ...this.scopes[target] };
-      this.owned.add(target);
+    if (!this.owned.includes(target)) {
+      this.scopes.set(target, { ...this.scopes.get(target) });
+      this.owned.push(target);
     }
-    (this.scopes[target] as JsonObject)[key] = value;
+    (this.scopes.get(target) as JsonObject)[key] = value;
   }
 
-  /** Merges a participant's fields: only keys that differ from what it was sent are written. */
-  merge(path: string, fields: JsonObject, sent: JsonObject): void {
+  /** Reads one key as a node at `path` sees it. */
+  read(path: string, key: string): Json | undefined {
+    const target = writeTarget(this.scopes, path, key);
+    return target === undefined ? undefined : this.scopes.get(target)?.[key];
+  }
+
+  /**
+   * Merges a participant's fields: only keys that differ from what it was sent are written.
+   * Without `sent` (a sequential task), what it was sent is what the context holds now.
+   */
+  merge(path: string, fields: JsonObject, sent: JsonObject | undefined): void {
     for (const key of Object.keys(fields)) {
       if (isReserved(key)) continue;
       const value = fields[key] as Json;
-      if (!jsonEqual(sent[key], value)) this.write(path, key, value);
+      const before = sent ? sent[key] : this.read(path, key);
+      if (!jsonEqual(before, value)) this.write(path, key, value);
     }
   }
 
   // ---- expressions ---------------------------------------------------------------------------
+
+  private cachedNow?: Date;
+
+  /** `now` for expressions, made once per transition. */
+  private get nowDate(): Date {
+    this.cachedNow ??= new Date(this.now);
+    return this.cachedNow;
+  }
 
   variables(path: string, extra: { event?: Json; result?: Json } = {}): Record<string, unknown> {
     const context = this.context(path);
@@ -167,7 +196,7 @@ export class Machine {
       inst,
       event: toCel(extra.event ?? null),
       result: toCel(extra.result ?? null),
-      now: new Date(this.now),
+      now: this.nowDate,
     };
   }
 
@@ -190,7 +219,7 @@ export class Machine {
 
   /** Completes a node: its state and scope go, and its parent hears of it. */
   complete(path: string): void {
-    delete this.nodes[path];
+    this.nodes.delete(path);
     this.closeScope(path);
     if (path === "0") return;
     this.agenda.push({ op: "done", parent: path.slice(0, path.lastIndexOf(".")), child: path });
@@ -228,9 +257,19 @@ export class Machine {
     else this.commands.push(task);
   }
 
-  nextAttempt(path: string): number {
-    const attempt = (this.attempts[path] ?? 0) + 1;
-    this.attempts = { ...this.attempts, [path]: attempt };
+  /**
+   * The attempt number of the next task at `path`. A path is dispatched again only by a retry
+   * (which knows its previous attempt) or by a loop's next iteration, so only paths inside loops
+   * keep a counter in the snapshot: their task ids stay unique across iterations.
+   */
+  nextAttempt(path: string, previous: number, looped: boolean): number {
+    if (!looped) return previous + 1;
+    const attempt = Math.max(this.attempts[path] ?? 0, previous) + 1;
+    if (!this.attemptsOwned) {
+      this.attempts = { ...this.attempts };
+      this.attemptsOwned = true;
+    }
+    this.attempts[path] = attempt;
     return attempt;
   }
 

@@ -26,7 +26,7 @@ function writeResult(
   if (node.output) {
     const mapped = asFields(m.evaluate(node.output, path, { result: fields }), `output of <${node.kind}>`);
     for (const key of Object.keys(mapped)) m.write(path, key, mapped[key] ?? null);
-  } else m.merge(path, fields, sent ?? m.context(path));
+  } else m.merge(path, fields, sent);
 }
 
 function openIncident(m: Machine, path: string, reply: ReplyMessage, attempt: number): void {
@@ -39,15 +39,15 @@ function openIncident(m: Machine, path: string, reply: ReplyMessage, attempt: nu
     at: m.now,
   };
   m.incidents = [...m.incidents, incident];
-  const state = m.nodes[path];
-  if (state?.k === "action") m.nodes[path] = { ...state, wait: "incident" };
+  const state = m.nodes.get(path);
+  if (state?.k === "action") m.nodes.set(path, { ...state, wait: "incident" });
   if (m.status === "running") m.status = "suspended";
   m.publish("docket.instance.suspended", { incident: { ...incident, error: { ...incident.error } } });
 }
 
 export function applyReply(m: Machine, reply: ReplyMessage): boolean {
   const path = reply.task.node;
-  const state = m.nodes[path];
+  const state = m.nodes.get(path);
   if (state?.k !== "action" || state.task !== reply.task.id || state.wait !== "reply") {
     m.note("ignored", `reply to task ${reply.task.id} is stale or a duplicate (no action waits for it)`);
     return false;
@@ -66,10 +66,10 @@ export function applyReply(m: Machine, reply: ReplyMessage): boolean {
       "waiting",
       `task ${reply.task.id} failed (${reply.error?.message ?? "error"}); retry ${state.tries + 1} of ${node.retry}`,
     );
-    m.nodes[path] = { ...state, timer: undefined };
-    retryLater(m, path, node, state.tries + 1);
+    m.nodes.set(path, { ...state, timer: undefined });
+    retryLater(m, path, node, state.tries + 1, state.attempt);
   } else {
-    m.nodes[path] = { ...state, timer: undefined };
+    m.nodes.set(path, { ...state, timer: undefined });
     openIncident(m, path, reply, state.attempt);
   }
   return true;
@@ -77,14 +77,14 @@ export function applyReply(m: Machine, reply: ReplyMessage): boolean {
 
 export function applyTimer(m: Machine, message: TimerMessage): boolean {
   const path = message.node;
-  const state = m.nodes[path];
+  const state = m.nodes.get(path);
   if (!state || !("timer" in state) || state.timer !== message.timer) {
     m.note("ignored", `timer ${message.timer} fired for a node no longer waiting on it`);
     return false;
   }
   if (state.k === "delay") m.complete(path);
   else if (state.k === "action" && state.wait === "backoff")
-    sendAttempt(m, path, m.model(path) as ActionNode, state.tries);
+    sendAttempt(m, path, m.model(path) as ActionNode, state.tries, state.attempt);
   else timedOut(m, path, state);
   return true;
 }
@@ -97,7 +97,7 @@ function timedOut(m: Machine, path: string, state: NodeState): void {
 
 export function applyEvent(m: Machine, event: EventMessage): boolean {
   const path = event.node;
-  const state = m.nodes[path];
+  const state = m.nodes.get(path);
   if (state?.k !== "await" || state.subscription !== event.subscription) {
     m.note(
       "ignored",
@@ -128,7 +128,7 @@ export function applyEvent(m: Machine, event: EventMessage): boolean {
 
 export function applyChild(m: Machine, message: ChildMessage): boolean {
   const path = message.node;
-  const state = m.nodes[path];
+  const state = m.nodes.get(path);
   if (state?.k !== "call" || state.child !== message.child) {
     m.note("ignored", `child ${message.child} finished, but no call waits for it`);
     return false;
@@ -139,7 +139,7 @@ export function applyChild(m: Machine, message: ChildMessage): boolean {
     return true;
   }
   const fault = message.fault ?? { code: "Canceled", message: `subprocess ${message.child} was canceled` };
-  delete m.nodes[path]; // the child has ended: nothing to cancel
+  m.nodes.delete(path); // the child has ended: nothing to cancel
   raise(m, path, fault.code, fault.message);
   return true;
 }
@@ -175,12 +175,12 @@ export function applyOperator(m: Machine, message: OperatorMessage): boolean {
   }
   const incident = takeIncident(m, message);
   if (!incident) return false;
-  const state = m.nodes[incident.node];
+  const state = m.nodes.get(incident.node);
   if (state?.k !== "action") return false;
   const node = m.model(incident.node) as ActionNode;
-  if (message.action === "retry") sendAttempt(m, incident.node, node, state.tries);
+  if (message.action === "retry") sendAttempt(m, incident.node, node, state.tries, state.attempt);
   else if (message.action === "skip") {
-    m.merge(incident.node, message.fields ?? {}, state.sent ?? m.context(incident.node));
+    m.merge(incident.node, message.fields ?? {}, state.sent);
     m.complete(incident.node);
   } else
     raise(

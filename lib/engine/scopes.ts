@@ -5,13 +5,16 @@
  */
 import type { Json, JsonObject } from "../language/model.js";
 
+const ROOT_ONLY: readonly string[] = ["0"] as const;
+
 /** The scope paths that enclose a runtime path, innermost first. */
-export function scopeChain(scopes: Readonly<Record<string, JsonObject>>, path: string): string[] {
+export function scopeChain(scopes: ReadonlyMap<string, JsonObject>, path: string): readonly string[] {
+  if (scopes.size === 1) return ROOT_ONLY; // the common case: only the process scope is live
   const chain: string[] = [];
   let end = path.length;
   for (;;) {
     const prefix = path.slice(0, end);
-    if (scopes[prefix] !== undefined) chain.push(prefix);
+    if (scopes.has(prefix)) chain.push(prefix);
     end = path.lastIndexOf(".", end - 1);
     if (end <= 0) break;
   }
@@ -19,22 +22,22 @@ export function scopeChain(scopes: Readonly<Record<string, JsonObject>>, path: s
 }
 
 /** The flattened context a node sees (inner keys shadow outer ones), as a workitem carries it. */
-export function flatten(scopes: Readonly<Record<string, JsonObject>>, path: string): JsonObject {
+export function flatten(scopes: ReadonlyMap<string, JsonObject>, path: string): JsonObject {
   const chain = scopeChain(scopes, path);
-  if (chain.length === 1) return { ...scopes[chain[0] as string] };
+  if (chain.length === 1) return { ...scopes.get(chain[0] as string) };
   const out: JsonObject = {};
-  for (let i = chain.length - 1; i >= 0; i--) Object.assign(out, scopes[chain[i] as string]);
+  for (let i = chain.length - 1; i >= 0; i--) Object.assign(out, scopes.get(chain[i] as string));
   return out;
 }
 
 /** Which scope a write of `key` from `path` lands in. */
 export function writeTarget(
-  scopes: Readonly<Record<string, JsonObject>>,
+  scopes: ReadonlyMap<string, JsonObject>,
   path: string,
   key: string,
 ): string | undefined {
   const chain = scopeChain(scopes, path);
-  for (const scope of chain) if (Object.hasOwn(scopes[scope] as JsonObject, key)) return scope;
+  for (const scope of chain) if (Object.hasOwn(scopes.get(scope) as JsonObject, key)) return scope;
   return chain[0];
 }
 

@@ -77,9 +77,14 @@ export interface Snapshot {
   readonly seq: number;
   /** Dispatches so far per runtime path: the attempt number of the next task is one more. */
   readonly attempts: Readonly<Record<string, number>>;
-  /** Live scopes' contexts by the runtime path of the node that holds them; `0` is the process. */
-  readonly scopes: Readonly<Record<string, JsonObject>>;
-  readonly nodes: Readonly<Record<string, NodeState>>;
+  /**
+   * Live scopes' contexts as [runtime path of the node holding it, context] pairs; `0` is the
+   * process. Pairs, not an object: the keys change on every step, and a Map built from pairs is
+   * several times faster to copy than an object whose shape keeps changing.
+   */
+  readonly scopes: readonly (readonly [string, JsonObject])[];
+  /** Active nodes' states as [runtime path, state] pairs. */
+  readonly nodes: readonly (readonly [string, NodeState])[];
   /** Tasks held back while the instance is paused. */
   readonly held: readonly TaskCommand[];
   readonly incidents: readonly Incident[];
@@ -218,3 +223,15 @@ export interface TransitionResult {
 }
 
 export type { Json, JsonObject, ProcessRef };
+
+/** The state of an active node of a snapshot, if any. */
+export function nodeState(snapshot: Snapshot, path: string): NodeState | undefined {
+  for (const [key, state] of snapshot.nodes) if (key === path) return state;
+  return undefined;
+}
+
+/** The process scope's context: the instance's data. */
+export function rootContext(snapshot: Snapshot): JsonObject {
+  for (const [key, context] of snapshot.scopes) if (key === "0") return context;
+  return {};
+}

@@ -49,9 +49,10 @@ class XmlBuilder {
   process(root: XmlElement): { name?: string; root: ProcessNode } {
     if (root.name === "process") {
       this.checkAttributes(root);
+      const { scope, children } = this.body(root, "0");
       return {
         name: root.attributes.name,
-        root: { kind: "process", id: "0", pos: root.pos, ...this.body(root, "0") },
+        root: { kind: "process", id: "0", pos: root.pos, scope, children },
       };
     }
     if (!(ACTIVITY_KINDS as readonly string[]).includes(root.name)) {

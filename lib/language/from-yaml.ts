@@ -350,11 +350,8 @@ export function buildFromYaml(source: string, problems: Problems): { name?: stri
     children: [],
   };
   for (const error of doc.errors) {
-    const at = error.linePos?.[0];
-    problems.add(
-      error.message.split("\n")[0] ?? error.message,
-      at ? { line: at.line, col: at.col } : undefined,
-    );
+    const at = lines.linePos(error.pos[0]);
+    problems.add(error.message.split("\n")[0] ?? error.message, { line: at.line, col: at.col });
   }
   if (doc.errors.length) return { root: empty };
   let aliased = false;

@@ -5,7 +5,14 @@
  */
 
 import { CONSUMED_WINDOW_MS, transition } from "../engine/index.js";
-import type { Command, Message, Note, Snapshot, TaskCommand } from "../engine/types.js";
+import {
+  type Command,
+  type Message,
+  type Note,
+  nodeState,
+  type Snapshot,
+  type TaskCommand,
+} from "../engine/types.js";
 import { DocketError, EngineError } from "../errors.js";
 import type { Definition, Json } from "../language/model.js";
 
@@ -221,7 +228,7 @@ export class MemoryRuntime {
   openTasks(): TaskCommand[] {
     return this.dispatched.filter((command) => {
       const snapshot = this.instances.get(command.task.instance);
-      const state = snapshot?.nodes[command.task.node];
+      const state = snapshot && nodeState(snapshot, command.task.node);
       return state?.k === "action" && state.task === command.task.id && state.wait === "reply";
     });
   }

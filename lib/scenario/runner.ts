@@ -4,7 +4,13 @@
  */
 import { readFileSync } from "node:fs";
 import { basename, dirname, relative, resolve } from "node:path";
-import type { OperatorMessage, ReplyStatus, Snapshot, TaskCommand } from "../engine/types.js";
+import {
+  type OperatorMessage,
+  type ReplyStatus,
+  rootContext,
+  type Snapshot,
+  type TaskCommand,
+} from "../engine/types.js";
 import { DocketError, EngineError, ScenarioError } from "../errors.js";
 import { parseDuration } from "../language/duration.js";
 import { processNameFromKey, readDefinition } from "../language/index.js";
@@ -179,7 +185,7 @@ const STEPS: Record<
       );
   },
   expect_context: (run, value: JsonObject) => {
-    const mismatch = subsetMismatch(value, run.snapshot.scopes["0"] ?? {});
+    const mismatch = subsetMismatch(value, rootContext(run.snapshot));
     if (mismatch) throw new ScenarioError(`context: ${mismatch}`);
   },
   cancel: (run) => run.operator("cancel"),
@@ -209,7 +215,7 @@ function checkExpectation(run: ScenarioRun, expect: Expectation): void {
     }
   }
   if (expect.context) {
-    const mismatch = subsetMismatch(expect.context, snapshot.scopes["0"] ?? {});
+    const mismatch = subsetMismatch(expect.context, rootContext(snapshot));
     if (mismatch) throw new ScenarioError(`final context: ${mismatch}`);
   }
   if (expect.tasks) {
