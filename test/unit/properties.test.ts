@@ -49,7 +49,7 @@ function runSchedule(schedule: Schedule) {
   for (let open = runtime.openTasks(); open.length; open = runtime.openTasks(), step++) {
     if (step > 200) throw new Error("no progress");
     const task = open[(schedule.picks[step % schedule.picks.length] ?? 0) % open.length] as TaskCommand;
-    const fail = schedule.flaky && task.task.participant === "e" && !failedOnce;
+    const fail: boolean = schedule.flaky && task.task.participant === "e" && !failedOnce;
     failedOnce ||= fail;
     const message = fail
       ? ({ type: "reply", task: task.task, status: "error", error: { message: "flaky" } } as const)
