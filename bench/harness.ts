@@ -66,9 +66,9 @@ export async function measureAsync(
 }
 
 export function formatRate(opsPerSecond: number): string {
-  return opsPerSecond >= 1e6
-    ? `${(opsPerSecond / 1e6).toFixed(2)}M/s`
-    : `${Math.round(opsPerSecond).toLocaleString("en")}/s`;
+  if (opsPerSecond >= 1e6) return `${(opsPerSecond / 1e6).toFixed(2)}M/s`;
+  if (opsPerSecond >= 100) return `${Math.round(opsPerSecond).toLocaleString("en")}/s`;
+  return `${opsPerSecond.toPrecision(3)}/s`;
 }
 
 export function report(title: string, subject: Measurement, baseline: Measurement): number {

@@ -4,7 +4,7 @@ import { benchInterpreter } from "./interpreter.js";
 
 const budgetMs = Number(process.env.BENCH_MS ?? 2000);
 console.log(`docket benchmarks (${budgetMs} ms per measurement, node ${process.version})\n`);
-console.log("Expressions: workflows/s of compiled CEL, cel-js against @bufbuild/cel");
+console.log("Expressions: evaluations/s, @marcbachmann/cel-js against @bufbuild/cel");
 benchCel(budgetMs);
 console.log("\nInterpreter: workflows/s, docket's transition() against workflow-es (in-memory)");
 const results = await benchInterpreter(budgetMs);

@@ -19,16 +19,24 @@ describe("scenario failures", () => {
     );
   });
   it("name a malformed scenario's field", () => {
-    expect(runScenarioFile("test/fixtures/scenarios/malformed.yaml").failure).toMatch(/malformed\.yaml: steps\[0\]: unknown step "dance"; allowed: expect_task/);
+    expect(runScenarioFile("test/fixtures/scenarios/malformed.yaml").failure).toMatch(
+      /malformed\.yaml: steps\[0\]: unknown step "dance"; allowed: expect_task/,
+    );
   });
   it("name a missing definition file", () => {
-    expect(runScenarioFile("test/fixtures/scenarios/nope.yaml").failure).toMatch(/cannot read .*nope\.yaml: no such file/);
+    expect(runScenarioFile("test/fixtures/scenarios/nope.yaml").failure).toMatch(
+      /cannot read .*nope\.yaml: no such file/,
+    );
   });
 });
 
 describe("the docket command", () => {
   it("test: prints each result and 'N passed, N failed', exit 1 on a failure", () => {
-    const run = docket("test", "test/scenarios/bureaucrat/BC02-switch.yaml", "test/fixtures/scenarios/failing.yaml");
+    const run = docket(
+      "test",
+      "test/scenarios/bureaucrat/BC02-switch.yaml",
+      "test/fixtures/scenarios/failing.yaml",
+    );
     expect(run.out).toContain("✓ test/scenarios/bureaucrat/BC02-switch.yaml");
     expect(run.out).toContain("✗ test/fixtures/scenarios/failing.yaml");
     expect(run.out.trim().split("\n").pop()).toBe("1 passed, 1 failed");
@@ -42,7 +50,9 @@ describe("the docket command", () => {
   it("validate: every problem with file:line:col, exit 1 when invalid", () => {
     const run = docket("validate", "definitions", "test/fixtures/bureaucrat/BC18-readme-fault-switch.xml");
     expect(run.out).toContain("ok   definitions/order.yaml");
-    expect(run.out).toContain("FAIL test/fixtures/bureaucrat/BC18-readme-fault-switch.xml:6:56: </context> closes <condition>");
+    expect(run.out).toContain(
+      "FAIL test/fixtures/bureaucrat/BC18-readme-fault-switch.xml:6:56: </context> closes <condition>",
+    );
     expect(run.code).toBe(1);
   });
   it("exit 2 on bad usage or a missing file", () => {

@@ -9,8 +9,12 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 const load = (name: string) => ajv.compile(JSON.parse(readFileSync(`schemas/${name}.schema.json`, "utf8")));
 const definitionSchema = load("definition");
 const yamlDefinitions = [
-  ...readdirSync("definitions").filter((f) => /\.ya?ml$/.test(f)).map((f) => `definitions/${f}`),
-  ...readdirSync("test/fixtures/docket").filter((f) => /\.ya?ml$/.test(f)).map((f) => `test/fixtures/docket/${f}`),
+  ...readdirSync("definitions")
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => `definitions/${f}`),
+  ...readdirSync("test/fixtures/docket")
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => `test/fixtures/docket/${f}`),
 ];
 
 describe("the definition JSON Schema", () => {
@@ -30,9 +34,15 @@ describe("the definition JSON Schema", () => {
 describe("the task and reply JSON Schemas", () => {
   it("describe what the engine sends and takes", () => {
     const definition = readDefinition("do: [ { action: a } ]", { format: "yaml" });
-    const task = transition(definition, undefined, { type: "launch", instance: "i" }, 0).commands.find((c) => c.type === "task");
+    const task = transition(definition, undefined, { type: "launch", instance: "i" }, 0).commands.find(
+      (c) => c.type === "task",
+    );
     if (task?.type !== "task") throw new Error("no task");
-    const wire = { docket: 1, task: { ...task.task, reply_to: "queue", reply_group: "i" }, fields: task.fields };
+    const wire = {
+      docket: 1,
+      task: { ...task.task, reply_to: "queue", reply_group: "i" },
+      fields: task.fields,
+    };
     expect(load("task")(wire)).toBe(true);
     const reply = load("reply");
     expect(reply({ task: task.task, status: "done", fields: { x: 1 } })).toBe(true);
