@@ -276,6 +276,7 @@ export function endInstance(
   m.held = [];
   const context = m.scopes.get("0") ?? {};
   if (fault) m.fault = { id: m.nextId(`${m.id}/e`), ...fault };
+  m.emit({ type: "finish", instance: m.id, status });
   m.publish(`docket.instance.${status}`, m.fault && status === "faulted" ? { fault: { ...m.fault } } : {});
   if (m.parent) {
     m.emit({

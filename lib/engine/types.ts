@@ -138,7 +138,13 @@ export type Command =
     }
   | { readonly type: "cancel-child"; readonly child: string }
   | { readonly type: "notify-parent"; readonly message: ChildMessage }
-  | { readonly type: "publish"; readonly event: string; readonly detail: JsonObject };
+  | { readonly type: "publish"; readonly event: string; readonly detail: JsonObject }
+  /** The instance has ended: the runtime can release what it kept for it. */
+  | {
+      readonly type: "finish";
+      readonly instance: string;
+      readonly status: "completed" | "faulted" | "canceled";
+    };
 
 export interface LaunchMessage {
   readonly type: "launch";

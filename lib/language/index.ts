@@ -2,10 +2,10 @@
 import { DefinitionError } from "../errors.js";
 import { Problems } from "./build.js";
 import { buildFromXml } from "./from-xml.js";
-import { buildFromYaml } from "./from-yaml.js";
 import type { Definition, ProcessNode } from "./model.js";
 import { validateTree } from "./validate.js";
 import { DEFAULT_LIMITS, type ReadLimits, readXml, utf8Length } from "./xml.js";
+import { buildFromYaml } from "./yaml.js";
 
 export type DefinitionFormat = "xml" | "yaml" | "json";
 

@@ -153,6 +153,10 @@ export class MemoryRuntime {
         return;
       case "publish":
         this.published.push({ event: command.event, detail: command.detail, at: this.now });
+        return;
+      case "finish":
+        for (const [id, subscription] of this.subscriptions)
+          if (subscription.instance === command.instance) this.subscriptions.delete(id);
     }
   }
 
