@@ -92,3 +92,19 @@ export class EngineError extends DocketError {
     this.name = "EngineError";
   }
 }
+
+/** Another writer saved the instance first (optimistic concurrency); the message is retried. */
+export class ConflictError extends DocketError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("Conflict", message, options);
+    this.name = "ConflictError";
+  }
+}
+
+/** A store, queue or participant failed; `cause` holds the underlying error. */
+export class InfrastructureError extends DocketError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("InfrastructureError", message, options);
+    this.name = "InfrastructureError";
+  }
+}

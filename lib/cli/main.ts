@@ -1,5 +1,7 @@
 /** The `docket` command. Exit codes: 0 success, 1 a check or test failed, 2 bad usage or unreadable input. */
 import { Command } from "commander";
+import { DocketError } from "../errors.js";
+import { runCommand } from "./run.js";
 import { testCommand } from "./test.js";
 import { validateCommand } from "./validate.js";
 
@@ -25,7 +27,34 @@ export function buildProgram(): Command {
     .action((files: string[]) => {
       process.exitCode = testCommand(files);
     });
+  program
+    .command("run")
+    .description("run a process on the embedded engine to its end (or until it waits) and print the result")
+    .argument("<definition>", "the definition file")
+    .option("--fields <json>", "launch fields: JSON, or @file")
+    .option("--publish <json>", 'an event to publish: {"name", "key"?, "data"?} (repeatable)', collect, [])
+    .option("--config <file>", "docket.config.yaml (default: ./docket.config.yaml if present)")
+    .option("--wait <seconds>", "wait for timers due within this many seconds", "30")
+    .option("--json", "print the result as JSON")
+    .action(async (file: string, options) => {
+      process.exitCode = await guarded(() => runCommand(file, options));
+    });
   return program;
 }
 
-buildProgram().parse();
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Runs a command; a DocketError prints its message and exits 2 (1 for failures the command reports itself). */
+async function guarded(fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (!(error instanceof DocketError)) throw error;
+    console.error(`docket: ${error.message}`);
+    return 2;
+  }
+}
+
+await buildProgram().parseAsync();

@@ -30,7 +30,7 @@ function created(definition: Definition, message: LaunchMessage, now: number): S
   return {
     format: SNAPSHOT_FORMAT,
     id: message.instance,
-    process: definition.name,
+    process: message.process ?? definition.name,
     version: message.version ?? "unversioned",
     status: "running",
     paused: false,

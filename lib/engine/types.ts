@@ -151,6 +151,8 @@ export interface LaunchMessage {
   readonly instance: string;
   /** The definition version (content hash) the instance is pinned to. */
   readonly version?: string;
+  /** Set by the runtime: the process name as launched, for messages. */
+  readonly process?: string;
   readonly fields?: JsonObject;
   readonly parent?: ParentRef;
 }

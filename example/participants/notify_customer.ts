@@ -1,0 +1,3 @@
+export default async function notifyCustomer(task: { fields: { "inst:fault": { message: string } } }) {
+  return { notified: task.fields["inst:fault"].message };
+}

@@ -1,0 +1,138 @@
+/**
+ * docket.config.yaml: where definitions and the database live, and what kind each participant is.
+ * Participants not listed run `participants/<name>.ts|js` when it exists, else wait for an external
+ * worker.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parse } from "yaml";
+import { DocketError } from "../errors.js";
+
+export type FieldType = "string" | "number" | "boolean" | "object" | "array";
+
+export type ParticipantSpec =
+  | { readonly kind: "module"; readonly path: string }
+  | { readonly kind: "command"; readonly command: string; readonly timeoutMs: number }
+  | {
+      readonly kind: "http";
+      readonly url: string;
+      readonly timeoutMs: number;
+      readonly inputs?: Readonly<Record<string, FieldType>>;
+      readonly outputs?: Readonly<Record<string, FieldType>>;
+    }
+  | { readonly kind: "external" };
+
+export interface DocketConfig {
+  /** The folder the paths below are relative to. */
+  readonly root: string;
+  readonly definitions: string;
+  readonly database: string;
+  readonly participantsDir: string;
+  readonly participants: Readonly<Record<string, ParticipantSpec>>;
+}
+
+export class ConfigError extends DocketError {
+  constructor(message: string) {
+    super("ConfigError", message);
+    this.name = "ConfigError";
+  }
+}
+
+const FIELD_TYPES: readonly FieldType[] = ["string", "number", "boolean", "object", "array"];
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+function fieldTypes(
+  value: unknown,
+  where: string,
+  fail: (m: string) => never,
+): Record<string, FieldType> | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) return fail(`${where} must map field names to ${FIELD_TYPES.join(" | ")}`);
+  for (const [name, type] of Object.entries(value)) {
+    if (!FIELD_TYPES.includes(type as FieldType))
+      fail(`${where}.${name}: ${JSON.stringify(type)} is not one of ${FIELD_TYPES.join(", ")}`);
+  }
+  return value as Record<string, FieldType>;
+}
+
+function participantSpec(
+  name: string,
+  value: unknown,
+  root: string,
+  fail: (m: string) => never,
+): ParticipantSpec {
+  const where = `participants.${name}`;
+  if (!isObject(value))
+    return fail(
+      `${where} must be a map: { module: path } | { command: "…" } | { http: url } | { external: true }`,
+    );
+  const timeoutMs = typeof value.timeout === "number" ? value.timeout * 1000 : 5 * 60 * 1000;
+  if (typeof value.module === "string") return { kind: "module", path: resolve(root, value.module) };
+  if (typeof value.command === "string") return { kind: "command", command: value.command, timeoutMs };
+  if (typeof value.http === "string") {
+    if (!/^https?:\/\//.test(value.http))
+      fail(`${where}.http: ${JSON.stringify(value.http)} is not an http(s) URL`);
+    return {
+      kind: "http",
+      url: value.http,
+      timeoutMs,
+      inputs: fieldTypes(value.inputs, `${where}.inputs`, fail),
+      outputs: fieldTypes(value.outputs, `${where}.outputs`, fail),
+    };
+  }
+  if (value.external === true) return { kind: "external" };
+  return fail(`${where} needs one of module, command, http or external: true`);
+}
+
+/** Reads docket.config.yaml (all keys optional); without a file, the defaults beside `root`. */
+export function loadConfig(file?: string, root = process.cwd()): DocketConfig {
+  const path = file ?? join(root, "docket.config.yaml");
+  const base = file ? dirname(resolve(file)) : root;
+  const fail = (message: string): never => {
+    throw new ConfigError(`${path}: ${message}`);
+  };
+  let data: unknown = {};
+  if (existsSync(path)) {
+    try {
+      data = parse(readFileSync(path, "utf8")) ?? {};
+    } catch (error) {
+      fail(`not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  } else if (file) fail("no such file");
+  if (!isObject(data)) return fail("must be a map");
+  const allowed = ["definitions", "database", "participants_dir", "participants"];
+  for (const key of Object.keys(data))
+    if (!allowed.includes(key)) fail(`unknown key "${key}"; allowed: ${allowed.join(", ")}`);
+  const participants: Record<string, ParticipantSpec> = {};
+  if (data.participants !== undefined && !isObject(data.participants))
+    fail("participants must be a map of names to kinds");
+  for (const [name, value] of Object.entries((data.participants as Record<string, unknown>) ?? {}))
+    participants[name] = participantSpec(name, value, base, fail);
+  const text = (key: string, fallback: string) => {
+    const value = data[key as keyof typeof data];
+    if (value !== undefined && typeof value !== "string") fail(`${key} must be a path`);
+    return resolve(base, (value as string | undefined) ?? fallback);
+  };
+  return {
+    root: base,
+    definitions: text("definitions", "definitions"),
+    database:
+      (data.database as string) === ":memory:" ? ":memory:" : text("database", ".docket/docket.sqlite"),
+    participantsDir: text("participants_dir", "participants"),
+    participants,
+  };
+}
+
+/** The kind of a participant: configured, else a module in the participants folder, else external. */
+export function participantFor(config: DocketConfig, name: string): ParticipantSpec {
+  const configured = config.participants[name];
+  if (configured) return configured;
+  if (/^[\w.-]+$/.test(name)) {
+    for (const extension of [".ts", ".js", ".mjs"]) {
+      const path = join(config.participantsDir, `${name}${extension}`);
+      if (existsSync(path)) return { kind: "module", path };
+    }
+  }
+  return { kind: "external" };
+}

@@ -1,0 +1,56 @@
+/** The embedded mode's one SQLite file (better-sqlite3, WAL): schema and opening. */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { InfrastructureError } from "../errors.js";
+
+export type Db = Database.Database;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS instances (
+  id TEXT PRIMARY KEY, process TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL,
+  snapshot TEXT NOT NULL, outbox TEXT NOT NULL, definition TEXT NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS instances_by_status ON instances (status, process);
+CREATE TABLE IF NOT EXISTS history (
+  instance TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, record TEXT NOT NULL,
+  PRIMARY KEY (instance, seq));
+CREATE TABLE IF NOT EXISTS inbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS timers (
+  id TEXT PRIMARY KEY, instance TEXT NOT NULL, node TEXT NOT NULL, due INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due);
+CREATE TABLE IF NOT EXISTS subscriptions (
+  id TEXT PRIMARY KEY, instance TEXT NOT NULL, node TEXT NOT NULL, event TEXT NOT NULL, key TEXT);
+CREATE INDEX IF NOT EXISTS subscriptions_by_event ON subscriptions (event, key);
+CREATE INDEX IF NOT EXISTS subscriptions_by_instance ON subscriptions (instance);
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, key TEXT, data TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_name ON events (name, key, at);
+CREATE TABLE IF NOT EXISTS definitions (
+  hash TEXT PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS latest (name TEXT PRIMARY KEY, hash TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rejections (name TEXT PRIMARY KEY, problems TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+  id TEXT PRIMARY KEY, instance TEXT NOT NULL, participant TEXT NOT NULL, task TEXT NOT NULL,
+  state TEXT NOT NULL, leased_until INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tasks_open ON tasks (participant, state, created_at);
+`;
+
+/** Opens (creating if needed) the database at `path`; `:memory:` for a throwaway one. */
+export function openDatabase(path: string): Db {
+  try {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 5000");
+    db.exec(SCHEMA);
+    return db;
+  } catch (error) {
+    throw new InfrastructureError(
+      `cannot open the database ${path}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The embedded engine: the runtime over SQLite and in-process loops, with nothing to install
+ * beyond `npm install`. An instance survives a restart: the inbox, timers and tasks are tables.
+ */
+import { randomUUID } from "node:crypto";
+import type { OperatorMessage, Snapshot } from "../engine/types.js";
+import { DocketError, EngineError, MessageError } from "../errors.js";
+import type { JsonObject } from "../language/model.js";
+import type { Clock, Registration } from "../ports.js";
+import { type LaunchRequest, type PublishRequest, Runtime } from "../runtime/runtime.js";
+import { type DocketConfig, participantFor } from "./config.js";
+import { type Db, openDatabase } from "./database.js";
+import { SqliteDefinitionStore } from "./definitions.js";
+import { registerFolder, watchFolder } from "./folder.js";
+import { runParticipant, toWire, type WireReply } from "./participants.js";
+import { EmbeddedQueues } from "./queues.js";
+import { SqliteInstanceStore } from "./store.js";
+import { SqliteSubscriptionIndex } from "./subscriptions.js";
+
+export interface EngineOptions {
+  readonly config: DocketConfig;
+  readonly clock?: Clock;
+  /** Register definition files as they change (serve); default false. */
+  readonly watch?: boolean;
+  /** Run engine-side participants (modules, commands, HTTP); default true. */
+  readonly participants?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export class EmbeddedEngine {
+  readonly db: Db;
+  readonly store: SqliteInstanceStore;
+  readonly definitions: SqliteDefinitionStore;
+  readonly queues: EmbeddedQueues;
+  readonly runtime: Runtime;
+  readonly clock: Clock;
+  private pumping?: Promise<void>;
+  private inFlight = 0;
+  private timer?: NodeJS.Timeout;
+  private stopWatching?: () => void;
+  private closed = false;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  private constructor(readonly options: EngineOptions) {
+    this.clock = options.clock ?? { now: () => Date.now() };
+    this.db = openDatabase(options.config.database);
+    this.store = new SqliteInstanceStore(this.db);
+    this.definitions = new SqliteDefinitionStore(this.db);
+    this.queues = new EmbeddedQueues(this.db, () => this.clock.now());
+    this.runtime = new Runtime({
+      store: this.store,
+      dispatcher: this.queues,
+      subscriptions: new SqliteSubscriptionIndex(this.db),
+      definitions: this.definitions,
+      clock: this.clock,
+      newId: () => randomUUID(),
+    });
+    this.queues.on("inbox", () => this.kick());
+    this.queues.on("timers", () => this.scheduleTimers());
+    if (options.participants !== false) this.queues.on("task", (task) => this.runTask(task));
+  }
+
+  /** Opens the database, registers the definitions folder and resumes where the last run stopped. */
+  static async open(options: EngineOptions): Promise<EmbeddedEngine> {
+    const engine = new EmbeddedEngine(options);
+    for (const registration of await registerFolder(options.config.definitions, engine.definitions))
+      engine.report(registration);
+    if (options.watch)
+      engine.stopWatching = watchFolder(options.config.definitions, engine.definitions, (r) =>
+        engine.report(r),
+      );
+    if (options.participants !== false)
+      for (const open of engine.queues.openTasks()) engine.runTask(open.task);
+    engine.scheduleTimers();
+    engine.kick();
+    return engine;
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  private report(registration: Registration): void {
+    if (registration.ok) this.log(`registered ${registration.name} (${registration.hash})`);
+    else this.log(`rejected ${registration.name}:\n  ${registration.problems.join("\n  ")}`);
+  }
+
+  // ---- loops ----------------------------------------------------------------------------------
+
+  /** Drains the inbox, one message at a time, in order. */
+  private kick(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = undefined;
+      if (this.queues.depth > 0 && !this.closed) this.kick();
+      else this.settle();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    for (let item = this.queues.peek(); item && !this.closed; item = this.queues.peek()) {
+      try {
+        await this.runtime.apply(item.instance, item.message);
+        this.queues.ack(item.id);
+      } catch (error) {
+        const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        this.log(`dead-lettered a ${item.message.type} message for ${item.instance}: ${reason}`);
+        this.queues.deadLetter(item, reason);
+      }
+    }
+  }
+
+  private scheduleTimers(): void {
+    clearTimeout(this.timer);
+    const due = this.queues.nextDue();
+    if (due === undefined || this.closed) return;
+    const delay = Math.min(Math.max(0, due - this.clock.now()), 2 ** 31 - 1);
+    this.timer = setTimeout(() => {
+      this.queues.fireDue(this.clock.now());
+      this.scheduleTimers();
+      this.kick();
+    }, delay);
+  }
+
+  private runTask(task: Parameters<typeof toWire>[0]): void {
+    const spec = participantFor(this.options.config, task.task.participant);
+    if (spec.kind === "external") return;
+    this.inFlight++;
+    void runParticipant(spec, toWire(task, "local"))
+      .then((reply) => (reply && !this.closed ? this.reply(reply) : undefined))
+      .catch((error) =>
+        this.log(
+          `participant ${task.task.participant} failed: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.settle();
+      });
+  }
+
+  private settle(): void {
+    if (this.pumping || this.inFlight > 0 || this.queues.depth > 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Resolves when no message is queued and no participant is working (timers and external tasks may remain). */
+  idle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.settle();
+    });
+  }
+
+  // ---- operations -----------------------------------------------------------------------------
+
+  launch(request: LaunchRequest): Promise<string> {
+    return this.runtime.launch(request);
+  }
+
+  publish(request: PublishRequest): Promise<string> {
+    return this.runtime.publish(request);
+  }
+
+  /** Takes a participant's reply; marks its task answered. */
+  async reply(reply: WireReply | unknown): Promise<void> {
+    await this.runtime.reply(reply);
+    const id = (reply as WireReply).task.id;
+    this.queues.closeTask(id);
+  }
+
+  async operate(
+    instance: string,
+    action: OperatorMessage["action"],
+    options: { node?: string; fields?: JsonObject; reason?: string } = {},
+  ): Promise<void> {
+    if (!(await this.store.load(instance))) throw new EngineError("NoInstance", `no instance ${instance}`);
+    if (
+      options.fields !== undefined &&
+      (options.fields === null || typeof options.fields !== "object" || Array.isArray(options.fields))
+    ) {
+      throw new MessageError([{ path: "fields", message: "must be an object" }]);
+    }
+    await this.queues.enqueue(instance, { type: "operator", action, ...options });
+  }
+
+  async snapshot(instance: string): Promise<Snapshot | undefined> {
+    return (await this.store.load(instance))?.snapshot;
+  }
+
+  /** Waits until the instance is finished or nothing more happens without outside help. */
+  async settleInstance(instance: string): Promise<Snapshot | undefined> {
+    await this.idle();
+    return this.snapshot(instance);
+  }
+
+  /** Stops the loops, waits for the message being applied, and closes the database. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.stopWatching?.();
+    this.queues.removeAllListeners();
+    await this.pumping;
+    this.db.close();
+  }
+}
+
+export { DocketError };

@@ -1,0 +1,163 @@
+/**
+ * The embedded Dispatcher: the inbox, timers and tasks are SQLite tables, so nothing queued is lost
+ * when the process dies; in-process signals wake the loops that drain them.
+ */
+import { EventEmitter } from "node:events";
+import type { Message, TaskCommand } from "../engine/types.js";
+import type { JsonObject } from "../language/model.js";
+import type { Dispatcher } from "../ports.js";
+import type { Db } from "./database.js";
+
+export interface InboxItem {
+  readonly id: number;
+  readonly instance: string;
+  readonly message: Message;
+}
+
+export interface OpenTask {
+  readonly id: string;
+  readonly participant: string;
+  readonly task: TaskCommand;
+}
+
+/** Signals: `inbox` (a message was queued), `task` (a new task), `timers` (the timer set changed), `lifecycle`. */
+export class EmbeddedQueues extends EventEmitter implements Dispatcher {
+  private readonly statements;
+
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number,
+  ) {
+    super();
+    this.statements = {
+      enqueue: db.prepare("INSERT INTO inbox (instance, message) VALUES (?, ?)"),
+      next: db.prepare<[], { id: number; instance: string; message: string }>(
+        "SELECT * FROM inbox ORDER BY id LIMIT 1",
+      ),
+      ack: db.prepare("DELETE FROM inbox WHERE id = ?"),
+      depth: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM inbox"),
+      sendTask: db.prepare(
+        "INSERT OR IGNORE INTO tasks (id, instance, participant, task, state, created_at) VALUES (?, ?, ?, ?, 'open', ?)",
+      ),
+      startTimer: db.prepare("INSERT OR IGNORE INTO timers (id, instance, node, due) VALUES (?, ?, ?, ?)"),
+      cancelTimer: db.prepare("DELETE FROM timers WHERE id = ?"),
+      nextDue: db.prepare<[], { due: number | null }>("SELECT MIN(due) AS due FROM timers"),
+      dueTimers: db.prepare<[number], { id: string; instance: string; node: string }>(
+        "SELECT id, instance, node FROM timers WHERE due <= ? ORDER BY due, id",
+      ),
+      openTasks: db.prepare<[], { id: string; participant: string; task: string }>(
+        "SELECT id, participant, task FROM tasks WHERE state = 'open' ORDER BY created_at, rowid",
+      ),
+      claim: db.prepare<[string, number], { id: string; task: string }>(
+        "SELECT id, task FROM tasks WHERE participant = ? AND state = 'open' AND leased_until <= ? ORDER BY created_at, rowid LIMIT 1",
+      ),
+      lease: db.prepare("UPDATE tasks SET leased_until = ? WHERE id = ?"),
+      close: db.prepare("UPDATE tasks SET state = 'replied' WHERE id = ?"),
+      dead: db.prepare(
+        "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT, message TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL)",
+      ),
+    };
+    this.statements.dead.run();
+  }
+
+  async sendTask(task: TaskCommand): Promise<void> {
+    const inserted = this.statements.sendTask.run(
+      task.task.id,
+      task.task.instance,
+      task.task.participant,
+      JSON.stringify(task),
+      this.now(),
+    );
+    if (inserted.changes) this.emit("task", task);
+  }
+
+  async startTimer(timer: { timer: string; instance: string; node: string; due: number }): Promise<void> {
+    this.statements.startTimer.run(timer.timer, timer.instance, timer.node, timer.due);
+    this.emit("timers");
+  }
+
+  async cancelTimer(timer: string): Promise<void> {
+    this.statements.cancelTimer.run(timer);
+    this.emit("timers");
+  }
+
+  async enqueue(instance: string, message: Message): Promise<void> {
+    this.statements.enqueue.run(instance, JSON.stringify(message));
+    this.emit("inbox");
+  }
+
+  async publish(event: string, detail: JsonObject): Promise<void> {
+    this.emit("lifecycle", event, detail);
+  }
+
+  /** The oldest queued message, left in the inbox until `ack`. */
+  peek(): InboxItem | undefined {
+    const row = this.statements.next.get();
+    return row
+      ? { id: row.id, instance: row.instance, message: JSON.parse(row.message) as Message }
+      : undefined;
+  }
+
+  ack(id: number): void {
+    this.statements.ack.run(id);
+  }
+
+  /** Moves a message that cannot be applied out of the inbox, keeping it and the reason. */
+  deadLetter(item: { id: number; instance: string; message: unknown }, reason: string): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare("INSERT INTO dead_letters (instance, message, reason, at) VALUES (?, ?, ?, ?)")
+        .run(item.instance, JSON.stringify(item.message), reason, this.now());
+      this.statements.ack.run(item.id);
+    })();
+  }
+
+  get depth(): number {
+    return this.statements.depth.get()?.n ?? 0;
+  }
+
+  nextDue(): number | undefined {
+    return this.statements.nextDue.get()?.due ?? undefined;
+  }
+
+  /** Moves every timer due by `now` into the inbox as timer messages, atomically. */
+  fireDue(now: number): number {
+    return this.db.transaction(() => {
+      const due = this.statements.dueTimers.all(now);
+      for (const timer of due) {
+        this.statements.enqueue.run(
+          timer.instance,
+          JSON.stringify({ type: "timer", node: timer.node, timer: timer.id }),
+        );
+        this.statements.cancelTimer.run(timer.id);
+      }
+      return due.length;
+    })();
+  }
+
+  openTasks(): OpenTask[] {
+    return this.statements.openTasks
+      .all()
+      .map((row) => ({
+        id: row.id,
+        participant: row.participant,
+        task: JSON.parse(row.task) as TaskCommand,
+      }));
+  }
+
+  /** Leases the oldest open task of a participant for `leaseMs` (an external worker's long-poll). */
+  claim(participant: string, leaseMs: number): TaskCommand | undefined {
+    return this.db.transaction(() => {
+      const now = this.now();
+      const row = this.statements.claim.get(participant, now);
+      if (!row) return undefined;
+      this.statements.lease.run(now + leaseMs, row.id);
+      return JSON.parse(row.task) as TaskCommand;
+    })();
+  }
+
+  /** Marks a task answered, so it is not run again after a restart. */
+  closeTask(id: string): void {
+    this.statements.close.run(id);
+  }
+}

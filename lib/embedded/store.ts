@@ -1,0 +1,148 @@
+/** InstanceStore on SQLite: the snapshot, its outbox and a history record written in one transaction. */
+
+import type { Command, Snapshot } from "../engine/types.js";
+import { ConflictError } from "../errors.js";
+import type {
+  HistoryPage,
+  HistoryRecord,
+  InstanceFilter,
+  InstanceStore,
+  InstanceSummary,
+  StoredInstance,
+} from "../ports.js";
+import type { Db } from "./database.js";
+
+interface InstanceRow {
+  id: string;
+  process: string;
+  status: string;
+  version: number;
+  snapshot: string;
+  outbox: string;
+  definition: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export class SqliteInstanceStore implements InstanceStore {
+  private readonly statements;
+
+  constructor(private readonly db: Db) {
+    this.statements = {
+      load: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE id = ?"),
+      insert: db.prepare(
+        "INSERT INTO instances (id, process, status, version, snapshot, outbox, definition, created_at, updated_at) VALUES (@id, @process, @status, 1, @snapshot, @outbox, @definition, @at, @at)",
+      ),
+      update: db.prepare(
+        "UPDATE instances SET status = @status, version = version + 1, snapshot = @snapshot, outbox = @outbox, updated_at = @at WHERE id = @id AND version = @expected",
+      ),
+      markSent: db.prepare("UPDATE instances SET outbox = '[]' WHERE id = ? AND version = ?"),
+      nextSeq: db.prepare<[string], { seq: number | null }>(
+        "SELECT MAX(seq) AS seq FROM history WHERE instance = ?",
+      ),
+      appendHistory: db.prepare("INSERT INTO history (instance, seq, at, record) VALUES (?, ?, ?, ?)"),
+      history: db.prepare<[string, number, number], { seq: number; record: string }>(
+        "SELECT seq, record FROM history WHERE instance = ? AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+      remove: db.prepare("DELETE FROM instances WHERE id = ?"),
+      removeHistory: db.prepare("DELETE FROM history WHERE instance = ?"),
+    };
+  }
+
+  async load(id: string): Promise<StoredInstance | undefined> {
+    const row = this.statements.load.get(id);
+    if (!row) return undefined;
+    return {
+      snapshot: JSON.parse(row.snapshot) as Snapshot,
+      version: row.version,
+      outbox: JSON.parse(row.outbox) as Command[],
+      definition: row.definition,
+    };
+  }
+
+  private append(id: string, record: HistoryRecord): void {
+    const seq = (this.statements.nextSeq.get(id)?.seq ?? 0) + 1;
+    this.statements.appendHistory.run(id, seq, record.at, JSON.stringify(record));
+  }
+
+  async save(
+    next: Omit<StoredInstance, "version">,
+    record: HistoryRecord,
+    expected: number | undefined,
+  ): Promise<number> {
+    const { snapshot } = next;
+    const row = {
+      id: snapshot.id,
+      process: snapshot.process,
+      status: snapshot.status,
+      snapshot: JSON.stringify(snapshot),
+      outbox: JSON.stringify(next.outbox),
+      definition: next.definition,
+      at: snapshot.updatedAt,
+      expected: expected ?? 0,
+    };
+    return this.db.transaction(() => {
+      if (expected === undefined) {
+        if (this.statements.load.get(snapshot.id))
+          throw new ConflictError(`instance ${snapshot.id} exists already`);
+        this.statements.insert.run(row);
+      } else if (this.statements.update.run(row).changes !== 1) {
+        throw new ConflictError(`instance ${snapshot.id} changed since version ${expected}`);
+      }
+      this.append(snapshot.id, record);
+      return (expected ?? 0) + 1;
+    })();
+  }
+
+  async note(id: string, record: HistoryRecord): Promise<void> {
+    this.append(id, record);
+  }
+
+  async markSent(id: string, version: number): Promise<void> {
+    this.statements.markSent.run(id, version);
+  }
+
+  async history(id: string, page: { after?: number; limit?: number } = {}): Promise<HistoryPage> {
+    const limit = Math.min(Math.max(page.limit ?? 100, 1), 1000);
+    const rows = this.statements.history.all(id, page.after ?? 0, limit + 1);
+    const records = rows
+      .slice(0, limit)
+      .map((row) => ({ seq: row.seq, ...(JSON.parse(row.record) as HistoryRecord) }));
+    const last = records[records.length - 1];
+    return rows.length > limit && last ? { records, next: last.seq } : { records };
+  }
+
+  async list(filter: InstanceFilter = {}): Promise<InstanceSummary[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: Math.min(filter.limit ?? 100, 1000) };
+    if (filter.status) {
+      where.push("status = @status");
+      params.status = filter.status;
+    }
+    if (filter.process) {
+      where.push("process = @process");
+      params.process = filter.process;
+    }
+    const sql = `SELECT id, process, status, created_at, updated_at FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id LIMIT @limit`;
+    return this.db
+      .prepare<
+        Record<string, unknown>,
+        Pick<InstanceRow, "id" | "process" | "status" | "created_at" | "updated_at">
+      >(sql)
+      .all(params)
+      .map((row) => ({
+        id: row.id,
+        process: row.process,
+        status: row.status as InstanceSummary["status"],
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+      }));
+  }
+
+  async remove(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.statements.removeHistory.run(id);
+      return this.statements.remove.run(id).changes > 0;
+    })();
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The ports the runtime needs, each a plain interface: the embedded adapters (SQLite, in-process
+ * queues) and the AWS adapters (DynamoDB, SQS, EventBridge, S3) implement them, and the advance loop
+ * in lib/runtime is written once against them.
+ */
+
+import type {
+  Command,
+  EventMessage,
+  InstanceStatus,
+  Message,
+  Note,
+  Snapshot,
+  TaskCommand,
+} from "./engine/types.js";
+import type { Definition, Json, JsonObject } from "./language/model.js";
+
+/** An instance as stored: its snapshot, its version (for optimistic concurrency) and its outbox. */
+export interface StoredInstance {
+  readonly snapshot: Snapshot;
+  readonly version: number;
+  /** Commands saved with the snapshot and not yet confirmed sent: a redelivery sends them again. */
+  readonly outbox: readonly Command[];
+  /** The content hash of the definition version the instance is pinned to. */
+  readonly definition: string;
+}
+
+/** One entry of an instance's append-only history. */
+export interface HistoryRecord {
+  readonly at: number;
+  readonly message: Message;
+  readonly commands: readonly Command[];
+  readonly notes: readonly Note[];
+}
+
+export interface HistoryPage {
+  readonly records: readonly (HistoryRecord & { readonly seq: number })[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  readonly next?: number;
+}
+
+export interface InstanceSummary {
+  readonly id: string;
+  readonly process: string;
+  readonly status: InstanceStatus;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface InstanceFilter {
+  readonly status?: InstanceStatus;
+  readonly process?: string;
+  readonly limit?: number;
+}
+
+export interface InstanceStore {
+  load(id: string): Promise<StoredInstance | undefined>;
+  /**
+   * Saves the snapshot, its outbox and a history record in one atomic write, if the stored
+   * version is still `expected` (undefined: the instance must not exist yet). Returns the new
+   * version; throws ConflictError when another writer got there first.
+   */
+  save(
+    next: Omit<StoredInstance, "version">,
+    record: HistoryRecord,
+    expected: number | undefined,
+  ): Promise<number>;
+  /** Records a message that changed nothing (ignored or rejected), with its notes. */
+  note(id: string, record: HistoryRecord): Promise<void>;
+  /** Clears the outbox once every command in it was sent, if the version is unchanged. */
+  markSent(id: string, version: number): Promise<void>;
+  history(id: string, page?: { after?: number; limit?: number }): Promise<HistoryPage>;
+  list(filter?: InstanceFilter): Promise<InstanceSummary[]>;
+  remove(id: string): Promise<boolean>;
+}
+
+/** Carries commands out of the engine: tasks to participants, timers, inbox messages, lifecycle events. */
+export interface Dispatcher {
+  /** Sends a task; receivers deduplicate by task id, so sending twice is safe. */
+  sendTask(task: TaskCommand): Promise<void>;
+  /** Schedules a timer message for `due`; an existing timer with the same id is kept. */
+  startTimer(timer: { timer: string; instance: string; node: string; due: number }): Promise<void>;
+  cancelTimer(timer: string): Promise<void>;
+  /** Queues a message for an instance (its inbox); messages for one instance are applied in order. */
+  enqueue(instance: string, message: Message): Promise<void>;
+  /** Publishes a lifecycle event (`docket.instance.completed`, …). */
+  publish(event: string, detail: JsonObject): Promise<void>;
+}
+
+export interface Subscription {
+  readonly subscription: string;
+  readonly instance: string;
+  readonly node: string;
+  readonly event: string;
+  readonly key?: string;
+}
+
+export interface ExternalEvent {
+  readonly id: string;
+  readonly name: string;
+  readonly key?: string;
+  readonly data: Json;
+  readonly at: number;
+}
+
+/** Await subscriptions on (event, key), and the buffer that keeps recent events for late subscribers. */
+export interface SubscriptionIndex {
+  /** Adds a subscription; returns the buffered events (within the window) it matches, oldest first. */
+  subscribe(subscription: Subscription, since: number): Promise<ExternalEvent[]>;
+  unsubscribe(subscription: string): Promise<void>;
+  /** Drops every subscription of a finished instance. */
+  unsubscribeInstance(instance: string): Promise<void>;
+  /** Buffers an event (dropping ones older than `since`) and returns the subscriptions it matches. */
+  record(event: ExternalEvent, since: number): Promise<Subscription[]>;
+}
+
+export type Registration =
+  | { readonly ok: true; readonly name: string; readonly hash: string; readonly definition: Definition }
+  | { readonly ok: false; readonly name: string; readonly problems: readonly string[] };
+
+export interface DefinitionStore {
+  /** Validates and stores a definition by content hash and moves `latest` of its name; or records the rejection. */
+  register(key: string, source: string): Promise<Registration>;
+  /** Stores a definition that has no name of its own (bureaucrat's `$prop` XML), by hash only. */
+  registerInline(source: string): Promise<Registration>;
+  /** The latest version of a name, or the version given (a hash or a prefix of one). */
+  resolve(name: string, version?: string): Promise<{ hash: string; definition: Definition } | undefined>;
+  byHash(hash: string): Promise<Definition | undefined>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export type { EventMessage };

@@ -1,0 +1,220 @@
+/**
+ * The advance loop, written once over the ports: load -> (send a leftover outbox) -> transition ->
+ * save state and outbox in one atomic write -> send the outbox -> mark it sent. A crash between
+ * any two calls loses nothing: the message is redelivered, finds the outbox and sends it again,
+ * and the interpreter ignores what it already applied. Receivers deduplicate by task id.
+ */
+
+import { checkMessage, transition } from "../engine/index.js";
+import type { Command, Message, ReplyMessage, TransitionResult } from "../engine/types.js";
+import { EngineError, MessageError } from "../errors.js";
+import type { Json, JsonObject } from "../language/model.js";
+import type {
+  Clock,
+  DefinitionStore,
+  Dispatcher,
+  ExternalEvent,
+  InstanceStore,
+  SubscriptionIndex,
+} from "../ports.js";
+
+export interface RuntimeDeps {
+  readonly store: InstanceStore;
+  readonly dispatcher: Dispatcher;
+  readonly subscriptions: SubscriptionIndex;
+  readonly definitions: DefinitionStore;
+  readonly clock: Clock;
+  /** Makes ids for instances and events launched without one. */
+  readonly newId: () => string;
+  /** How long events are buffered for awaits that subscribe later. Default one hour. */
+  readonly eventBufferMs?: number;
+}
+
+export interface LaunchRequest {
+  readonly process: string;
+  readonly version?: string;
+  readonly fields?: JsonObject;
+  /** The instance id, also an idempotency key: a repeated id starts nothing new. */
+  readonly id?: string;
+}
+
+export interface PublishRequest {
+  readonly name: string;
+  readonly key?: string;
+  readonly data?: Json;
+  readonly id?: string;
+}
+
+export type ApplyOutcome = "applied" | "ignored" | "no-instance";
+
+export class Runtime {
+  constructor(readonly deps: RuntimeDeps) {}
+
+  private get bufferMs(): number {
+    return this.deps.eventBufferMs ?? 60 * 60 * 1000;
+  }
+
+  /** Queues a launch; returns the instance id. */
+  async launch(request: LaunchRequest): Promise<string> {
+    const resolved = await this.deps.definitions.resolve(request.process, request.version);
+    if (!resolved) {
+      const wanted = request.version ? `${request.process}@${request.version}` : request.process;
+      throw new EngineError("UnknownProcess", `no process "${wanted}" is registered`);
+    }
+    const id = request.id ?? this.deps.newId();
+    await this.deps.dispatcher.enqueue(id, {
+      type: "launch",
+      instance: id,
+      version: resolved.hash,
+      process: request.process,
+      ...(request.fields ? { fields: request.fields } : {}),
+    });
+    return id;
+  }
+
+  /** Buffers an event and queues it for every await it matches; returns the event id. */
+  async publish(request: PublishRequest): Promise<string> {
+    const now = this.deps.clock.now();
+    const event: ExternalEvent = {
+      id: request.id ?? this.deps.newId(),
+      name: request.name,
+      ...(request.key === undefined ? {} : { key: request.key }),
+      data: request.data ?? null,
+      at: now,
+    };
+    const matches = await this.deps.subscriptions.record(event, now - this.bufferMs);
+    for (const s of matches) {
+      await this.deps.dispatcher.enqueue(s.instance, eventMessage(s, event));
+    }
+    return event.id;
+  }
+
+  /** Queues a participant's reply for its instance; a malformed reply is refused with the field at fault. */
+  async reply(reply: unknown): Promise<void> {
+    const problems = checkMessage({ ...(reply as object), type: "reply" });
+    const instance = (reply as ReplyMessage | undefined)?.task?.instance;
+    if (typeof instance !== "string" || instance === "")
+      problems.push({ path: "task.instance", message: "must name the instance" });
+    if (problems.length) throw new MessageError(problems);
+    await this.deps.dispatcher.enqueue(instance as string, { ...(reply as ReplyMessage), type: "reply" });
+  }
+
+  /** Applies one message to its instance: the advance loop. */
+  async apply(instance: string, message: Message): Promise<ApplyOutcome> {
+    const { store, definitions, clock } = this.deps;
+    const loaded = await store.load(instance);
+    if (loaded?.outbox.length) {
+      await this.carryOut(loaded.outbox);
+      await store.markSent(instance, loaded.version);
+    }
+    const hash = loaded?.definition ?? (message.type === "launch" ? message.version : undefined);
+    if (!hash) return "no-instance";
+    const definition = await definitions.byHash(hash);
+    if (!definition)
+      throw new EngineError(
+        "UnknownDefinition",
+        `definition version ${hash} of instance ${instance} is not stored`,
+      );
+    const now = clock.now();
+    let result: TransitionResult;
+    try {
+      result = transition(definition, loaded?.snapshot, message, now);
+    } catch (error) {
+      if (error instanceof EngineError && !loaded) return "no-instance";
+      throw error;
+    }
+    const record = { at: now, message, commands: result.commands, notes: result.notes };
+    if (loaded && result.snapshot === loaded.snapshot) {
+      await store.note(instance, record);
+      return "ignored";
+    }
+    const version = await store.save(
+      { snapshot: result.snapshot, outbox: result.commands, definition: hash },
+      record,
+      loaded?.version,
+    );
+    await this.carryOut(result.commands);
+    await store.markSent(instance, version);
+    return "applied";
+  }
+
+  private async carryOut(commands: readonly Command[]): Promise<void> {
+    for (const command of commands) await this.carry(command);
+  }
+
+  private async carry(command: Command): Promise<void> {
+    const { dispatcher, subscriptions, clock } = this.deps;
+    switch (command.type) {
+      case "task":
+        return dispatcher.sendTask(command);
+      case "timer":
+        return dispatcher.startTimer(command);
+      case "cancel-timer":
+        return dispatcher.cancelTimer(command.timer);
+      case "subscribe": {
+        const buffered = await subscriptions.subscribe(command, clock.now() - this.bufferMs);
+        for (const event of buffered)
+          await dispatcher.enqueue(command.instance, eventMessage(command, event));
+        return;
+      }
+      case "unsubscribe":
+        return subscriptions.unsubscribe(command.subscription);
+      case "start-child":
+        return this.startChild(command);
+      case "cancel-child":
+        return dispatcher.enqueue(command.child, { type: "operator", action: "cancel" });
+      case "notify-parent":
+        return dispatcher.enqueue(command.message.instance, command.message);
+      case "publish":
+        return dispatcher.publish(command.event, command.detail);
+      case "finish":
+        return subscriptions.unsubscribeInstance(command.instance);
+    }
+  }
+
+  private async startChild(command: Extract<Command, { type: "start-child" }>): Promise<void> {
+    const { definitions, dispatcher } = this.deps;
+    const { instance, node, child } = command.parent;
+    const registration =
+      "source" in command.process
+        ? await definitions.registerInline(command.process.source)
+        : await definitions.resolve(command.process.name, command.process.version);
+    if (!registration || ("ok" in registration && !registration.ok)) {
+      const message =
+        "source" in command.process
+          ? `the subprocess XML is invalid: ${registration && "problems" in registration ? registration.problems.join("; ") : ""}`
+          : `no process "${command.process.name}${command.process.version ? `@${command.process.version}` : ""}" is registered`;
+      const code = "source" in command.process ? "DefinitionError" : "UnknownProcess";
+      await dispatcher.enqueue(instance, {
+        type: "child",
+        instance,
+        node,
+        child,
+        status: "faulted",
+        fault: { code, message },
+      });
+      return;
+    }
+    const process = "name" in command.process ? command.process.name : registration.definition.name;
+    await dispatcher.enqueue(child, {
+      type: "launch",
+      instance: child,
+      version: registration.hash,
+      process,
+      fields: command.fields,
+      parent: command.parent,
+    });
+  }
+}
+
+function eventMessage(subscription: { subscription: string; node: string }, event: ExternalEvent): Message {
+  return {
+    type: "event",
+    node: subscription.node,
+    subscription: subscription.subscription,
+    id: event.id,
+    name: event.name,
+    ...(event.key === undefined ? {} : { key: event.key }),
+    data: event.data,
+  };
+}
