@@ -1,0 +1,139 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { EmbeddedEngine } from "../../lib/embedded/engine.js";
+import { rootContext } from "../../lib/engine/index.js";
+import { open, project, until } from "./helpers.js";
+
+const engines: EmbeddedEngine[] = [];
+afterEach(async () => {
+  for (const engine of engines.splice(0)) await engine.close();
+});
+async function start(...args: Parameters<typeof open>) {
+  const engine = await open(...args);
+  engines.push(engine);
+  return engine;
+}
+
+const flow = `process: flow
+context: { n: 0 }
+do:
+  - action: { participant: local, retry: 1 }
+  - action: manual
+  - delay: 0.2
+  - await: { event: go, key: context.key }
+  - action: { participant: shell }
+`;
+
+describe("the embedded engine", () => {
+  it("runs a process with module, command and external participants, timers and events", async () => {
+    const { config } = project(
+      {
+        "definitions/flow.yaml": flow,
+        "participants/local.ts": "export default async (task) => ({ n: task.fields.n + 1, key: 'k1' });",
+      },
+      'database: state/docket.sqlite\nparticipants:\n  shell: { command: "node -e \\"let s=\\x27\\x27;process.stdin.on(\\x27data\\x27,d=>s+=d).on(\\x27end\\x27,()=>{const t=JSON.parse(s);console.log(JSON.stringify({from_shell:t.fields.n*10}))})\\"" }\n',
+    );
+    const engine = await start(config);
+    const id = await engine.launch({ process: "flow", fields: { n: 1 } });
+    const task = await until(() => engine.queues.claim("manual", 60_000));
+    expect(task.fields).toMatchObject({ n: 2, key: "k1" });
+    await engine.reply({ task: task.task, status: "done", fields: { manual: true } });
+    await engine.publish({ name: "go", key: "k1", data: { ok: 1 } });
+    const done = await until(async () => {
+      const s = await engine.snapshot(id);
+      return s?.status === "completed" ? s : undefined;
+    });
+    expect(rootContext(done)).toMatchObject({ n: 2, manual: true, from_shell: 20 });
+  });
+
+  it("survives a restart: queued work, open tasks and timers carry on", async () => {
+    const { config } = project({ "definitions/wait.yaml": "do:\n  - action: manual\n  - delay: 0.3\n  - action: manual\n" });
+    let engine = await start(config);
+    const id = await engine.launch({ process: "wait" });
+    const first = await until(() => engine.queues.claim("manual", 1));
+    await engine.reply({ task: first.task, status: "done" });
+    await engine.idle();
+    await engine.close();
+    engine = await start(config);
+    expect((await engine.snapshot(id))?.status).toBe("running");
+    const second = await until(() => engine.queues.claim("manual", 60_000));
+    expect(second.task.node).toBe("0.2");
+    await engine.reply({ task: second.task, status: "done" });
+    await until(async () => ((await engine.snapshot(id))?.status === "completed" ? true : undefined));
+  });
+
+  it("takes operator commands: pause, resume, retry, skip, fail, cancel", async () => {
+    const { config } = project({ "definitions/ops.yaml": "do:\n  - action: manual\n  - action: manual\n" });
+    const engine = await start(config);
+    const id = await engine.launch({ process: "ops" });
+    let task = await until(() => engine.queues.claim("manual", 1));
+    await engine.reply({ task: task.task, status: "error", error: { message: "no" } });
+    await engine.idle();
+    expect((await engine.snapshot(id))?.status).toBe("suspended");
+    await engine.operate(id, "retry");
+    task = await until(() => engine.queues.claim("manual", 1));
+    expect(task.task.attempt).toBe(2);
+    await engine.reply({ task: task.task, status: "error", error: { message: "again" } });
+    await engine.idle();
+    await engine.operate(id, "pause");
+    await engine.operate(id, "skip", { fields: { skipped: true } });
+    await engine.idle();
+    expect(engine.queues.claim("manual", 1)).toBeUndefined();
+    await engine.operate(id, "resume");
+    task = await until(() => engine.queues.claim("manual", 1));
+    await engine.operate(id, "cancel");
+    await engine.idle();
+    const snapshot = await engine.snapshot(id);
+    expect(snapshot?.status).toBe("canceled");
+    expect(rootContext(snapshot ?? ({} as never))).toMatchObject({ skipped: true });
+    const history = await engine.store.history(id);
+    expect(history.records.map((r) => (r.message.type === "operator" ? r.message.action : r.message.type))).toEqual(["launch", "reply", "retry", "reply", "pause", "skip", "resume", "cancel"]);
+    await expect(engine.operate("nope", "cancel")).rejects.toThrow(/no instance nope/);
+  });
+
+  it("refuses a malformed reply with the field at fault, and ignores a duplicate one", async () => {
+    const { config } = project({ "definitions/one.yaml": "do: [ { action: manual } ]\n" });
+    const engine = await start(config);
+    const id = await engine.launch({ process: "one" });
+    const task = await until(() => engine.queues.claim("manual", 1));
+    await expect(engine.reply({ task: { id: task.task.id }, status: "done" })).rejects.toThrow(/task.node: must be a non-empty string/);
+    await expect(engine.reply({ process_id: "x", type: "response" })).rejects.toThrow(/task: must be the task object/);
+    await engine.reply({ task: task.task, status: "done", fields: { v: 1 } });
+    await engine.reply({ task: task.task, status: "done", fields: { v: 2 } });
+    await engine.idle();
+    const snapshot = await engine.snapshot(id);
+    expect(rootContext(snapshot ?? ({} as never))).toEqual({ v: 1 });
+    const notes = (await engine.store.history(id)).records.flatMap((r) => r.notes.map((n) => n.reason));
+    expect(notes).toContainEqual(expect.stringMatching(/stale or a duplicate|is completed/));
+  });
+
+  it("pins instances to the definition version they started on", async () => {
+    const { dir, config } = project({ "definitions/v.yaml": "do: [ { action: manual }, { assign: { property: v, value: '1' } } ]\n" });
+    const engine = await start(config);
+    const id = await engine.launch({ process: "v" });
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(`${dir}/definitions/v.yaml`, "do: [ { action: manual }, { assign: { property: v, value: '2' } } ]\n");
+    await engine.definitions.register("v.yaml", "do: [ { action: manual }, { assign: { property: v, value: '2' } } ]\n");
+    const task = await until(() => engine.queues.claim("manual", 1));
+    await engine.reply({ task: task.task, status: "done" });
+    await engine.idle();
+    expect(rootContext((await engine.snapshot(id)) ?? ({} as never))).toEqual({ v: 1 });
+    const newer = await engine.launch({ process: "v" });
+    const next = await until(() => engine.queues.claim("manual", 1));
+    await engine.reply({ task: next.task, status: "done" });
+    await engine.idle();
+    expect(rootContext((await engine.snapshot(newer)) ?? ({} as never))).toEqual({ v: 2 });
+  });
+
+  it("registers a dropped definition file, and rejects an invalid one with its errors", async () => {
+    const { dir, config } = project({ "definitions/keep.yaml": "do: [ { action: a } ]\n" });
+    const engine = await start(config, { watch: true });
+    const { writeFileSync, mkdirSync } = await import("node:fs");
+    mkdirSync(`${dir}/definitions/team`, { recursive: true });
+    writeFileSync(`${dir}/definitions/team/order.xml`, '<process><action participant="x"/></process>');
+    writeFileSync(`${dir}/definitions/broken.xml`, "<process><nope/></process>");
+    await until(() => engine.definitions.catalogue().processes.some((p) => p.name === "team/order") || undefined);
+    const rejected = await until(() => engine.definitions.catalogue().rejected.find((r) => r.name === "broken"));
+    expect(rejected.problems[0]).toMatch(/^broken\.xml:1:\d+: unknown element <nope>/);
+    await expect(engine.launch({ process: "broken" })).rejects.toThrow(/no process "broken" is registered/);
+  });
+});
