@@ -1,7 +1,10 @@
 /** The `docket` command. Exit codes: 0 success, 1 a check or test failed, 2 bad usage or unreadable input. */
 import { Command } from "commander";
 import { DocketError } from "../errors.js";
+import { addClientCommands } from "./client.js";
+import { diagramCommand } from "./diagram.js";
 import { runCommand } from "./run.js";
+import { serveCommand } from "./serve.js";
 import { testCommand } from "./test.js";
 import { validateCommand } from "./validate.js";
 
@@ -39,6 +42,28 @@ export function buildProgram(): Command {
     .action(async (file: string, options) => {
       process.exitCode = await guarded(() => runCommand(file, options));
     });
+  program
+    .command("serve")
+    .description("run the embedded engine with its HTTP API (see README: HTTP API)")
+    .option("--port <port>", "", process.env.DOCKET_PORT ?? "7070")
+    .option("--host <host>", "", "127.0.0.1")
+    .option("--config <file>", "docket.config.yaml")
+    .action(async (options) => {
+      process.exitCode = await guarded(() => serveCommand(options));
+    });
+  program
+    .command("diagram")
+    .description("write a definition as a Mermaid flowchart; with --instance, coloured by the instance's state")
+    .argument("<definition>", "the definition file (ignored with --instance)")
+    .option("--instance <id>", "colour by this instance (asks docket serve)")
+    .option("--url <url>", "the docket server", process.env.DOCKET_URL ?? "http://127.0.0.1:7070")
+    .option("-o, --output <file>", "write to a file instead of stdout")
+    .action(async (file: string, options) => {
+      process.exitCode = await guarded(() => diagramCommand(file, options));
+    });
+  addClientCommands(program, async (fn) => {
+    process.exitCode = await guarded(fn);
+  });
   return program;
 }
 

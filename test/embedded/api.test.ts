@@ -1,0 +1,95 @@
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serveApi } from "../../lib/embedded/api.js";
+import type { EmbeddedEngine } from "../../lib/embedded/engine.js";
+import { open, project, until } from "./helpers.js";
+
+let engine: EmbeddedEngine;
+let base: string;
+let close: () => Promise<void>;
+
+beforeAll(async () => {
+  const { config } = project({ "definitions/order.yaml": "context: { n: 0 }\ndo:\n  - action: worker\n  - await: { event: paid, key: context.ref, into: payment }\n" });
+  engine = await open(config);
+  const server = serveApi(engine);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  close = async () => {
+    server.close();
+    await engine.close();
+  };
+});
+afterAll(() => close());
+
+async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = { "content-type": "application/json" }) {
+  const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  const text = await response.text();
+  return { status: response.status, body: text && (response.headers.get("content-type") ?? "").includes("json") ? JSON.parse(text) : text };
+}
+
+describe("the HTTP API", () => {
+  it("launches, lists, shows, serves tasks to a worker, takes replies and events, and pages history", async () => {
+    const launched = await api("POST", "/instances", { process: "order", fields: { ref: "R1" }, id: "order-1" });
+    expect(launched).toEqual({ status: 202, body: { id: "order-1" } });
+    const task = await api("GET", "/tasks?participant=worker&wait=5");
+    expect(task.status).toBe(200);
+    expect(task.body.task).toMatchObject({ id: "order-1/0.0/1", participant: "worker", reply_to: "/replies", reply_group: "order-1" });
+    expect((await api("GET", "/tasks?participant=worker&wait=0")).status).toBe(204);
+    expect((await api("POST", "/replies", { task: task.body.task, status: "done", fields: { n: 1 } })).status).toBe(202);
+    expect((await api("POST", "/events", { event: "paid", key: "R1", amount: 5 })).status).toBe(202);
+    await until(async () => ((await api("GET", "/instances/order-1")).body.status === "completed" ? true : undefined));
+    const shown = await api("GET", "/instances/order-1");
+    expect(shown.body).toMatchObject({ id: "order-1", process: "order", status: "completed", context: { ref: "R1", n: 1, payment: { amount: 5 } } });
+    expect((await api("GET", "/instances?status=completed")).body.map((r: { id: string }) => r.id)).toContain("order-1");
+    const page = await api("GET", "/instances/order-1/history?limit=2");
+    expect(page.body.records).toHaveLength(2);
+    expect(page.body.next).toBe(2);
+    const rest = await api("GET", `/instances/order-1/history?after=${page.body.next}`);
+    expect(rest.body.records[0].seq).toBe(3);
+    expect((await api("GET", "/instances/order-1/diagram")).body).toMatch(/class n0_0 done/);
+    expect((await api("DELETE", "/instances/order-1")).status).toBe(204);
+    expect((await api("GET", "/instances/order-1")).status).toBe(404);
+  });
+
+  it("a repeated launch id starts nothing new", async () => {
+    await api("POST", "/instances", { process: "order", id: "same" });
+    await api("POST", "/instances", { process: "order", id: "same", fields: { n: 9 } });
+    await engine.idle();
+    expect((await api("GET", "/instances/same")).body.context).toEqual({ n: 0 });
+    const tasks = engine.queues.openTasks().filter((t) => t.task.task.instance === "same");
+    expect(tasks).toHaveLength(1);
+  });
+
+  it("refuses bad requests with a 4xx and the reason, changing nothing", async () => {
+    const before = (await api("GET", "/instances")).body.length;
+    const cases: [string, string, unknown, number, RegExp][] = [
+      ["POST", "/instances", {}, 400, /process is required/],
+      ["POST", "/instances", { process: "nope" }, 404, /no process "nope" is registered/],
+      ["POST", "/instances", { process: "order", fields: [1] }, 400, /fields must be a JSON object/],
+      ["POST", "/instances", "{not json", 400, /the body is not JSON/],
+      ["POST", "/instances", "[1]", 400, /must be a JSON object/],
+      ["GET", "/instances?status=sleeping", undefined, 400, /status must be one of running/],
+      ["GET", "/instances/ghost", undefined, 404, /no instance ghost/],
+      ["POST", "/instances/ghost/pause", {}, 404, /no instance ghost/],
+      ["POST", "/instances/same/explode", {}, 404, /no operation "explode"/],
+      ["POST", "/instances/same/skip", { fields: "x" }, 400, /fields must be a JSON object/],
+      ["DELETE", "/instances/same", undefined, 409, /cancel it before deleting it/],
+      ["POST", "/events", { key: "k" }, 400, /name is required/],
+      ["GET", "/tasks", undefined, 400, /participant is required/],
+      ["POST", "/replies", { process_id: "x", type: "response" }, 400, /task: must be the task object/],
+      ["POST", "/replies", { task: { id: "a", node: "0.0", attempt: 1 }, status: "done" }, 400, /task.instance: must name the instance/],
+      ["PUT", "/instances", {}, 405, /not part of the API/],
+      ["GET", "/nowhere", undefined, 404, /not part of the API/],
+    ];
+    for (const [method, path, body, status, message] of cases) {
+      const response = await api(method, path, body);
+      expect({ path, status: response.status }).toEqual({ path, status });
+      expect(response.body.error.message).toMatch(message);
+    }
+    const wrongType = await api("POST", "/instances", "x", { "content-type": "text/plain" });
+    expect(wrongType.status).toBe(415);
+    const huge = await api("POST", "/events", { name: "big", data: "x".repeat(1_100_000) });
+    expect(huge.status).toBe(413);
+    expect((await api("GET", "/instances")).body.length).toBe(before);
+  });
+});
