@@ -4,10 +4,17 @@ import { readDefinition } from "../language/index.js";
 import { diagram } from "../runtime/diagram.js";
 import { call } from "./client.js";
 
-export async function diagramCommand(file: string, options: { instance?: string; url: string; output?: string }): Promise<number> {
+export async function diagramCommand(
+  file: string,
+  options: { instance?: string; url: string; output?: string },
+): Promise<number> {
   let text: string;
   if (options.instance) {
-    const { body } = await call(options.url, "GET", `/instances/${encodeURIComponent(options.instance)}/diagram`);
+    const { body } = await call(
+      options.url,
+      "GET",
+      `/instances/${encodeURIComponent(options.instance)}/diagram`,
+    );
     text = String(body);
   } else {
     text = diagram(readDefinition(readFileSync(file, "utf8"), { file }));

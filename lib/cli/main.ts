@@ -53,7 +53,9 @@ export function buildProgram(): Command {
     });
   program
     .command("diagram")
-    .description("write a definition as a Mermaid flowchart; with --instance, coloured by the instance's state")
+    .description(
+      "write a definition as a Mermaid flowchart; with --instance, coloured by the instance's state",
+    )
     .argument("<definition>", "the definition file (ignored with --instance)")
     .option("--instance <id>", "colour by this instance (asks docket serve)")
     .option("--url <url>", "the docket server", process.env.DOCKET_URL ?? "http://127.0.0.1:7070")

@@ -1,22 +1,43 @@
 /** `docket serve`: the embedded engine with its HTTP API, until stopped. */
-import { loadConfig } from "../embedded/config.js";
+
 import { serveApi } from "../embedded/api.js";
+import { loadConfig } from "../embedded/config.js";
 import { EmbeddedEngine } from "../embedded/engine.js";
 
-export async function serveCommand(options: { port: string; host: string; config?: string }): Promise<number> {
+export async function serveCommand(options: {
+  port: string;
+  host: string;
+  config?: string;
+}): Promise<number> {
   const config = loadConfig(options.config);
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
   const engine = await EmbeddedEngine.open({ config, watch: true, log });
-  engine.queues.on("lifecycle", (event: string, detail: { instance?: string; fault?: { id: string; code: string; message: string }; incident?: { id: string } }) => {
-    const extra = detail.fault ? ` fault ${detail.fault.code} (error id ${detail.fault.id}): ${detail.fault.message}` : detail.incident ? ` incident ${detail.incident.id}` : "";
-    log(`${event} ${detail.instance}${extra}`);
-  });
+  engine.queues.on(
+    "lifecycle",
+    (
+      event: string,
+      detail: {
+        instance?: string;
+        fault?: { id: string; code: string; message: string };
+        incident?: { id: string };
+      },
+    ) => {
+      const extra = detail.fault
+        ? ` fault ${detail.fault.code} (error id ${detail.fault.id}): ${detail.fault.message}`
+        : detail.incident
+          ? ` incident ${detail.incident.id}`
+          : "";
+      log(`${event} ${detail.instance}${extra}`);
+    },
+  );
   const server = serveApi(engine, log);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(Number(options.port), options.host, resolve);
   });
-  log(`docket serving on http://${options.host}:${options.port} (database ${config.database}, definitions ${config.definitions})`);
+  log(
+    `docket serving on http://${options.host}:${options.port} (database ${config.database}, definitions ${config.definitions})`,
+  );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

@@ -4,11 +4,11 @@
  * `{ error: { code, message, problems? } }` with a 4xx status, and changes nothing.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { DocketError, MessageError } from "../errors.js";
-import { rootContext } from "../engine/types.js";
 import type { InstanceStatus, OperatorAction } from "../engine/types.js";
-import { diagram } from "../runtime/diagram.js";
+import { rootContext } from "../engine/types.js";
+import { DocketError, MessageError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
+import { diagram } from "../runtime/diagram.js";
 import type { EmbeddedEngine } from "./engine.js";
 import { toWire } from "./participants.js";
 
@@ -26,7 +26,8 @@ class HttpError extends DocketError {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
 
 async function body(request: IncomingMessage): Promise<Record<string, unknown>> {
   if (!/^application\/json\b/.test(request.headers["content-type"] ?? "application/json")) {
@@ -45,20 +46,34 @@ async function body(request: IncomingMessage): Promise<Record<string, unknown>> 
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new HttpError(400, "BadJson", `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    throw new HttpError(
+      400,
+      "BadJson",
+      `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   if (!isObject(value)) throw new HttpError(400, "BadJson", "the body must be a JSON object");
   return value;
 }
 
-function field<T>(data: Record<string, unknown>, name: string, type: "string" | "object", required: boolean): T | undefined {
+function field<T>(
+  data: Record<string, unknown>,
+  name: string,
+  type: "string" | "object",
+  required: boolean,
+): T | undefined {
   const value = data[name];
   if (value === undefined) {
     if (required) throw new HttpError(400, "BadRequest", `${name} is required`);
     return undefined;
   }
   const ok = type === "object" ? isObject(value) : typeof value === "string" && value !== "";
-  if (!ok) throw new HttpError(400, "BadRequest", `${name} must be ${type === "object" ? "a JSON object" : "a non-empty string"}, got ${JSON.stringify(value)?.slice(0, 80)}`);
+  if (!ok)
+    throw new HttpError(
+      400,
+      "BadRequest",
+      `${name} must be ${type === "object" ? "a JSON object" : "a non-empty string"}, got ${JSON.stringify(value)?.slice(0, 80)}`,
+    );
   return value as T;
 }
 
@@ -68,10 +83,19 @@ function send(response: ServerResponse, status: number, payload?: unknown): void
     return;
   }
   const text = typeof payload === "string" ? payload : JSON.stringify(payload, null, 2);
-  response.writeHead(status, { "content-type": typeof payload === "string" ? "text/plain; charset=utf-8" : "application/json" }).end(text);
+  response
+    .writeHead(status, {
+      "content-type": typeof payload === "string" ? "text/plain; charset=utf-8" : "application/json",
+    })
+    .end(text);
 }
 
-type Route = (engine: EmbeddedEngine, request: IncomingMessage, url: URL, params: string[]) => Promise<[number, unknown?]>;
+type Route = (
+  engine: EmbeddedEngine,
+  request: IncomingMessage,
+  url: URL,
+  params: string[],
+) => Promise<[number, unknown?]>;
 
 const ROUTES: [string, RegExp, Route][] = [
   ["GET", /^\/health$/, async () => [200, { ok: true }]],
@@ -101,10 +125,23 @@ async function launch(engine: EmbeddedEngine, request: IncomingMessage): Promise
 
 async function list(engine: EmbeddedEngine, _r: IncomingMessage, url: URL): Promise<[number, unknown]> {
   const status = url.searchParams.get("status") ?? undefined;
-  if (status && !STATUSES.includes(status as InstanceStatus)) throw new HttpError(400, "BadRequest", `status must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(status)}`);
+  if (status && !STATUSES.includes(status as InstanceStatus))
+    throw new HttpError(
+      400,
+      "BadRequest",
+      `status must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(status)}`,
+    );
   const limit = Number(url.searchParams.get("limit") ?? 100);
-  if (!Number.isInteger(limit) || limit < 1) throw new HttpError(400, "BadRequest", "limit must be a whole number from 1");
-  return [200, await engine.store.list({ status: status as InstanceStatus | undefined, process: url.searchParams.get("process") ?? undefined, limit })];
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new HttpError(400, "BadRequest", "limit must be a whole number from 1");
+  return [
+    200,
+    await engine.store.list({
+      status: status as InstanceStatus | undefined,
+      process: url.searchParams.get("process") ?? undefined,
+      limit,
+    }),
+  ];
 }
 
 async function loadSnapshot(engine: EmbeddedEngine, id: string) {
@@ -113,27 +150,66 @@ async function loadSnapshot(engine: EmbeddedEngine, id: string) {
   return snapshot;
 }
 
-async function show(engine: EmbeddedEngine, _r: IncomingMessage, _u: URL, [id]: string[]): Promise<[number, unknown]> {
+async function show(
+  engine: EmbeddedEngine,
+  _r: IncomingMessage,
+  _u: URL,
+  [id]: string[],
+): Promise<[number, unknown]> {
   const s = await loadSnapshot(engine, id as string);
-  return [200, { id: s.id, process: s.process, version: s.version, status: s.status, paused: s.paused, createdAt: s.createdAt, updatedAt: s.updatedAt, steps: s.steps, context: rootContext(s), active: s.nodes.map(([path, state]) => ({ node: path, state: state.k })), incidents: s.incidents, fault: s.fault ?? null, parent: s.parent ?? null }];
+  return [
+    200,
+    {
+      id: s.id,
+      process: s.process,
+      version: s.version,
+      status: s.status,
+      paused: s.paused,
+      createdAt: s.createdAt,
+      updatedAt: s.updatedAt,
+      steps: s.steps,
+      context: rootContext(s),
+      active: s.nodes.map(([path, state]) => ({ node: path, state: state.k })),
+      incidents: s.incidents,
+      fault: s.fault ?? null,
+      parent: s.parent ?? null,
+    },
+  ];
 }
 
-async function remove(engine: EmbeddedEngine, _r: IncomingMessage, _u: URL, [id]: string[]): Promise<[number]> {
+async function remove(
+  engine: EmbeddedEngine,
+  _r: IncomingMessage,
+  _u: URL,
+  [id]: string[],
+): Promise<[number]> {
   const s = await loadSnapshot(engine, id as string);
-  if (!["completed", "faulted", "canceled"].includes(s.status)) throw new HttpError(409, "NotFinished", `instance ${s.id} is ${s.status}: cancel it before deleting it`);
+  if (!["completed", "faulted", "canceled"].includes(s.status))
+    throw new HttpError(409, "NotFinished", `instance ${s.id} is ${s.status}: cancel it before deleting it`);
   await engine.store.remove(s.id);
   return [204];
 }
 
-async function history(engine: EmbeddedEngine, _r: IncomingMessage, url: URL, [id]: string[]): Promise<[number, unknown]> {
+async function history(
+  engine: EmbeddedEngine,
+  _r: IncomingMessage,
+  url: URL,
+  [id]: string[],
+): Promise<[number, unknown]> {
   const s = await loadSnapshot(engine, id as string);
   const after = Number(url.searchParams.get("after") ?? 0);
   const limit = Number(url.searchParams.get("limit") ?? 100);
-  if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit < 1) throw new HttpError(400, "BadRequest", "after and limit must be whole numbers");
+  if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit < 1)
+    throw new HttpError(400, "BadRequest", "after and limit must be whole numbers");
   return [200, await engine.store.history(s.id, { after, limit })];
 }
 
-async function instanceDiagram(engine: EmbeddedEngine, _r: IncomingMessage, _u: URL, [id]: string[]): Promise<[number, unknown]> {
+async function instanceDiagram(
+  engine: EmbeddedEngine,
+  _r: IncomingMessage,
+  _u: URL,
+  [id]: string[],
+): Promise<[number, unknown]> {
   const s = await loadSnapshot(engine, id as string);
   const definition = await engine.definitions.byHash(s.version);
   if (!definition) throw new HttpError(404, "UnknownDefinition", `definition ${s.version} is not stored`);
@@ -141,8 +217,14 @@ async function instanceDiagram(engine: EmbeddedEngine, _r: IncomingMessage, _u: 
   return [200, diagram(definition, { snapshot: s, history: records })];
 }
 
-async function operate(engine: EmbeddedEngine, request: IncomingMessage, _u: URL, [id, action]: string[]): Promise<[number, unknown]> {
-  if (!ACTIONS.includes(action as OperatorAction)) throw new HttpError(404, "NoRoute", `no operation "${action}"; allowed: ${ACTIONS.join(", ")}`);
+async function operate(
+  engine: EmbeddedEngine,
+  request: IncomingMessage,
+  _u: URL,
+  [id, action]: string[],
+): Promise<[number, unknown]> {
+  if (!ACTIONS.includes(action as OperatorAction))
+    throw new HttpError(404, "NoRoute", `no operation "${action}"; allowed: ${ACTIONS.join(", ")}`);
   const data = await body(request);
   const s = await loadSnapshot(engine, id as string);
   await engine.operate(s.id, action as OperatorAction, {
@@ -158,10 +240,20 @@ async function publish(engine: EmbeddedEngine, request: IncomingMessage): Promis
   // bureaucrat's events are { "event": name, …data }.
   if (typeof data.event === "string" && data.name === undefined) {
     const { event, key, ...rest } = data;
-    return [202, { id: await engine.publish({ name: event, key: typeof key === "string" ? key : undefined, data: rest as JsonObject }) }];
+    return [
+      202,
+      {
+        id: await engine.publish({
+          name: event,
+          key: typeof key === "string" ? key : undefined,
+          data: rest as JsonObject,
+        }),
+      },
+    ];
   }
   const key = data.key;
-  if (key !== undefined && typeof key !== "string" && typeof key !== "number") throw new HttpError(400, "BadRequest", "key must be a string or a number");
+  if (key !== undefined && typeof key !== "string" && typeof key !== "number")
+    throw new HttpError(400, "BadRequest", "key must be a string or a number");
   const id = await engine.publish({
     name: field<string>(data, "name", "string", true) as string,
     key: key === undefined ? undefined : String(key),
@@ -171,12 +263,17 @@ async function publish(engine: EmbeddedEngine, request: IncomingMessage): Promis
   return [202, { id }];
 }
 
-async function claim(engine: EmbeddedEngine, request: IncomingMessage, url: URL): Promise<[number, unknown?]> {
+async function claim(
+  engine: EmbeddedEngine,
+  request: IncomingMessage,
+  url: URL,
+): Promise<[number, unknown?]> {
   const participant = url.searchParams.get("participant");
   if (!participant) throw new HttpError(400, "BadRequest", "participant is required (?participant=name)");
   const wait = Math.min(Number(url.searchParams.get("wait") ?? 20), 60);
   const lease = Math.min(Number(url.searchParams.get("lease") ?? 300), 3600);
-  if (!Number.isFinite(wait) || wait < 0 || !Number.isFinite(lease) || lease <= 0) throw new HttpError(400, "BadRequest", "wait and lease are seconds");
+  if (!Number.isFinite(wait) || wait < 0 || !Number.isFinite(lease) || lease <= 0)
+    throw new HttpError(400, "BadRequest", "wait and lease are seconds");
   const deadline = Date.now() + wait * 1000;
   for (;;) {
     const task = engine.queues.claim(participant, lease * 1000);
@@ -204,7 +301,12 @@ export function serveApi(engine: EmbeddedEngine, log: (line: string) => void = (
     const matches = ROUTES.filter(([, pattern]) => pattern.test(url.pathname));
     const route = matches.find(([method]) => method === request.method);
     if (!route) {
-      send(response, matches.length ? 405 : 404, { error: { code: matches.length ? "MethodNotAllowed" : "NoRoute", message: `${request.method} ${url.pathname} is not part of the API` } });
+      send(response, matches.length ? 405 : 404, {
+        error: {
+          code: matches.length ? "MethodNotAllowed" : "NoRoute",
+          message: `${request.method} ${url.pathname} is not part of the API`,
+        },
+      });
       return;
     }
     const params = (route[1].exec(url.pathname) ?? []).slice(1);
@@ -213,10 +315,14 @@ export function serveApi(engine: EmbeddedEngine, log: (line: string) => void = (
       .catch((error: unknown) => {
         if (error instanceof DocketError) {
           const problems = "problems" in error ? (error as MessageError).problems : undefined;
-          send(response, statusOf(error), { error: { code: error.code, message: error.message, ...(problems ? { problems } : {}) } });
+          send(response, statusOf(error), {
+            error: { code: error.code, message: error.message, ...(problems ? { problems } : {}) },
+          });
           return;
         }
-        log(`internal error on ${request.method} ${url.pathname}: ${error instanceof Error ? error.stack : String(error)}`);
+        log(
+          `internal error on ${request.method} ${url.pathname}: ${error instanceof Error ? error.stack : String(error)}`,
+        );
         send(response, 500, { error: { code: "Internal", message: "internal error (logged)" } });
       });
   });

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { OperatorMessage, Snapshot } from "../engine/types.js";
-import { DocketError, EngineError, MessageError } from "../errors.js";
+import { DocketError, EngineError, InfrastructureError, MessageError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import type { Clock, Registration } from "../ports.js";
 import { type LaunchRequest, type PublishRequest, Runtime } from "../runtime/runtime.js";
@@ -39,6 +39,7 @@ export class EmbeddedEngine {
   private timer?: NodeJS.Timeout;
   private stopWatching?: () => void;
   private closed = false;
+  private retryDelay = 0;
   private readonly idleWaiters: (() => void)[] = [];
 
   private constructor(readonly options: EngineOptions) {
@@ -102,10 +103,21 @@ export class EmbeddedEngine {
       try {
         await this.runtime.apply(item.instance, item.message);
         this.queues.ack(item.id);
+        this.retryDelay = 0;
       } catch (error) {
         const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        this.log(`dead-lettered a ${item.message.type} message for ${item.instance}: ${reason}`);
-        this.queues.deadLetter(item, reason);
+        if (error instanceof DocketError && !(error instanceof InfrastructureError)) {
+          // The message itself cannot be applied: keep it aside with the reason, never block the rest.
+          this.log(`dead-lettered a ${item.message.type} message for ${item.instance}: ${reason}`);
+          this.queues.deadLetter(item, reason);
+          continue;
+        }
+        // A failure of the machinery: the message stays first in the inbox and is retried.
+        this.retryDelay = Math.min(Math.max(this.retryDelay * 2, 50), 5000);
+        this.log(
+          `retrying a ${item.message.type} message for ${item.instance} in ${this.retryDelay} ms: ${reason}`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, this.retryDelay));
       }
     }
   }

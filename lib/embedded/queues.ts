@@ -136,13 +136,11 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher {
   }
 
   openTasks(): OpenTask[] {
-    return this.statements.openTasks
-      .all()
-      .map((row) => ({
-        id: row.id,
-        participant: row.participant,
-        task: JSON.parse(row.task) as TaskCommand,
-      }));
+    return this.statements.openTasks.all().map((row) => ({
+      id: row.id,
+      participant: row.participant,
+      task: JSON.parse(row.task) as TaskCommand,
+    }));
   }
 
   /** Leases the oldest open task of a participant for `leaseMs` (an external worker's long-poll). */

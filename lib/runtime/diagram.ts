@@ -2,10 +2,11 @@
  * Mermaid flowcharts of a definition; with an instance, each node coloured by its state (done,
  * active, faulted, not reached). `docket diagram` and the API's /diagram serve it.
  */
+
+import type { Snapshot } from "../engine/types.js";
 import { type Activity, childrenOf, type Definition, type FlowNode, scopeOf } from "../language/model.js";
 import { staticPath } from "../language/validate.js";
 import type { HistoryRecord } from "../ports.js";
-import type { Snapshot } from "../engine/types.js";
 
 export interface InstanceView {
   readonly snapshot: Snapshot;
@@ -53,22 +54,31 @@ function walk(node: FlowNode, lines: string[]): void {
   const children: readonly Activity[] = childrenOf(node);
   if (node.kind === "switch") {
     for (const c of node.cases) {
-      lines.push(`  ${id(node.id)} -->|${quote(c.conditions.map((x) => x.source).join(" or "))}| ${id(c.id)}`);
+      lines.push(
+        `  ${id(node.id)} -->|${quote(c.conditions.map((x) => x.source).join(" or "))}| ${id(c.id)}`,
+      );
       walk(c, lines);
     }
   } else if (node.kind === "all" || (node.kind === "foreach" && node.parallel)) {
     for (const child of children) lines.push(`  ${id(node.id)} --> ${id(child.id)}`);
   } else if (children[0]) {
     lines.push(`  ${id(node.id)} --> ${id(children[0].id)}`);
-    for (let i = 1; i < children.length; i++) lines.push(`  ${id((children[i - 1] as Activity).id)} --> ${id((children[i] as Activity).id)}`);
-    if (node.kind === "while" || node.kind === "foreach") lines.push(`  ${id((children[children.length - 1] as Activity).id)} -.->|repeat| ${id(node.id)}`);
+    for (let i = 1; i < children.length; i++)
+      lines.push(`  ${id((children[i - 1] as Activity).id)} --> ${id((children[i] as Activity).id)}`);
+    if (node.kind === "while" || node.kind === "foreach")
+      lines.push(`  ${id((children[children.length - 1] as Activity).id)} -.->|repeat| ${id(node.id)}`);
   }
   for (const child of children) walk(child, lines);
   for (const handler of scopeOf(node)?.handlers ?? []) {
     const first = handler.children[0];
     if (!first) continue;
-    lines.push(`  ${id(node.id)} -.->|${quote(handler.codes ? `fault ${handler.codes.join(", ")}` : "any fault")}| ${id(first.id)}`);
-    for (let i = 1; i < handler.children.length; i++) lines.push(`  ${id((handler.children[i - 1] as Activity).id)} --> ${id((handler.children[i] as Activity).id)}`);
+    lines.push(
+      `  ${id(node.id)} -.->|${quote(handler.codes ? `fault ${handler.codes.join(", ")}` : "any fault")}| ${id(first.id)}`,
+    );
+    for (let i = 1; i < handler.children.length; i++)
+      lines.push(
+        `  ${id((handler.children[i - 1] as Activity).id)} --> ${id((handler.children[i] as Activity).id)}`,
+      );
     for (const child of handler.children) walk(child, lines);
   }
 }
@@ -92,7 +102,11 @@ export function diagram(definition: Definition, view?: InstanceView): string {
   const lines = ["flowchart TD"];
   walk(definition.root, lines);
   if (view) {
-    lines.push("  classDef done fill:#c8e6c9,stroke:#2e7d32", "  classDef active fill:#bbdefb,stroke:#1565c0", "  classDef faulted fill:#ffcdd2,stroke:#c62828");
+    lines.push(
+      "  classDef done fill:#c8e6c9,stroke:#2e7d32",
+      "  classDef active fill:#bbdefb,stroke:#1565c0",
+      "  classDef faulted fill:#ffcdd2,stroke:#c62828",
+    );
     for (const [path, state] of states(view)) lines.push(`  class ${id(path)} ${state}`);
   }
   return `${lines.join("\n")}\n`;

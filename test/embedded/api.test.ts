@@ -9,7 +9,10 @@ let base: string;
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  const { config } = project({ "definitions/order.yaml": "context: { n: 0 }\ndo:\n  - action: worker\n  - await: { event: paid, key: context.ref, into: payment }\n" });
+  const { config } = project({
+    "definitions/order.yaml":
+      "context: { n: 0 }\ndo:\n  - action: worker\n  - await: { event: paid, key: context.ref, into: payment }\n",
+  });
   engine = await open(config);
   const server = serveApi(engine);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -21,26 +24,58 @@ beforeAll(async () => {
 });
 afterAll(() => close());
 
-async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = { "content-type": "application/json" }) {
-  const response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = { "content-type": "application/json" },
+) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
   const text = await response.text();
-  return { status: response.status, body: text && (response.headers.get("content-type") ?? "").includes("json") ? JSON.parse(text) : text };
+  return {
+    status: response.status,
+    body: text && (response.headers.get("content-type") ?? "").includes("json") ? JSON.parse(text) : text,
+  };
 }
 
 describe("the HTTP API", () => {
   it("launches, lists, shows, serves tasks to a worker, takes replies and events, and pages history", async () => {
-    const launched = await api("POST", "/instances", { process: "order", fields: { ref: "R1" }, id: "order-1" });
+    const launched = await api("POST", "/instances", {
+      process: "order",
+      fields: { ref: "R1" },
+      id: "order-1",
+    });
     expect(launched).toEqual({ status: 202, body: { id: "order-1" } });
     const task = await api("GET", "/tasks?participant=worker&wait=5");
     expect(task.status).toBe(200);
-    expect(task.body.task).toMatchObject({ id: "order-1/0.0/1", participant: "worker", reply_to: "/replies", reply_group: "order-1" });
+    expect(task.body.task).toMatchObject({
+      id: "order-1/0.0/1",
+      participant: "worker",
+      reply_to: "/replies",
+      reply_group: "order-1",
+    });
     expect((await api("GET", "/tasks?participant=worker&wait=0")).status).toBe(204);
-    expect((await api("POST", "/replies", { task: task.body.task, status: "done", fields: { n: 1 } })).status).toBe(202);
+    expect(
+      (await api("POST", "/replies", { task: task.body.task, status: "done", fields: { n: 1 } })).status,
+    ).toBe(202);
     expect((await api("POST", "/events", { event: "paid", key: "R1", amount: 5 })).status).toBe(202);
-    await until(async () => ((await api("GET", "/instances/order-1")).body.status === "completed" ? true : undefined));
+    await until(async () =>
+      (await api("GET", "/instances/order-1")).body.status === "completed" ? true : undefined,
+    );
     const shown = await api("GET", "/instances/order-1");
-    expect(shown.body).toMatchObject({ id: "order-1", process: "order", status: "completed", context: { ref: "R1", n: 1, payment: { amount: 5 } } });
-    expect((await api("GET", "/instances?status=completed")).body.map((r: { id: string }) => r.id)).toContain("order-1");
+    expect(shown.body).toMatchObject({
+      id: "order-1",
+      process: "order",
+      status: "completed",
+      context: { ref: "R1", n: 1, payment: { amount: 5 } },
+    });
+    expect((await api("GET", "/instances?status=completed")).body.map((r: { id: string }) => r.id)).toContain(
+      "order-1",
+    );
     const page = await api("GET", "/instances/order-1/history?limit=2");
     expect(page.body.records).toHaveLength(2);
     expect(page.body.next).toBe(2);
@@ -77,7 +112,13 @@ describe("the HTTP API", () => {
       ["POST", "/events", { key: "k" }, 400, /name is required/],
       ["GET", "/tasks", undefined, 400, /participant is required/],
       ["POST", "/replies", { process_id: "x", type: "response" }, 400, /task: must be the task object/],
-      ["POST", "/replies", { task: { id: "a", node: "0.0", attempt: 1 }, status: "done" }, 400, /task.instance: must name the instance/],
+      [
+        "POST",
+        "/replies",
+        { task: { id: "a", node: "0.0", attempt: 1 }, status: "done" },
+        400,
+        /task.instance: must name the instance/,
+      ],
       ["PUT", "/instances", {}, 405, /not part of the API/],
       ["GET", "/nowhere", undefined, 404, /not part of the API/],
     ];

@@ -46,7 +46,9 @@ describe("the embedded engine", () => {
   });
 
   it("survives a restart: queued work, open tasks and timers carry on", async () => {
-    const { config } = project({ "definitions/wait.yaml": "do:\n  - action: manual\n  - delay: 0.3\n  - action: manual\n" });
+    const { config } = project({
+      "definitions/wait.yaml": "do:\n  - action: manual\n  - delay: 0.3\n  - action: manual\n",
+    });
     let engine = await start(config);
     const id = await engine.launch({ process: "wait" });
     const first = await until(() => engine.queues.claim("manual", 1));
@@ -86,7 +88,9 @@ describe("the embedded engine", () => {
     expect(snapshot?.status).toBe("canceled");
     expect(rootContext(snapshot ?? ({} as never))).toMatchObject({ skipped: true });
     const history = await engine.store.history(id);
-    expect(history.records.map((r) => (r.message.type === "operator" ? r.message.action : r.message.type))).toEqual(["launch", "reply", "retry", "reply", "pause", "skip", "resume", "cancel"]);
+    expect(
+      history.records.map((r) => (r.message.type === "operator" ? r.message.action : r.message.type)),
+    ).toEqual(["launch", "reply", "retry", "reply", "pause", "skip", "resume", "cancel"]);
     await expect(engine.operate("nope", "cancel")).rejects.toThrow(/no instance nope/);
   });
 
@@ -95,8 +99,12 @@ describe("the embedded engine", () => {
     const engine = await start(config);
     const id = await engine.launch({ process: "one" });
     const task = await until(() => engine.queues.claim("manual", 1));
-    await expect(engine.reply({ task: { id: task.task.id }, status: "done" })).rejects.toThrow(/task.node: must be a non-empty string/);
-    await expect(engine.reply({ process_id: "x", type: "response" })).rejects.toThrow(/task: must be the task object/);
+    await expect(engine.reply({ task: { id: task.task.id }, status: "done" })).rejects.toThrow(
+      /task.node: must be a non-empty string/,
+    );
+    await expect(engine.reply({ process_id: "x", type: "response" })).rejects.toThrow(
+      /task: must be the task object/,
+    );
     await engine.reply({ task: task.task, status: "done", fields: { v: 1 } });
     await engine.reply({ task: task.task, status: "done", fields: { v: 2 } });
     await engine.idle();
@@ -107,12 +115,20 @@ describe("the embedded engine", () => {
   });
 
   it("pins instances to the definition version they started on", async () => {
-    const { dir, config } = project({ "definitions/v.yaml": "do: [ { action: manual }, { assign: { property: v, value: '1' } } ]\n" });
+    const { dir, config } = project({
+      "definitions/v.yaml": "do: [ { action: manual }, { assign: { property: v, value: '1' } } ]\n",
+    });
     const engine = await start(config);
     const id = await engine.launch({ process: "v" });
     const { writeFileSync } = await import("node:fs");
-    writeFileSync(`${dir}/definitions/v.yaml`, "do: [ { action: manual }, { assign: { property: v, value: '2' } } ]\n");
-    await engine.definitions.register("v.yaml", "do: [ { action: manual }, { assign: { property: v, value: '2' } } ]\n");
+    writeFileSync(
+      `${dir}/definitions/v.yaml`,
+      "do: [ { action: manual }, { assign: { property: v, value: '2' } } ]\n",
+    );
+    await engine.definitions.register(
+      "v.yaml",
+      "do: [ { action: manual }, { assign: { property: v, value: '2' } } ]\n",
+    );
     const task = await until(() => engine.queues.claim("manual", 1));
     await engine.reply({ task: task.task, status: "done" });
     await engine.idle();
@@ -131,8 +147,12 @@ describe("the embedded engine", () => {
     mkdirSync(`${dir}/definitions/team`, { recursive: true });
     writeFileSync(`${dir}/definitions/team/order.xml`, '<process><action participant="x"/></process>');
     writeFileSync(`${dir}/definitions/broken.xml`, "<process><nope/></process>");
-    await until(() => engine.definitions.catalogue().processes.some((p) => p.name === "team/order") || undefined);
-    const rejected = await until(() => engine.definitions.catalogue().rejected.find((r) => r.name === "broken"));
+    await until(
+      () => engine.definitions.catalogue().processes.some((p) => p.name === "team/order") || undefined,
+    );
+    const rejected = await until(() =>
+      engine.definitions.catalogue().rejected.find((r) => r.name === "broken"),
+    );
     expect(rejected.problems[0]).toMatch(/^broken\.xml:1:\d+: unknown element <nope>/);
     await expect(engine.launch({ process: "broken" })).rejects.toThrow(/no process "broken" is registered/);
   });

@@ -19,7 +19,10 @@ export function open(config: DocketConfig, options: Partial<EngineOptions> = {})
   return EmbeddedEngine.open({ config, ...options });
 }
 
-export async function until<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
+export async function until<T>(
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 5000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();
