@@ -40,6 +40,7 @@ export class EmbeddedEngine {
   private stopWatching?: () => void;
   private closed = false;
   private retryDelay = 0;
+  private lock: Promise<void> = Promise.resolve();
   private readonly idleWaiters: (() => void)[] = [];
 
   private constructor(readonly options: EngineOptions) {
@@ -55,6 +56,8 @@ export class EmbeddedEngine {
       definitions: this.definitions,
       clock: this.clock,
       newId: () => randomUUID(),
+      // The pump commits each message's state and sends in one SQLite transaction.
+      sendsCommitWithState: true,
     });
     this.queues.on("inbox", () => this.kick());
     this.queues.on("timers", () => this.scheduleTimers());
@@ -98,27 +101,55 @@ export class EmbeddedEngine {
     });
   }
 
+  /**
+   * Runs `fn` alone on the database: the pump holds this while it applies a message, so a write
+   * from outside (an HTTP reply, a launch) never joins the pump's open transaction, and is
+   * committed before the caller is told it was taken.
+   */
+  private serialized<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   private async pump(): Promise<void> {
     for (let item = this.queues.peek(); item && !this.closed; item = this.queues.peek()) {
-      try {
-        await this.runtime.apply(item.instance, item.message);
-        this.queues.ack(item.id);
-        this.retryDelay = 0;
-      } catch (error) {
-        const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        if (error instanceof DocketError && !(error instanceof InfrastructureError)) {
-          // The message itself cannot be applied: keep it aside with the reason, never block the rest.
-          this.log(`dead-lettered a ${item.message.type} message for ${item.instance}: ${reason}`);
-          this.queues.deadLetter(item, reason);
-          continue;
-        }
-        // A failure of the machinery: the message stays first in the inbox and is retried.
-        this.retryDelay = Math.min(Math.max(this.retryDelay * 2, 50), 5000);
-        this.log(
-          `retrying a ${item.message.type} message for ${item.instance} in ${this.retryDelay} ms: ${reason}`,
-        );
-        await new Promise((resolve) => setTimeout(resolve, this.retryDelay));
+      const current = item;
+      await this.serialized(() => this.applyOne(current));
+      if (this.retryDelay) await new Promise((resolve) => setTimeout(resolve, this.retryDelay));
+    }
+  }
+
+  /**
+   * One SQLite transaction per message: the state, history, new tasks and the ack commit together.
+   * It is committed on failure too: each write in it is valid alone, and what the failure left
+   * undone is redone on redelivery.
+   */
+  private async applyOne(item: NonNullable<ReturnType<EmbeddedQueues["peek"]>>): Promise<void> {
+    const own = !this.db.inTransaction;
+    if (own) this.db.exec("BEGIN IMMEDIATE");
+    try {
+      await this.runtime.apply(item.instance, item.message);
+      this.queues.ack(item.id);
+      this.retryDelay = 0;
+    } catch (error) {
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      if (error instanceof DocketError && !(error instanceof InfrastructureError)) {
+        // The message itself cannot be applied: keep it aside with the reason, never block the rest.
+        this.log(`dead-lettered a ${item.message.type} message for ${item.instance}: ${reason}`);
+        this.queues.deadLetter(item, reason);
+        return;
       }
+      // A failure of the machinery: the message stays first in the inbox and is retried.
+      this.retryDelay = Math.min(Math.max(this.retryDelay * 2, 50), 5000);
+      this.log(
+        `retrying a ${item.message.type} message for ${item.instance} in ${this.retryDelay} ms: ${reason}`,
+      );
+    } finally {
+      if (own && this.db.inTransaction) this.db.exec("COMMIT");
     }
   }
 
@@ -167,18 +198,19 @@ export class EmbeddedEngine {
   // ---- operations -----------------------------------------------------------------------------
 
   launch(request: LaunchRequest): Promise<string> {
-    return this.runtime.launch(request);
+    return this.serialized(() => this.runtime.launch(request));
   }
 
   publish(request: PublishRequest): Promise<string> {
-    return this.runtime.publish(request);
+    return this.serialized(() => this.runtime.publish(request));
   }
 
   /** Takes a participant's reply; marks its task answered. */
-  async reply(reply: WireReply | unknown): Promise<void> {
-    await this.runtime.reply(reply);
-    const id = (reply as WireReply).task.id;
-    this.queues.closeTask(id);
+  reply(reply: WireReply | unknown): Promise<void> {
+    return this.serialized(async () => {
+      await this.runtime.reply(reply);
+      this.queues.closeTask((reply as WireReply).task.id);
+    });
   }
 
   async operate(
@@ -193,7 +225,7 @@ export class EmbeddedEngine {
     ) {
       throw new MessageError([{ path: "fields", message: "must be an object" }]);
     }
-    await this.queues.enqueue(instance, { type: "operator", action, ...options });
+    await this.serialized(() => this.queues.enqueue(instance, { type: "operator", action, ...options }));
   }
 
   async snapshot(instance: string): Promise<Snapshot | undefined> {

@@ -24,21 +24,30 @@ interface InstanceRow {
   updated_at: number;
 }
 
+const CACHE_SIZE = 1000;
+
 export class SqliteInstanceStore implements InstanceStore {
   private readonly statements;
+  private readonly cache = new Map<string, StoredInstance>();
+  private readonly saveTransaction: (
+    row: Record<string, unknown>,
+    id: string,
+    record: HistoryRecord,
+    expected: number | undefined,
+  ) => number;
 
   constructor(private readonly db: Db) {
     this.statements = {
       load: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE id = ?"),
       insert: db.prepare(
-        "INSERT INTO instances (id, process, status, version, snapshot, outbox, definition, created_at, updated_at) VALUES (@id, @process, @status, 1, @snapshot, @outbox, @definition, @at, @at)",
+        "INSERT INTO instances (id, process, status, version, history_seq, snapshot, outbox, definition, created_at, updated_at) VALUES (@id, @process, @status, 1, 1, @snapshot, @outbox, @definition, @at, @at)",
       ),
-      update: db.prepare(
-        "UPDATE instances SET status = @status, version = version + 1, snapshot = @snapshot, outbox = @outbox, updated_at = @at WHERE id = @id AND version = @expected",
+      update: db.prepare<Record<string, unknown>, { seq: number }>(
+        "UPDATE instances SET status = @status, version = version + 1, history_seq = history_seq + 1, snapshot = @snapshot, outbox = @outbox, updated_at = @at WHERE id = @id AND version = @expected RETURNING history_seq AS seq",
       ),
       markSent: db.prepare("UPDATE instances SET outbox = '[]' WHERE id = ? AND version = ?"),
-      nextSeq: db.prepare<[string], { seq: number | null }>(
-        "SELECT MAX(seq) AS seq FROM history WHERE instance = ?",
+      nextSeq: db.prepare<[string], { seq: number }>(
+        "UPDATE instances SET history_seq = history_seq + 1 WHERE id = ? RETURNING history_seq AS seq",
       ),
       appendHistory: db.prepare("INSERT INTO history (instance, seq, at, record) VALUES (?, ?, ?, ?)"),
       history: db.prepare<[string, number, number], { seq: number; record: string }>(
@@ -47,22 +56,55 @@ export class SqliteInstanceStore implements InstanceStore {
       remove: db.prepare("DELETE FROM instances WHERE id = ?"),
       removeHistory: db.prepare("DELETE FROM history WHERE instance = ?"),
     };
+    this.saveTransaction = db.transaction(
+      (
+        row: Record<string, unknown>,
+        id: string,
+        record: HistoryRecord,
+        expected: number | undefined,
+      ): number => {
+        let seq = 1;
+        if (expected === undefined) {
+          if (this.statements.load.get(id)) throw new ConflictError(`instance ${id} exists already`);
+          this.statements.insert.run(row);
+        } else {
+          const updated = this.statements.update.get(row);
+          if (!updated) throw new ConflictError(`instance ${id} changed since version ${expected}`);
+          seq = updated.seq;
+        }
+        this.statements.appendHistory.run(id, seq, record.at, JSON.stringify(record));
+        return (expected ?? 0) + 1;
+      },
+    );
   }
 
   async load(id: string): Promise<StoredInstance | undefined> {
+    const cached = this.cache.get(id);
+    if (cached) return cached;
     const row = this.statements.load.get(id);
     if (!row) return undefined;
-    return {
+    return this.remember(id, {
       snapshot: JSON.parse(row.snapshot) as Snapshot,
       version: row.version,
       outbox: JSON.parse(row.outbox) as Command[],
       definition: row.definition,
-    };
+    });
+  }
+
+  /**
+   * Instances just written stay parsed in memory: this process is the database's only writer
+   * (the version check on every write would catch another), so a load needs no read or parse.
+   */
+  private remember(id: string, stored: StoredInstance): StoredInstance {
+    this.cache.delete(id);
+    this.cache.set(id, stored);
+    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
+    return stored;
   }
 
   private append(id: string, record: HistoryRecord): void {
-    const seq = (this.statements.nextSeq.get(id)?.seq ?? 0) + 1;
-    this.statements.appendHistory.run(id, seq, record.at, JSON.stringify(record));
+    const seq = this.statements.nextSeq.get(id)?.seq;
+    if (seq !== undefined) this.statements.appendHistory.run(id, seq, record.at, JSON.stringify(record));
   }
 
   async save(
@@ -81,17 +123,14 @@ export class SqliteInstanceStore implements InstanceStore {
       at: snapshot.updatedAt,
       expected: expected ?? 0,
     };
-    return this.db.transaction(() => {
-      if (expected === undefined) {
-        if (this.statements.load.get(snapshot.id))
-          throw new ConflictError(`instance ${snapshot.id} exists already`);
-        this.statements.insert.run(row);
-      } else if (this.statements.update.run(row).changes !== 1) {
-        throw new ConflictError(`instance ${snapshot.id} changed since version ${expected}`);
-      }
-      this.append(snapshot.id, record);
-      return (expected ?? 0) + 1;
-    })();
+    try {
+      const version = this.saveTransaction(row, snapshot.id, record, expected);
+      this.remember(snapshot.id, { ...next, version });
+      return version;
+    } catch (error) {
+      this.cache.delete(snapshot.id);
+      throw error;
+    }
   }
 
   async note(id: string, record: HistoryRecord): Promise<void> {
@@ -100,6 +139,8 @@ export class SqliteInstanceStore implements InstanceStore {
 
   async markSent(id: string, version: number): Promise<void> {
     this.statements.markSent.run(id, version);
+    const cached = this.cache.get(id);
+    if (cached?.version === version) this.cache.set(id, { ...cached, outbox: [] });
   }
 
   async history(id: string, page: { after?: number; limit?: number } = {}): Promise<HistoryPage> {
@@ -140,6 +181,7 @@ export class SqliteInstanceStore implements InstanceStore {
   }
 
   async remove(id: string): Promise<boolean> {
+    this.cache.delete(id);
     return this.db.transaction(() => {
       this.statements.removeHistory.run(id);
       return this.statements.remove.run(id).changes > 0;

@@ -28,6 +28,11 @@ export interface RuntimeDeps {
   readonly newId: () => string;
   /** How long events are buffered for awaits that subscribe later. Default one hour. */
   readonly eventBufferMs?: number;
+  /**
+   * True when the dispatcher writes to the same transaction as the store (the embedded engine
+   * commits each message's state and sends together), so there is no gap for an outbox to cover.
+   */
+  readonly sendsCommitWithState?: boolean;
 }
 
 export interface LaunchRequest {
