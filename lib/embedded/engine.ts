@@ -208,8 +208,14 @@ export class EmbeddedEngine {
   /** Takes a participant's reply; marks its task answered. */
   reply(reply: WireReply | unknown): Promise<void> {
     return this.serialized(async () => {
-      await this.runtime.reply(reply);
-      this.queues.closeTask((reply as WireReply).task.id);
+      // The reply and its task's closing commit together, before the caller hears it was taken.
+      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        await this.runtime.reply(reply);
+        this.queues.closeTask((reply as WireReply).task.id);
+      } finally {
+        this.db.exec("COMMIT");
+      }
     });
   }
 
