@@ -79,7 +79,16 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
   });
   try {
     const name = processNameFromKey(basename(file));
-    const registration = await engine.definitions.register(basename(file), readFileSync(file, "utf8"));
+    let source: string;
+    try {
+      source = readFileSync(file, "utf8");
+    } catch (error) {
+      throw new DocketError(
+        "UsageError",
+        `cannot read ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error)}`,
+      );
+    }
+    const registration = await engine.definitions.register(basename(file), source);
     if (!registration.ok)
       throw new DocketError(
         "DefinitionError",

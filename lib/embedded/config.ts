@@ -1,6 +1,6 @@
 /**
  * docket.config.yaml: where definitions and the database live, and what kind each participant is.
- * Participants not listed run `participants/<name>.ts|js` when it exists, else wait for an external
+ * Participants not listed run `participants/<name>.ts|mts|js|mjs` when it exists, else wait for an external
  * worker.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -129,7 +129,7 @@ export function participantFor(config: DocketConfig, name: string): ParticipantS
   const configured = config.participants[name];
   if (configured) return configured;
   if (/^[\w.-]+$/.test(name)) {
-    for (const extension of [".ts", ".js", ".mjs"]) {
+    for (const extension of [".ts", ".mts", ".js", ".mjs"]) {
       const path = join(config.participantsDir, `${name}${extension}`);
       if (existsSync(path)) return { kind: "module", path };
     }

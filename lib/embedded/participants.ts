@@ -108,10 +108,17 @@ async function runModule(path: string, task: WireTask): Promise<WireReply> {
 
 function runCommand(command: string, timeoutMs: number, task: WireTask): Promise<WireReply> {
   return new Promise((resolveReply) => {
-    const child = spawn("sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"] });
+    // Its own process group, so a timeout kills the command's children too (they hold the pipes).
+    const child = spawn("sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true });
     let stdout = "";
     let stderr = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    }, timeoutMs);
     child.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
     });

@@ -7,6 +7,8 @@ import { EmbeddedEngine, type EngineOptions } from "../../lib/embedded/engine.js
 /** A temporary project folder: definitions/, participants/, docket.config.yaml, a database file. */
 export function project(files: Record<string, string>, config = ""): { dir: string; config: DocketConfig } {
   const dir = mkdtempSync(join(tmpdir(), "docket-"));
+  // As in a user's project: participants are ES modules.
+  writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(dir, path, ".."), { recursive: true });
     writeFileSync(join(dir, path), text);
