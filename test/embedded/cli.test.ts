@@ -13,7 +13,7 @@ describe("docket run", () => {
     "definitions/greet.yaml":
       "context: { name: '' }\ndo:\n  - action: hello\n  - action: { participant: manual }\n",
     "definitions/fails.yaml": "do:\n  - action: hello\n  - fault: { code: Broken, message: on purpose }\n",
-    "participants/hello.ts": "export default async (task) => ({ greeting: `hello ${task.fields.name}` });",
+    "participants/hello.ts": 'export default async (task) => ({ greeting: "hello " + task.fields.name });',
   });
 
   it("runs to the end and prints a summary; exit 1 when it faults", () => {
