@@ -6,5 +6,6 @@ export default defineConfig({
     allowOnly: false,
     testTimeout: 30_000,
     reporters: ["default", "./test/summary-reporter.ts"],
+    globalSetup: ["./test/integration/global-setup.ts"],
   },
 });

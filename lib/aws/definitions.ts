@@ -1,0 +1,149 @@
+/** DefinitionStore in DynamoDB: sources by content hash, a latest pointer per process, rejections kept. */
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import { DefinitionError, formatProblem } from "../errors.js";
+import { processNameFromKey, readDefinition } from "../language/index.js";
+import type { Definition } from "../language/model.js";
+import type { DefinitionStore, Registration } from "../ports.js";
+import { aws, type TableRef } from "./table.js";
+
+/** SHA-256 of the source (hex, 16 characters), with WebCrypto: Lambda and Node both have it. */
+export async function sourceHash(source: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(source));
+  return [...new Uint8Array(digest)]
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("")
+    .slice(0, 16);
+}
+
+export class DynamoDefinitionStore implements DefinitionStore {
+  private readonly parsed = new Map<string, Definition>();
+
+  constructor(private readonly table: TableRef) {}
+
+  private async parse(key: string, source: string, name?: string): Promise<Registration> {
+    const fallback = name ?? processNameFromKey(key);
+    try {
+      const read = readDefinition(source, { file: key, name: fallback });
+      const definition = name === undefined ? read : { ...read, name };
+      return { ok: true, name: definition.name, hash: await sourceHash(source), definition };
+    } catch (error) {
+      if (!(error instanceof DefinitionError)) throw error;
+      return { ok: false, name: fallback, problems: error.problems.map(formatProblem) };
+    }
+  }
+
+  async register(key: string, source: string): Promise<Registration> {
+    const name = processNameFromKey(key);
+    const registration = await this.parse(key, source, name);
+    const now = Date.now();
+    if (!registration.ok) {
+      await aws("recording a rejection", () =>
+        this.table.client.send(
+          new PutCommand({
+            TableName: this.table.name,
+            Item: {
+              pk: `P#${name}`,
+              sk: "REJECTED",
+              problems: JSON.stringify(registration.problems),
+              at: now,
+            },
+          }),
+        ),
+      );
+      return registration;
+    }
+    await aws("registering a definition", () =>
+      this.table.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table.name,
+                Item: { pk: `D#${registration.hash}`, sk: "DEF", name, source, at: now },
+              },
+            },
+            {
+              Put: {
+                TableName: this.table.name,
+                Item: { pk: `P#${name}`, sk: "LATEST", hash: registration.hash, at: now },
+              },
+            },
+            { Delete: { TableName: this.table.name, Key: { pk: `P#${name}`, sk: "REJECTED" } } },
+          ],
+        }),
+      ),
+    );
+    this.parsed.set(registration.hash, registration.definition);
+    return registration;
+  }
+
+  async registerInline(source: string): Promise<Registration> {
+    const registration = await this.parse("subprocess.xml", source);
+    if (registration.ok) {
+      await aws("storing a subprocess", () =>
+        this.table.client.send(
+          new PutCommand({
+            TableName: this.table.name,
+            Item: {
+              pk: `D#${registration.hash}`,
+              sk: "DEF",
+              name: registration.definition.name,
+              source,
+              at: Date.now(),
+            },
+          }),
+        ),
+      );
+      this.parsed.set(registration.hash, registration.definition);
+    }
+    return registration;
+  }
+
+  async resolve(
+    name: string,
+    version?: string,
+  ): Promise<{ hash: string; definition: Definition } | undefined> {
+    let hash: string | undefined;
+    if (version === undefined || version === "latest") {
+      const { Item } = await aws("resolving a process", () =>
+        this.table.client.send(
+          new GetCommand({ TableName: this.table.name, Key: { pk: `P#${name}`, sk: "LATEST" } }),
+        ),
+      );
+      hash = Item?.hash as string | undefined;
+    } else hash = version;
+    if (!hash) return undefined;
+    const definition = await this.byHash(hash);
+    return definition ? { hash, definition } : undefined;
+  }
+
+  async byHash(hash: string): Promise<Definition | undefined> {
+    const cached = this.parsed.get(hash);
+    if (cached) return cached;
+    const { Item } = await aws("loading a definition", () =>
+      this.table.client.send(
+        new GetCommand({ TableName: this.table.name, Key: { pk: `D#${hash}`, sk: "DEF" } }),
+      ),
+    );
+    if (!Item) return undefined;
+    const source = String(Item.source);
+    const read = readDefinition(source, {
+      name: String(Item.name),
+      format: source.trimStart().startsWith("<") ? "xml" : "yaml",
+    });
+    const definition = { ...read, name: String(Item.name) };
+    this.parsed.set(hash, definition);
+    return definition;
+  }
+
+  async rejection(name: string): Promise<string[] | undefined> {
+    const { Items = [] } = await this.table.client.send(
+      new QueryCommand({
+        TableName: this.table.name,
+        KeyConditionExpression: "pk = :pk AND sk = :sk",
+        ExpressionAttributeValues: { ":pk": `P#${name}`, ":sk": "REJECTED" },
+      }),
+    );
+    return Items[0] ? (JSON.parse(String(Items[0].problems)) as string[]) : undefined;
+  }
+}

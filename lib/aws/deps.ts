@@ -1,0 +1,113 @@
+/** Building the AWS adapters and the runtime from SDK clients (tests pass clients pointed at an emulator). */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { EngineError } from "../errors.js";
+import { Runtime } from "../runtime/runtime.js";
+import { DynamoDefinitionStore } from "./definitions.js";
+import { AwsDispatcher, type AwsQueues } from "./dispatcher.js";
+import { DynamoInstanceStore } from "./store.js";
+import { DynamoSubscriptionIndex } from "./subscriptions.js";
+import type { TableRef } from "./table.js";
+
+export interface AwsClients {
+  readonly dynamo: DynamoDBClient;
+  readonly sqs: SQSClient;
+  readonly events: EventBridgeClient;
+  readonly s3: S3Client;
+}
+
+export interface AwsResources {
+  readonly table: string;
+  readonly bus: string;
+  readonly bucket: string;
+  readonly queues: AwsQueues & { readonly deadLetters?: string };
+}
+
+export interface AwsDeps {
+  readonly clients: AwsClients;
+  readonly resources: AwsResources;
+  readonly table: TableRef;
+  readonly runtime: Runtime;
+  readonly dispatcher: AwsDispatcher;
+  readonly definitions: DynamoDefinitionStore;
+  readonly now: () => number;
+}
+
+export function makeAwsDeps(
+  clients: AwsClients,
+  resources: AwsResources,
+  now: () => number = Date.now,
+  newId: () => string = () => crypto.randomUUID(),
+): AwsDeps {
+  const table: TableRef = {
+    client: DynamoDBDocumentClient.from(clients.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
+    name: resources.table,
+  };
+  const dispatcher = new AwsDispatcher({
+    sqs: clients.sqs,
+    events: clients.events,
+    table,
+    queues: resources.queues,
+    bus: resources.bus,
+    now,
+  });
+  const definitions = new DynamoDefinitionStore(table);
+  const runtime = new Runtime({
+    store: new DynamoInstanceStore(table),
+    dispatcher,
+    subscriptions: new DynamoSubscriptionIndex(table),
+    definitions,
+    clock: { now },
+    newId,
+  });
+  return { clients, resources, table, runtime, dispatcher, definitions, now };
+}
+
+/** The resources a Lambda was configured with, from its environment; names the variable that is missing. */
+export function resourcesFromEnv(env: Record<string, string | undefined> = process.env): AwsResources {
+  const need = (name: string): string => {
+    const value = env[name];
+    if (!value) throw new EngineError("Configuration", `the environment variable ${name} is not set`);
+    return value;
+  };
+  let participants: Record<string, string> = {};
+  try {
+    participants = JSON.parse(env.DOCKET_PARTICIPANT_QUEUES ?? "{}") as Record<string, string>;
+  } catch {
+    throw new EngineError(
+      "Configuration",
+      "DOCKET_PARTICIPANT_QUEUES must be JSON: { participant: queue url }",
+    );
+  }
+  return {
+    table: need("DOCKET_TABLE"),
+    bus: need("DOCKET_BUS"),
+    bucket: env.DOCKET_BUCKET ?? "",
+    queues: {
+      inbox: need("DOCKET_INBOX_URL"),
+      timers: need("DOCKET_TIMERS_URL"),
+      tasks: need("DOCKET_TASKS_URL"),
+      participants,
+      ...(env.DOCKET_DLQ_URL ? { deadLetters: env.DOCKET_DLQ_URL } : {}),
+    },
+  };
+}
+
+let cached: AwsDeps | undefined;
+
+/** The deps a deployed handler uses: clients from the default chain (AWS_ENDPOINT_URL is honoured). */
+export function defaultAwsDeps(): AwsDeps {
+  cached ??= makeAwsDeps(
+    {
+      dynamo: new DynamoDBClient({}),
+      sqs: new SQSClient({}),
+      events: new EventBridgeClient({}),
+      s3: new S3Client({}),
+    },
+    resourcesFromEnv(),
+  );
+  return cached;
+}

@@ -1,0 +1,155 @@
+/**
+ * The Dispatcher on AWS: the inbox is an SQS FIFO queue grouped by instance; tasks go to the
+ * participant's queue (or the default queue, with the participant as a message attribute);
+ * timers up to 15 minutes are SQS messages with DelaySeconds on the timer queue, longer ones
+ * DynamoDB items that the sweep hands to that queue; lifecycle events go to EventBridge.
+ */
+import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import type { Message, TaskCommand } from "../engine/types.js";
+import type { JsonObject } from "../language/model.js";
+import type { Dispatcher } from "../ports.js";
+import { aws, pad, type TableRef } from "./table.js";
+
+export const MAX_SQS_DELAY_S = 15 * 60;
+
+export interface AwsQueues {
+  readonly inbox: string;
+  readonly timers: string;
+  readonly tasks: string;
+  /** Participants with a queue of their own. */
+  readonly participants?: Readonly<Record<string, string>>;
+}
+
+export interface AwsDispatcherDeps {
+  readonly sqs: SQSClient;
+  readonly events: EventBridgeClient;
+  readonly table: TableRef;
+  readonly queues: AwsQueues;
+  readonly bus: string;
+  readonly now: () => number;
+}
+
+export const timerKey = (due: number, timer: string) => `${pad(due, 15)}#${timer}`;
+
+async function dedupId(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export class AwsDispatcher implements Dispatcher {
+  constructor(private readonly deps: AwsDispatcherDeps) {}
+
+  async sendTask(task: TaskCommand): Promise<void> {
+    const { queues } = this.deps;
+    const own = queues.participants?.[task.task.participant];
+    const body = {
+      docket: 1,
+      task: { ...task.task, reply_to: queues.inbox, reply_group: task.task.instance },
+      fields: task.fields,
+    };
+    await aws(`sending task ${task.task.id}`, () =>
+      this.deps.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: own ?? queues.tasks,
+          MessageBody: JSON.stringify(body),
+          MessageAttributes: {
+            participant: { DataType: "String", StringValue: task.task.participant },
+            task: { DataType: "String", StringValue: task.task.id },
+          },
+        }),
+      ),
+    );
+  }
+
+  async startTimer(timer: { timer: string; instance: string; node: string; due: number }): Promise<void> {
+    const delay = Math.ceil((timer.due - this.deps.now()) / 1000);
+    if (delay > MAX_SQS_DELAY_S) {
+      const sk = timerKey(timer.due, timer.timer);
+      await aws("storing a long timer", () =>
+        this.deps.table.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: { TableName: this.deps.table.name, Item: { pk: "TIMERS", sk, ...timer } } },
+              {
+                Put: {
+                  TableName: this.deps.table.name,
+                  Item: { pk: `T#${timer.timer}`, sk: "TIMER", at: sk },
+                },
+              },
+            ],
+          }),
+        ),
+      );
+      return;
+    }
+    await this.sendTimer(timer, Math.max(0, delay));
+  }
+
+  /** Puts a timer on the timer queue to fire after `delay` seconds (the relay moves it to the inbox). */
+  async sendTimer(
+    timer: { timer: string; instance: string; node: string; due: number },
+    delay: number,
+  ): Promise<void> {
+    await aws("sending a timer", () =>
+      this.deps.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: this.deps.queues.timers,
+          MessageBody: JSON.stringify(timer),
+          DelaySeconds: Math.min(delay, MAX_SQS_DELAY_S),
+        }),
+      ),
+    );
+  }
+
+  async cancelTimer(timer: string): Promise<void> {
+    // Only long timers can be taken back; a short one fires and the engine ignores it as stale.
+    const { table } = this.deps;
+    const { Item } = await aws("finding a timer", () =>
+      table.client.send(new GetCommand({ TableName: table.name, Key: { pk: `T#${timer}`, sk: "TIMER" } })),
+    );
+    if (!Item) return;
+    await aws("canceling a timer", () =>
+      table.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Delete: { TableName: table.name, Key: { pk: "TIMERS", sk: String(Item.at) } } },
+            { Delete: { TableName: table.name, Key: { pk: `T#${timer}`, sk: "TIMER" } } },
+          ],
+        }),
+      ),
+    );
+  }
+
+  async enqueue(instance: string, message: Message): Promise<void> {
+    const body = JSON.stringify(message);
+    await aws(`queueing a ${message.type} message`, async () =>
+      this.deps.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: this.deps.queues.inbox,
+          MessageBody: body,
+          MessageGroupId: instance,
+          MessageDeduplicationId: await dedupId(`${instance}\n${body}`),
+        }),
+      ),
+    );
+  }
+
+  async publish(event: string, detail: JsonObject): Promise<void> {
+    await aws(`publishing ${event}`, () =>
+      this.deps.events.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: this.deps.bus,
+              Source: "docket",
+              DetailType: event,
+              Detail: JSON.stringify(detail),
+            },
+          ],
+        }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * What each Lambda does, with its dependencies passed in (`makeXHandler(deps)`), so tests run the
+ * very handlers against an emulator. functions/*.ts only bind them to the default dependencies.
+ */
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { DeleteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { checkMessage } from "../engine/index.js";
+import type { Message } from "../engine/types.js";
+import { DocketError, formatProblem, InfrastructureError } from "../errors.js";
+import type { Json, JsonObject } from "../language/model.js";
+import type { AwsDeps } from "./deps.js";
+import { MAX_SQS_DELAY_S, timerKey } from "./dispatcher.js";
+
+export interface SqsRecord {
+  readonly messageId: string;
+  readonly body: string;
+  readonly attributes?: { readonly MessageGroupId?: string };
+}
+
+export interface SqsBatch {
+  readonly Records: readonly SqsRecord[];
+}
+
+export interface BatchResult {
+  readonly batchItemFailures: { readonly itemIdentifier: string }[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** An inbox body: a docket message (with `type`), or a participant's reply (task + status). */
+export function parseInboxBody(body: string): { message?: Message; problem?: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return { problem: `not JSON: ${body.slice(0, 80)}` };
+  }
+  if (isObject(value) && value.type === undefined && value.task !== undefined)
+    value = { ...value, type: "reply" };
+  const problems = checkMessage(value);
+  return problems.length
+    ? { problem: problems.map(formatProblem).join("; ") }
+    : { message: value as Message };
+}
+
+async function deadLetter(deps: AwsDeps, record: SqsRecord, reason: string): Promise<void> {
+  console.error(
+    JSON.stringify({ level: "error", message: "dead-lettered", reason, messageId: record.messageId }),
+  );
+  const queue = deps.resources.queues.deadLetters;
+  if (queue)
+    await deps.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: queue, MessageBody: JSON.stringify({ reason, body: record.body }) }),
+    );
+}
+
+/** The inbox (FIFO, grouped by instance): applies each message; a failure fails the rest of its group, as FIFO requires. */
+export function makeAdvanceHandler(deps: AwsDeps) {
+  return async (event: SqsBatch): Promise<BatchResult> => {
+    const failures: { itemIdentifier: string }[] = [];
+    const failedGroups = new Set<string>();
+    for (const record of event.Records) {
+      const group = record.attributes?.MessageGroupId ?? "";
+      if (failedGroups.has(group)) {
+        failures.push({ itemIdentifier: record.messageId });
+        continue;
+      }
+      const { message, problem } = parseInboxBody(record.body);
+      if (!message) {
+        await deadLetter(deps, record, problem ?? "unreadable");
+        continue;
+      }
+      const instance = message.type === "reply" ? (message.task.instance ?? group) : group;
+      try {
+        await deps.runtime.apply(instance, message);
+      } catch (error) {
+        if (
+          error instanceof DocketError &&
+          !(error instanceof InfrastructureError) &&
+          error.code !== "Conflict"
+        ) {
+          await deadLetter(deps, record, error.message);
+          continue;
+        }
+        console.error(JSON.stringify({ level: "warn", message: "retrying", instance, error: String(error) }));
+        failedGroups.add(group);
+        failures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    return { batchItemFailures: failures };
+  };
+}
+
+interface BusEvent {
+  readonly "detail-type"?: string;
+  readonly detail?: Record<string, unknown>;
+  readonly id?: string;
+}
+
+/** Events from the bus (through a queue): `docket.launch` starts an instance; any other may wake awaits. */
+export function makeIngestHandler(deps: AwsDeps) {
+  return async (event: SqsBatch): Promise<BatchResult> => {
+    const failures: { itemIdentifier: string }[] = [];
+    for (const record of event.Records) {
+      try {
+        const bus = JSON.parse(record.body) as BusEvent;
+        const detail = bus.detail ?? {};
+        if (bus["detail-type"] === "docket.launch") {
+          const process = typeof detail.process === "string" ? detail.process : "";
+          const [name, version] = process.split("@");
+          await deps.runtime.launch({
+            process: name ?? "",
+            version,
+            fields: isObject(detail.fields) ? (detail.fields as JsonObject) : {},
+            id: typeof detail.id === "string" ? detail.id : undefined,
+          });
+        } else if (bus["detail-type"]) {
+          // bureaucrat's events carry the name in `event`; docket's in detail-type.
+          const name = typeof detail.event === "string" ? detail.event : bus["detail-type"];
+          const key = detail.key === undefined ? undefined : String(detail.key);
+          await deps.runtime.publish({ name, key, data: (detail.data ?? detail) as Json, id: bus.id });
+        }
+      } catch (error) {
+        if (error instanceof DocketError && !(error instanceof InfrastructureError)) {
+          await deadLetter(deps, record, error.message);
+          continue;
+        }
+        failures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    return { batchItemFailures: failures };
+  };
+}
+
+/** The bucket and key of an S3 object-created event: EventBridge's shape, or S3's own notification. */
+function objectOf(body: unknown, fallbackBucket: string): { bucket: string; key?: string } {
+  const detail = (body as BusEvent).detail;
+  const record = (body as { Records?: { s3?: { bucket?: { name?: string }; object?: { key?: string } } }[] })
+    .Records?.[0]?.s3;
+  const bucket =
+    (detail?.bucket as { name?: string } | undefined)?.name ?? record?.bucket?.name ?? fallbackBucket;
+  const raw = (detail?.object as { key?: string } | undefined)?.key ?? record?.object?.key;
+  return { bucket, key: raw === undefined ? undefined : decodeURIComponent(raw.replaceAll("+", " ")) };
+}
+
+/** S3 object-created events (via the bus and a queue): register the definition, or publish its rejection. */
+export function makeRegisterHandler(deps: AwsDeps) {
+  return async (event: SqsBatch): Promise<BatchResult> => {
+    const failures: { itemIdentifier: string }[] = [];
+    for (const record of event.Records) {
+      try {
+        const { bucket, key } = objectOf(JSON.parse(record.body), deps.resources.bucket);
+        if (!key || !/\.(xml|ya?ml|json)$/i.test(key)) continue;
+        const object = await deps.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const source = (await object.Body?.transformToString("utf8")) ?? "";
+        const registration = await deps.definitions.register(key, source);
+        if (!registration.ok)
+          await deps.dispatcher.publish("docket.definition.rejected", {
+            bucket,
+            key,
+            process: registration.name,
+            problems: [...registration.problems],
+          });
+        else
+          await deps.dispatcher.publish("docket.definition.registered", {
+            bucket,
+            key,
+            process: registration.name,
+            version: registration.hash,
+          });
+      } catch (error) {
+        console.error(JSON.stringify({ level: "warn", message: "register failed", error: String(error) }));
+        failures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    return { batchItemFailures: failures };
+  };
+}
+
+/** Fired timers (the timer queue's delayed messages) become timer messages in the instance's inbox. */
+export function makeTimerRelayHandler(deps: AwsDeps) {
+  return async (event: SqsBatch): Promise<BatchResult> => {
+    const failures: { itemIdentifier: string }[] = [];
+    for (const record of event.Records) {
+      try {
+        const timer = JSON.parse(record.body) as {
+          timer: string;
+          instance: string;
+          node: string;
+          due: number;
+        };
+        const left = Math.ceil((timer.due - deps.now()) / 1000);
+        if (left > 0) await deps.dispatcher.sendTimer(timer, left);
+        else
+          await deps.dispatcher.enqueue(timer.instance, {
+            type: "timer",
+            node: timer.node,
+            timer: timer.timer,
+          });
+      } catch {
+        failures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    return { batchItemFailures: failures };
+  };
+}
+
+/** The rate(1 minute) sweep: timers due within SQS's 15-minute reach go to the timer queue with the exact delay. */
+export function makeSweepHandler(deps: AwsDeps) {
+  return async (): Promise<{ handed: number }> => {
+    const { table } = deps;
+    const horizon = deps.now() + MAX_SQS_DELAY_S * 1000;
+    const { Items = [] } = await table.client.send(
+      new QueryCommand({
+        TableName: table.name,
+        KeyConditionExpression: "pk = :pk AND sk <= :to",
+        ExpressionAttributeValues: { ":pk": "TIMERS", ":to": timerKey(horizon, "~") },
+      }),
+    );
+    for (const item of Items) {
+      const timer = {
+        timer: String(item.timer),
+        instance: String(item.instance),
+        node: String(item.node),
+        due: Number(item.due),
+      };
+      await deps.dispatcher.sendTimer(timer, Math.max(0, Math.ceil((timer.due - deps.now()) / 1000)));
+      await table.client.send(
+        new DeleteCommand({ TableName: table.name, Key: { pk: "TIMERS", sk: String(item.sk) } }),
+      );
+      await table.client.send(
+        new DeleteCommand({ TableName: table.name, Key: { pk: `T#${timer.timer}`, sk: "TIMER" } }),
+      );
+    }
+    return { handed: Items.length };
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * The single DynamoDB table: key layout and small helpers. Every item has `pk` and `sk`.
+ *
+ *   I#<instance>  HEAD                 version, status, snapshot, outbox, definition, history seq
+ *   I#<instance>  H#<seq, 12 digits>   one history record
+ *   I#<instance>  S#<subscription>     pointer to a subscription, to drop them when it ends
+ *   D#<hash>      DEF                  a definition's source and name
+ *   P#<name>      LATEST | REJECTED    the latest version of a process, or its rejection
+ *   S#<event>#<key or *>  <subscription>  an await subscription
+ *   E#<event>     <at, 15 digits>#<id>  a buffered event (expires by TTL)
+ *   TIMERS        <due, 15 digits>#<timer>  a timer beyond SQS's 15-minute delay
+ */
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { InfrastructureError } from "../errors.js";
+
+export interface TableRef {
+  readonly client: DynamoDBDocumentClient;
+  readonly name: string;
+}
+
+export const pad = (n: number, width: number) => String(Math.max(0, Math.floor(n))).padStart(width, "0");
+export const instanceKey = (id: string) => `I#${id}`;
+export const historyKey = (seq: number) => `H#${pad(seq, 12)}`;
+
+/** Runs an AWS call, wrapping its failure so the cause is kept and the message says what failed. */
+export async function aws<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof Error && error.name === "ConditionalCheckFailedException") throw error;
+    if (error instanceof Error && error.name === "TransactionCanceledException") throw error;
+    throw new InfrastructureError(
+      `${what} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+      { cause: error },
+    );
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * docket's Lambda handlers against a real emulator endpoint over HTTP (moto's server): a definition
+ * dropped in the bucket, a launch on the bus, a worker answering from its queue, an await woken by
+ * PutEvents, a delay, lifecycle events, a crash between the state write and the outbox.
+ */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { type AwsClients, type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
+import { LocalRunner } from "../../lib/aws/local.js";
+import { type Provisioned, provision } from "../../lib/aws/provision.js";
+import { rootContext } from "../../lib/engine/index.js";
+
+const config = {
+  endpoint: inject("endpoint"),
+  region: "us-east-1",
+  credentials: { accessKeyId: "test", secretAccessKey: "test" },
+};
+const clients: AwsClients = {
+  dynamo: new DynamoDBClient(config),
+  sqs: new SQSClient(config),
+  events: new EventBridgeClient(config),
+  s3: new S3Client(config),
+};
+
+let resources: Provisioned;
+let deps: AwsDeps;
+let runner: LocalRunner;
+let clock = Date.now();
+
+beforeAll(async () => {
+  resources = await provision(clients, `it${Date.now().toString(36)}`, ["approve"]);
+  deps = makeAwsDeps(clients, resources, () => clock);
+  runner = new LocalRunner(deps, resources.feeds, 1);
+});
+
+async function receive(url: string): Promise<{ body: Record<string, unknown>; handle: string }[]> {
+  const { Messages = [] } = await clients.sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"] }),
+  );
+  return Messages.map((m) => ({ body: JSON.parse(m.Body ?? "{}"), handle: m.ReceiptHandle as string }));
+}
+
+/** A worker: takes a task from a queue and replies to its reply_to, grouped by reply_group. */
+async function work(
+  url: string,
+  fields: (task: Record<string, unknown>) => Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 20; i++) {
+    const [message] = await receive(url);
+    if (message) {
+      const task = message.body.task as { reply_to: string; reply_group: string };
+      await clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: task.reply_to,
+          MessageGroupId: task.reply_group,
+          MessageDeduplicationId: String(Math.random()),
+          MessageBody: JSON.stringify({ task, status: "done", fields: fields(message.body) }),
+        }),
+      );
+      await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: message.handle }));
+      return message.body;
+    }
+    await runner.tick();
+  }
+  throw new Error(`no task arrived on ${url}`);
+}
+
+const ORDER = `process: order
+context: { ref: "", total: 0 }
+do:
+  - action: reserve
+  - action: approve
+  - await: { event: payment.received, key: context.ref, into: payment }
+  - delay: 2
+  - action: ship
+`;
+
+describe("on an AWS emulator", () => {
+  it("registers a definition put in the bucket, and rejects an invalid one with its errors", async () => {
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: resources.bucket, Key: "sales/order.yaml", Body: ORDER }),
+    );
+    await clients.s3.send(
+      new PutObjectCommand({
+        Bucket: resources.bucket,
+        Key: "broken.xml",
+        Body: "<process><nope/></process>",
+      }),
+    );
+    await runner.settle();
+    expect((await deps.definitions.resolve("sales/order"))?.definition.root.children).toHaveLength(5);
+    expect(await deps.definitions.rejection("broken")).toEqual([
+      expect.stringMatching(/^broken\.xml:1:\d+: unknown element <nope>/),
+    ]);
+  });
+
+  it("runs an instance launched on the bus: tasks on queues, replies, an await, a delay", async () => {
+    await clients.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: resources.bus,
+            Source: "shop",
+            DetailType: "docket.launch",
+            Detail: JSON.stringify({
+              process: "sales/order",
+              id: "order-7",
+              fields: { ref: "R7", total: 70 },
+            }),
+          },
+        ],
+      }),
+    );
+    await runner.settle();
+    const reserve = await work(resources.queues.tasks, () => ({ reserved: true }));
+    expect(reserve.fields).toMatchObject({ ref: "R7", total: 70 });
+    await runner.settle();
+    const approve = await work(resources.queues.participants?.approve as string, (t) => ({
+      approved: (t.fields as { total: number }).total < 100,
+    }));
+    expect((approve.task as { participant: string }).participant).toBe("approve");
+    await runner.settle();
+    await clients.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: resources.bus,
+            Source: "bank",
+            DetailType: "payment.received",
+            Detail: JSON.stringify({ key: "R7", data: { amount: 70 } }),
+          },
+        ],
+      }),
+    );
+    await runner.settle();
+    clock += 3000;
+    await new Promise((r) => setTimeout(r, 2100));
+    await runner.settle();
+    await work(resources.queues.tasks, () => ({ shipped: true }));
+    await runner.settle();
+    const stored = await deps.runtime.deps.store.load("order-7");
+    expect(stored?.snapshot.status).toBe("completed");
+    expect(rootContext(stored?.snapshot ?? ({} as never))).toMatchObject({
+      reserved: true,
+      approved: true,
+      payment: { amount: 70 },
+      shipped: true,
+    });
+  }, 60_000);
+});

@@ -1,0 +1,55 @@
+/**
+ * The emulator for the integration tests: AWS_ENDPOINT_URL when set, else moto's server started
+ * here on a free port. Never skipped: with no emulator the tests fail and say why.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import type { TestProject } from "vitest/node";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    endpoint: string;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function reachable(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let moto: ChildProcess | undefined;
+
+export default async function setup(project: TestProject): Promise<() => void> {
+  let endpoint = process.env.AWS_ENDPOINT_URL;
+  if (!endpoint) {
+    const port = await freePort();
+    endpoint = `http://127.0.0.1:${port}`;
+    moto = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
+      stdio: "ignore",
+      env: { ...process.env, MOTO_ACCOUNT_ID: "000000000000" },
+    });
+    for (let i = 0; i < 150 && !(await reachable(`${endpoint}/moto-api/`)); i++)
+      await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!(await reachable(endpoint))) {
+    throw new Error(
+      `no AWS emulator answers at ${endpoint}: start moto's server (python3 -m moto.server) or set AWS_ENDPOINT_URL`,
+    );
+  }
+  project.provide("endpoint", endpoint);
+  return () => moto?.kill();
+}
