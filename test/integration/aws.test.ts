@@ -156,3 +156,110 @@ describe("on an AWS emulator", () => {
     });
   }, 60_000);
 });
+
+describe("on an AWS emulator, under load and faults", () => {
+  it("publishes lifecycle events that an EventBridge rule delivers to a queue", async () => {
+    const { CreateQueueCommand, GetQueueAttributesCommand } = await import("@aws-sdk/client-sqs");
+    const { PutRuleCommand, PutTargetsCommand } = await import("@aws-sdk/client-eventbridge");
+    const { QueueUrl } = await clients.sqs.send(
+      new CreateQueueCommand({ QueueName: `${resources.table}-watch` }),
+    );
+    const { Attributes } = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
+    );
+    await clients.events.send(
+      new PutRuleCommand({
+        Name: `${resources.table}-watch`,
+        EventBusName: resources.bus,
+        EventPattern: JSON.stringify({ source: ["docket"], "detail-type": ["docket.instance.completed"] }),
+      }),
+    );
+    await clients.events.send(
+      new PutTargetsCommand({
+        Rule: `${resources.table}-watch`,
+        EventBusName: resources.bus,
+        Targets: [{ Id: "watch", Arn: Attributes?.QueueArn }],
+      }),
+    );
+    await deps.definitions.register("quick.yaml", "do: [ { assign: { property: x, value: '1' } } ]\n");
+    await deps.runtime.launch({ process: "quick", id: "quick-1" });
+    await runner.settle();
+    const seen = await receive(QueueUrl as string);
+    expect(
+      seen.map((m) => [m.body["detail-type"], (m.body.detail as { instance: string }).instance]),
+    ).toContainEqual(["docket.instance.completed", "quick-1"]);
+  });
+
+  it("recovers from a crash between the state write and the outbox send, with no duplicate task", async () => {
+    await deps.definitions.register("two.yaml", "do: [ { action: first }, { action: second } ]\n");
+    const crashing = makeAwsDeps(clients, resources, () => clock);
+    const send = crashing.dispatcher.sendTask.bind(crashing.dispatcher);
+    let crashes = 0;
+    crashing.dispatcher.sendTask = async (task) => {
+      if (task.task.participant === "second" && crashes++ === 0) throw new Error("the Lambda died here");
+      return send(task);
+    };
+    const crashRunner = new LocalRunner(crashing, resources.feeds, 1);
+    await deps.runtime.launch({ process: "two", id: "two-1" });
+    await crashRunner.settle();
+    await work(resources.queues.tasks, () => ({ a: 1 }));
+    for (let i = 0; i < 5 && crashes < 2; i++) {
+      await crashRunner.tick();
+      await new Promise((r) => setTimeout(r, 1100));
+    }
+    await crashRunner.settle();
+    const seconds: unknown[] = [];
+    for (let i = 0; i < 3; i++)
+      seconds.push(
+        ...(await receive(resources.queues.tasks)).filter(
+          (m) => (m.body.task as { participant: string }).participant === "second",
+        ),
+      );
+    expect(crashes).toBe(2);
+    expect(seconds).toHaveLength(1);
+    expect((await deps.runtime.deps.store.load("two-1"))?.outbox).toEqual([]);
+  }, 60_000);
+
+  it("runs 20 instances with parallel branches concurrently with no lost update", async () => {
+    await deps.definitions.register(
+      "fan.yaml",
+      "context: { a: 0, b: 0, c: 0 }\ndo:\n  - all: { do: [ { action: fa }, { action: fb }, { action: fc } ] }\n",
+    );
+    const ids = Array.from({ length: 20 }, (_, i) => `fan-${i}`);
+    await Promise.all(ids.map((id) => deps.runtime.launch({ process: "fan", id })));
+    await runner.settle();
+    for (let round = 0; round < 30; round++) {
+      const batch = await receive(resources.queues.tasks);
+      for (const m of batch) {
+        const task = m.body.task as { participant: string; reply_to: string; reply_group: string };
+        const key = task.participant.slice(1);
+        await clients.sqs.send(
+          new SendMessageCommand({
+            QueueUrl: task.reply_to,
+            MessageGroupId: task.reply_group,
+            MessageDeduplicationId: String(Math.random()),
+            MessageBody: JSON.stringify({
+              task,
+              status: "done",
+              fields: { ...(m.body.fields as object), [key]: 1 },
+            }),
+          }),
+        );
+        await clients.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: resources.queues.tasks, ReceiptHandle: m.handle }),
+        );
+      }
+      await Promise.all([runner.tick(), runner.tick()]);
+      const done = await Promise.all(ids.map((id) => deps.runtime.deps.store.load(id)));
+      if (done.every((s) => s?.snapshot.status === "completed")) break;
+    }
+    for (const id of ids) {
+      const stored = await deps.runtime.deps.store.load(id);
+      expect({
+        id,
+        status: stored?.snapshot.status,
+        context: rootContext(stored?.snapshot ?? ({} as never)),
+      }).toEqual({ id, status: "completed", context: { a: 1, b: 1, c: 1 } });
+    }
+  }, 120_000);
+});
