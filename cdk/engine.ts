@@ -1,0 +1,220 @@
+/**
+ * DocketEngine: docket on AWS as one construct for your own CDK app. Definitions dropped in the
+ * bucket are registered; `docket.launch` events on the bus start instances; state lives in one
+ * DynamoDB table; tasks and replies travel on SQS; every Lambda is fed by a queue with a
+ * dead-letter queue, except the sweep, which a rate(1 minute) rule runs.
+ */
+import { fileURLToPath } from "node:url";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
+import { EventBus, type IEventBus, Rule, Schedule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction, SqsQueue } from "aws-cdk-lib/aws-events-targets";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket } from "aws-cdk-lib/aws-s3";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+
+export interface DocketEngineProps {
+  /**
+   * Participants that get a queue of their own; tasks of any other participant go to the default
+   * task queue with the participant's name in the `participant` message attribute.
+   * @default - none: every task goes to the default task queue
+   */
+  readonly participants?: readonly string[];
+  /**
+   * The bucket definitions are dropped in. It must send its events to EventBridge.
+   * @default - a new encrypted, private bucket with EventBridge notifications
+   */
+  readonly definitionsBucket?: IBucket;
+  /**
+   * The bus that launches instances and carries awaited and lifecycle events.
+   * @default - a new event bus
+   */
+  readonly eventBus?: IEventBus;
+  /**
+   * What happens to the table and the bucket when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * How long the Lambdas' logs are kept.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Whether to alarm when anything lands in a dead-letter queue.
+   * @default true
+   */
+  readonly alarms?: boolean;
+  /**
+   * Contexts and replies larger than this many bytes are stored in S3 and referenced.
+   * @default 65536
+   */
+  readonly largePayloadThreshold?: number;
+}
+
+const FUNCTIONS = new URL("../functions/", import.meta.url);
+
+export class DocketEngine extends Construct {
+  readonly table: Table;
+  readonly bus: IEventBus;
+  readonly bucket: IBucket;
+  /** The FIFO inbox: everything addressed to an instance, grouped by instance. */
+  readonly inbox: Queue;
+  readonly taskQueue: Queue;
+  readonly participantQueues: Readonly<Record<string, Queue>>;
+  readonly deadLetterQueues: Queue[] = [];
+  readonly functions: Record<"advance" | "ingest" | "register" | "timerRelay" | "sweep", NodejsFunction>;
+
+  constructor(scope: Construct, id: string, props: DocketEngineProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    for (const name of props.participants ?? []) {
+      if (!/^[A-Za-z0-9_-]{1,60}$/.test(name))
+        throw new Error(
+          `DocketEngine: participant "${name}" cannot name a queue; use letters, digits, _ and - (at most 60)`,
+        );
+    }
+    this.table = new Table(this, "Table", {
+      partitionKey: { name: "pk", type: AttributeType.STRING },
+      sortKey: { name: "sk", type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: "expires",
+      removalPolicy,
+    });
+    this.bus = props.eventBus ?? new EventBus(this, "Bus");
+    this.bucket =
+      props.definitionsBucket ??
+      new Bucket(this, "Definitions", {
+        encryption: BucketEncryption.S3_MANAGED,
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        enforceSSL: true,
+        versioned: true,
+        eventBridgeEnabled: true,
+        removalPolicy,
+      });
+    this.inbox = this.queue("Inbox", true);
+    this.taskQueue = this.queue("Tasks");
+    const participantQueues: Record<string, Queue> = {};
+    for (const name of props.participants ?? []) participantQueues[name] = this.queue(`Participant-${name}`);
+    this.participantQueues = participantQueues;
+    const timers = this.queue("TimerQueue");
+    const ingest = this.queue("IngestQueue");
+    const register = this.queue("RegisterQueue");
+    const deadLetters = this.queue("RejectedMessages", false, false);
+    this.deadLetterQueues.push(deadLetters);
+
+    const environment = {
+      DOCKET_TABLE: this.table.tableName,
+      DOCKET_BUS: this.bus.eventBusName,
+      DOCKET_BUCKET: this.bucket.bucketName,
+      DOCKET_INBOX_URL: this.inbox.queueUrl,
+      DOCKET_TIMERS_URL: timers.queueUrl,
+      DOCKET_TASKS_URL: this.taskQueue.queueUrl,
+      DOCKET_DLQ_URL: deadLetters.queueUrl,
+      DOCKET_PARTICIPANT_QUEUES: JSON.stringify(
+        Object.fromEntries(Object.entries(participantQueues).map(([n, q]) => [n, q.queueUrl])),
+      ),
+      DOCKET_LARGE_PAYLOAD_BYTES: String(props.largePayloadThreshold ?? 65536),
+    };
+    const fn = (name: string, file: string) =>
+      new NodejsFunction(this, name, {
+        entry: fileURLToPath(new URL(file, FUNCTIONS)),
+        handler: "handler",
+        runtime: Runtime.NODEJS_24_X,
+        architecture: Architecture.ARM_64,
+        memorySize: 512,
+        timeout: Duration.seconds(30),
+        tracing: Tracing.ACTIVE,
+        logGroup: new LogGroup(this, `${name}Logs`, {
+          retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+          removalPolicy,
+        }),
+        environment,
+        bundling: { minify: true, sourceMap: true, forceDockerBundling: false },
+      });
+    this.functions = {
+      advance: fn("Advance", "advance.ts"),
+      ingest: fn("Ingest", "ingest.ts"),
+      register: fn("Register", "register.ts"),
+      timerRelay: fn("TimerRelay", "timer-relay.ts"),
+      sweep: fn("Sweep", "sweep.ts"),
+    };
+    this.wire({ timers, ingest, register, deadLetters });
+    if (props.alarms ?? true) this.alarm();
+  }
+
+  /** A queue with its own dead-letter queue, encrypted, TLS only. */
+  private queue(name: string, fifo = false, withDeadLetters = true): Queue {
+    const common = {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      fifo: fifo || undefined,
+      retentionPeriod: Duration.days(14),
+    };
+    const deadLetterQueue = withDeadLetters ? new Queue(this, `${name}DeadLetters`, common) : undefined;
+    if (deadLetterQueue) this.deadLetterQueues.push(deadLetterQueue);
+    return new Queue(this, name, {
+      ...common,
+      visibilityTimeout: Duration.seconds(180),
+      ...(deadLetterQueue ? { deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 5 } } : {}),
+    });
+  }
+
+  /** Event sources, rules and least-privilege grants: each function gets what it touches, nothing more. */
+  private wire(q: { timers: Queue; ingest: Queue; register: Queue; deadLetters: Queue }): void {
+    const { advance, ingest, register, timerRelay, sweep } = this.functions;
+    const feed = (f: NodejsFunction, queue: Queue) =>
+      f.addEventSource(new SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true }));
+    feed(advance, this.inbox);
+    feed(ingest, q.ingest);
+    feed(register, q.register);
+    feed(timerRelay, q.timers);
+    new Rule(this, "SweepSchedule", { schedule: Schedule.rate(Duration.minutes(1)) }).addTarget(
+      new LambdaFunction(sweep),
+    );
+    new Rule(this, "BusEvents", {
+      eventBus: this.bus,
+      eventPattern: { source: [{ "anything-but": "docket" }] as unknown as string[] },
+    }).addTarget(new SqsQueue(q.ingest));
+    new Rule(this, "DefinitionUploads", {
+      eventPattern: {
+        source: ["aws.s3"],
+        detailType: ["Object Created"],
+        detail: { bucket: { name: [this.bucket.bucketName] } },
+      },
+    }).addTarget(new SqsQueue(q.register));
+
+    for (const f of [advance, ingest, register, sweep]) this.table.grantReadWriteData(f);
+    for (const f of [advance, ingest, timerRelay]) this.inbox.grantSendMessages(f);
+    for (const f of [advance, timerRelay, sweep]) q.timers.grantSendMessages(f);
+    this.taskQueue.grantSendMessages(advance);
+    for (const queue of Object.values(this.participantQueues)) queue.grantSendMessages(advance);
+    for (const f of [advance, register]) this.bus.grantPutEventsTo(f);
+    for (const f of [advance, ingest]) q.deadLetters.grantSendMessages(f);
+    // Only reading objects: not listing, not the bucket's configuration.
+    register.addToRolePolicy(
+      new PolicyStatement({ actions: ["s3:GetObject"], resources: [this.bucket.arnForObjects("*")] }),
+    );
+  }
+
+  private alarm(): void {
+    for (const [i, queue] of this.deadLetterQueues.entries()) {
+      new Alarm(this, `DeadLetters${i}`, {
+        metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: `A message could not be processed and waits in ${queue.node.path}`,
+      });
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/** The cdk-nag AwsSolutions findings docket accepts, each acknowledged with its reason. */
+import { type CfnResource, Stack, Validations } from "aws-cdk-lib";
+import type { DocketEngine } from "./engine.js";
+
+export const ACCEPTED_FINDINGS: readonly { readonly id: string; readonly reason: string }[] = [
+  {
+    id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+    reason: "The basic execution role only lets a function write its own logs.",
+  },
+  {
+    id: "AwsSolutions-IAM5[Resource::*]",
+    reason: "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource.",
+  },
+  {
+    id: "AwsSolutions-S1",
+    reason:
+      "The definitions bucket holds process definitions only; access logs would need a second bucket. Pass your own logged bucket as definitionsBucket to have them.",
+  },
+  {
+    id: "AwsSolutions-SQS3",
+    reason:
+      "RejectedMessages is where unreadable messages are set aside with their reason: the end of the line, watched by an alarm.",
+  },
+];
+
+/** Acknowledges the accepted findings on the engine's stack, and its bucket-objects read grant. */
+export function acknowledgeNagFindings(engine: DocketEngine): void {
+  const stack = Stack.of(engine);
+  for (const finding of ACCEPTED_FINDINGS) Validations.of(stack).acknowledge(finding);
+  const bucket = engine.bucket.node.defaultChild as CfnResource | undefined;
+  if (bucket) {
+    Validations.of(stack).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(bucket)}.Arn>/*]`,
+      reason:
+        "The register function reads (s3:GetObject only) any definition dropped in the one definitions bucket.",
+    });
+  }
+}

@@ -1,0 +1,104 @@
+import { App } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { beforeAll, describe, expect, it } from "vitest";
+import { acknowledgeNagFindings } from "../../cdk/nag.js";
+import { DocketStack } from "../../cdk/stack.js";
+
+let stack: DocketStack;
+let template: Template;
+
+beforeAll(() => {
+  stack = new DocketStack(new App(), "Test", { engine: { participants: ["approve"] } });
+  acknowledgeNagFindings(stack.engine);
+  template = Template.fromStack(stack);
+}, 120_000);
+
+type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+const resources = (type: string): Resources => template.findResources(type) as Resources;
+
+describe("DocketStack", () => {
+  it("has a FIFO inbox, so one instance is advanced by one Lambda at a time", () => {
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      FifoQueue: true,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }),
+    });
+  });
+
+  it("gives every working queue a dead-letter queue, and encrypts every queue", () => {
+    const queues = Object.entries(resources("AWS::SQS::Queue"));
+    const deadLetterIds = new Set(
+      queues.flatMap(([, q]) =>
+        (q.Properties?.RedrivePolicy as { deadLetterTargetArn?: { "Fn::GetAtt": string[] } })
+          ?.deadLetterTargetArn?.["Fn::GetAtt"]?.[0]
+          ? [
+              (q.Properties?.RedrivePolicy as { deadLetterTargetArn: { "Fn::GetAtt": string[] } })
+                .deadLetterTargetArn["Fn::GetAtt"][0],
+            ]
+          : [],
+      ),
+    );
+    for (const [id, queue] of queues) {
+      expect({ id, sse: queue.Properties?.SqsManagedSseEnabled }).toEqual({ id, sse: true });
+      if (!deadLetterIds.has(id) && !id.includes("RejectedMessages"))
+        expect({ id, redrive: Boolean(queue.Properties?.RedrivePolicy) }).toEqual({ id, redrive: true });
+    }
+    expect(queues.length).toBe(13); // inbox, tasks, approve, timers, ingest, register, their 6 DLQs, rejected
+  });
+
+  it("encrypts the table and the bucket, blocks public access and refuses plain HTTP", () => {
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      SSESpecification: { SSEEnabled: true },
+      BillingMode: "PAY_PER_REQUEST",
+    });
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+    });
+    template.hasResourceProperties("AWS::S3::BucketPolicy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      },
+    });
+  });
+
+  it("feeds every Lambda from a queue, except the sweep, which a rate(1 minute) rule runs", () => {
+    const functions = Object.keys(resources("AWS::Lambda::Function"));
+    const fed = Object.values(resources("AWS::Lambda::EventSourceMapping")).map(
+      (m) => (m.Properties?.FunctionName as { Ref: string }).Ref,
+    );
+    for (const mapping of Object.values(resources("AWS::Lambda::EventSourceMapping")))
+      expect(mapping.Properties?.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
+    // CDK's own helper (the bucket's EventBridge switch) is not one of docket's functions.
+    const unfed = functions.filter((f) => !fed.includes(f) && !f.startsWith("BucketNotificationsHandler"));
+    expect(unfed).toEqual([expect.stringMatching(/Sweep/)]);
+    template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 minute)",
+      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [unfed[0], "Arn"] } })],
+    });
+  });
+
+  it("grants each function only what it touches", () => {
+    const policies = Object.entries(resources("AWS::IAM::Policy")).map(
+      ([id, p]) => [id, JSON.stringify(p.Properties?.PolicyDocument)] as const,
+    );
+    const of = (name: string) => policies.find(([id]) => id.includes(name))?.[1] ?? "";
+    expect(of("Register")).toContain('"s3:GetObject"');
+    expect(of("Register")).not.toContain("s3:List");
+    expect(of("Advance")).not.toContain("s3:");
+    expect(of("TimerRelay")).not.toContain("dynamodb:");
+    expect(of("Ingest")).not.toContain("events:PutEvents");
+  });
+
+  it("passes cdk-nag's AwsSolutions checks, each accepted finding with its reason", () => {
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    const open = report.violations.filter((v) => v.severity === "error").map((v) => v.ruleName);
+    expect(open).toEqual([]);
+  });
+});
