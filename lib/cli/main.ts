@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { DocketError } from "../errors.js";
 import { addClientCommands } from "./client.js";
 import { diagramCommand } from "./diagram.js";
+import { localCommand } from "./local.js";
 import { runCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
 import { testCommand } from "./test.js";
@@ -62,6 +63,18 @@ export function buildProgram(): Command {
     .option("-o, --output <file>", "write to a file instead of stdout")
     .action(async (file: string, options) => {
       process.exitCode = await guarded(() => diagramCommand(file, options));
+    });
+  program
+    .command("local")
+    .description(
+      "create docket's AWS resources on an emulator and run the Lambda handlers here, polling their queues",
+    )
+    .option("--endpoint <url>", "the emulator (default: $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
+    .option("--config <file>", "docket.config.yaml: the definitions folder and the participants with queues")
+    .option("--outputs <file>", "write { bucket, bus, table, inbox, queues } as JSON")
+    .option("--prefix <name>", "prefix of the resources' names", "docket")
+    .action(async (options) => {
+      process.exitCode = await guarded(() => localCommand(options));
     });
   addClientCommands(program, async (fn) => {
     process.exitCode = await guarded(fn);

@@ -27,16 +27,11 @@ describe("DocketStack", () => {
 
   it("gives every working queue a dead-letter queue, and encrypts every queue", () => {
     const queues = Object.entries(resources("AWS::SQS::Queue"));
+    const targetOf = (queue: { Properties?: Record<string, unknown> }): string | undefined =>
+      (queue.Properties?.RedrivePolicy as { deadLetterTargetArn?: { "Fn::GetAtt"?: string[] } } | undefined)
+        ?.deadLetterTargetArn?.["Fn::GetAtt"]?.[0];
     const deadLetterIds = new Set(
-      queues.flatMap(([, q]) =>
-        (q.Properties?.RedrivePolicy as { deadLetterTargetArn?: { "Fn::GetAtt": string[] } })
-          ?.deadLetterTargetArn?.["Fn::GetAtt"]?.[0]
-          ? [
-              (q.Properties?.RedrivePolicy as { deadLetterTargetArn: { "Fn::GetAtt": string[] } })
-                .deadLetterTargetArn["Fn::GetAtt"][0],
-            ]
-          : [],
-      ),
+      queues.map(([, q]) => targetOf(q)).filter((id): id is string => id !== undefined),
     );
     for (const [id, queue] of queues) {
       expect({ id, sse: queue.Properties?.SqsManagedSseEnabled }).toEqual({ id, sse: true });
@@ -71,7 +66,7 @@ describe("DocketStack", () => {
   it("feeds every Lambda from a queue, except the sweep, which a rate(1 minute) rule runs", () => {
     const functions = Object.keys(resources("AWS::Lambda::Function"));
     const fed = Object.values(resources("AWS::Lambda::EventSourceMapping")).map(
-      (m) => (m.Properties?.FunctionName as { Ref: string }).Ref,
+      (m) => (m.Properties?.FunctionName as { Ref?: string } | undefined)?.Ref,
     );
     for (const mapping of Object.values(resources("AWS::Lambda::EventSourceMapping")))
       expect(mapping.Properties?.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
