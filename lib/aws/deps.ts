@@ -56,7 +56,7 @@ export function makeAwsDeps(
   });
   const definitions = new DynamoDefinitionStore(table);
   const runtime = new Runtime({
-    store: new DynamoInstanceStore(table),
+    store: new DynamoInstanceStore(table, definitions),
     dispatcher,
     subscriptions: new DynamoSubscriptionIndex(table),
     definitions,

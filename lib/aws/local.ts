@@ -3,7 +3,12 @@
  * feeds a handler, passes the batch, deletes what succeeded (failures come back after their
  * visibility timeout), and ticks the sweep. `docket local` and the integration tests use it.
  */
-import { DeleteMessageCommand, ReceiveMessageCommand, type Message as SqsMessage } from "@aws-sdk/client-sqs";
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+  type Message as SqsMessage,
+} from "@aws-sdk/client-sqs";
 import type { AwsDeps } from "./deps.js";
 import {
   type BatchResult,
@@ -17,15 +22,29 @@ import {
 
 type Handler = (batch: SqsBatch) => Promise<BatchResult>;
 
+export interface RunnerOptions {
+  /** Seconds a received message stays hidden before a failed one comes back. Default 2. */
+  readonly visibilityTimeout?: number;
+  /** The client that polls and deletes, as Lambda's event source mapping does (default: the handlers'). */
+  readonly poller?: SQSClient;
+  /** Hears of each non-empty batch handed to a handler. */
+  readonly onBatch?: (queue: string, size: number) => void;
+}
+
 export class LocalRunner {
   private readonly feeds: [string, Handler][];
   private readonly sweep: () => Promise<{ handed: number }>;
+  private readonly poller: SQSClient;
+  /** Handler calls with a non-empty batch (what Lambda would bill as invocations), and their time. */
+  invocations = 0;
+  handlerMs = 0;
 
   constructor(
     private readonly deps: AwsDeps,
     feeds: { ingest: string; register: string },
-    private readonly visibilityTimeout = 2,
+    private readonly options: RunnerOptions = {},
   ) {
+    this.poller = options.poller ?? deps.clients.sqs;
     this.feeds = [
       [feeds.register, makeRegisterHandler(deps)],
       [feeds.ingest, makeIngestHandler(deps)],
@@ -36,12 +55,12 @@ export class LocalRunner {
   }
 
   private async drain(url: string, handler: Handler): Promise<number> {
-    const { Messages = [] } = await this.deps.clients.sqs.send(
+    const { Messages = [] } = await this.poller.send(
       new ReceiveMessageCommand({
         QueueUrl: url,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 0,
-        VisibilityTimeout: this.visibilityTimeout,
+        VisibilityTimeout: this.options.visibilityTimeout ?? 2,
         MessageSystemAttributeNames: ["MessageGroupId"],
       }),
     );
@@ -51,14 +70,21 @@ export class LocalRunner {
       body: m.Body ?? "",
       attributes: { MessageGroupId: m.Attributes?.MessageGroupId },
     }));
+    const started = performance.now();
     const { batchItemFailures } = await handler({ Records: records });
+    this.handlerMs += performance.now() - started;
+    this.invocations += 1;
     const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
-    for (const m of Messages) {
-      if (!failed.has(m.MessageId as string))
-        await this.deps.clients.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle as string }),
-        );
+    const done = Messages.filter((m) => !failed.has(m.MessageId as string));
+    if (done.length) {
+      await this.poller.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: url,
+          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+        }),
+      );
     }
+    this.options.onBatch?.(url, Messages.length);
     return Messages.length;
   }
 

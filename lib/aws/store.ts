@@ -1,15 +1,27 @@
-/** InstanceStore on DynamoDB: the head item written with a version condition, in one transaction with its history record. */
+/**
+ * InstanceStore on DynamoDB, written so a step costs about one write unit, not the whole state:
+ *
+ * - each applied message is a small step item `V#<version>` put only if absent: that condition is
+ *   the optimistic lock (two writers of one version: one wins);
+ * - the snapshot is rewritten on the head item only every `snapshotEvery` steps (and when the
+ *   status changes, for listings);
+ * - loading reads the head (usually from a warm cache) and the steps after its snapshot, and
+ *   replays them through the pure interpreter, which gives the same snapshot and the last step's
+ *   commands: the outbox, until the step is marked sent.
+ */
 import {
   DeleteCommand,
   GetCommand,
+  PutCommand,
   QueryCommand,
   ScanCommand,
-  TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import type { Command, Snapshot } from "../engine/types.js";
-import { ConflictError } from "../errors.js";
+import { transition } from "../engine/index.js";
+import type { Command, Message, Note, Snapshot } from "../engine/types.js";
+import { ConflictError, EngineError } from "../errors.js";
 import type {
+  DefinitionStore,
   HistoryPage,
   HistoryRecord,
   InstanceFilter,
@@ -17,46 +29,118 @@ import type {
   InstanceSummary,
   StoredInstance,
 } from "../ports.js";
-import { aws, historyKey, instanceKey, type TableRef } from "./table.js";
+import { aws, instanceKey, pad, type TableRef } from "./table.js";
 
 interface Head {
   pk: string;
   sk: "HEAD";
+  /** The version the stored snapshot is at. */
   version: number;
-  hseq: number;
   status: string;
   process: string;
   definition: string;
   snapshot: string;
-  outbox: string;
   createdAt: number;
   updatedAt: number;
 }
 
-export class DynamoInstanceStore implements InstanceStore {
-  constructor(private readonly table: TableRef) {}
+interface Step {
+  pk: string;
+  sk: string;
+  at: number;
+  message: string;
+  notes?: string;
+  /** A short account of the commands, for the history; the commands themselves are replayed. */
+  commands: string;
+  sent?: boolean;
+  kind?: "note";
+}
 
-  private async head(id: string): Promise<Head | undefined> {
+const HEAD_CACHE = 1000;
+const stepKey = (version: number) => `V#${pad(version, 12)}`;
+const summary = (commands: readonly Command[]) =>
+  JSON.stringify(
+    commands.map((c) =>
+      c.type === "task"
+        ? { type: c.type, task: c.task.id, participant: c.task.participant }
+        : "timer" in c
+          ? { type: c.type, timer: c.timer }
+          : { type: c.type },
+    ),
+  );
+
+export class DynamoInstanceStore implements InstanceStore {
+  /** Heads (snapshot + version) this process wrote or read last: most loads skip the head read. */
+  private readonly heads = new Map<string, { head: Head; snapshot: Snapshot }>();
+
+  constructor(
+    private readonly table: TableRef,
+    private readonly definitions: DefinitionStore,
+    private readonly snapshotEvery = 20,
+  ) {}
+
+  private async readHead(id: string): Promise<{ head: Head; snapshot: Snapshot } | undefined> {
+    const cached = this.heads.get(id);
+    if (cached) return cached;
     const { Item } = await aws("loading an instance", () =>
       this.table.client.send(
-        new GetCommand({
-          TableName: this.table.name,
-          Key: { pk: instanceKey(id), sk: "HEAD" },
-          ConsistentRead: true,
-        }),
+        new GetCommand({ TableName: this.table.name, Key: { pk: instanceKey(id), sk: "HEAD" } }),
       ),
     );
-    return Item as Head | undefined;
+    if (!Item) return undefined;
+    const head = Item as Head;
+    return { head, snapshot: JSON.parse(head.snapshot) as Snapshot };
+  }
+
+  private async stepsAfter(id: string, version: number): Promise<Step[]> {
+    const steps: Step[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await aws("reading steps", () =>
+        this.table.client.send(
+          new QueryCommand({
+            TableName: this.table.name,
+            KeyConditionExpression: "pk = :pk AND sk > :from",
+            ExpressionAttributeValues: { ":pk": instanceKey(id), ":from": stepKey(version), ":kind": "note" },
+            FilterExpression: "attribute_not_exists(kind) OR kind <> :kind",
+            ExclusiveStartKey: start,
+            ConsistentRead: true,
+          }),
+        ),
+      );
+      steps.push(...((page.Items ?? []) as Step[]).filter((s) => s.sk.startsWith("V#")));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return steps;
   }
 
   async load(id: string): Promise<StoredInstance | undefined> {
-    const head = await this.head(id);
-    if (!head) return undefined;
+    const base = await this.readHead(id);
+    if (!base) return undefined;
+    const steps = await this.stepsAfter(id, base.head.version);
+    if (!steps.length)
+      return {
+        snapshot: base.snapshot,
+        version: base.head.version,
+        outbox: [],
+        definition: base.head.definition,
+      };
+    const definition = await this.definitions.byHash(base.head.definition);
+    if (!definition)
+      throw new EngineError("UnknownDefinition", `definition ${base.head.definition} of ${id} is not stored`);
+    let snapshot = base.snapshot;
+    let commands: readonly Command[] = [];
+    for (const step of steps) {
+      const result = transition(definition, snapshot, JSON.parse(step.message) as Message, step.at);
+      snapshot = result.snapshot;
+      commands = result.commands;
+    }
+    const last = steps[steps.length - 1] as Step;
     return {
-      snapshot: JSON.parse(head.snapshot) as Snapshot,
-      version: head.version,
-      outbox: JSON.parse(head.outbox) as Command[],
-      definition: head.definition,
+      snapshot,
+      version: base.head.version + steps.length,
+      outbox: last.sent ? [] : commands,
+      definition: base.head.definition,
     };
   }
 
@@ -66,105 +150,122 @@ export class DynamoInstanceStore implements InstanceStore {
     expected: number | undefined,
   ): Promise<number> {
     const { snapshot } = next;
-    const current = expected === undefined ? undefined : await this.head(snapshot.id);
-    const seq = (current?.hseq ?? 0) + 1;
+    const version = (expected ?? 0) + 1;
+    const pk = instanceKey(snapshot.id);
+    if (expected === undefined) {
+      // The first version is the head itself: the launch's snapshot.
+      await this.putHead(next, 1, "attribute_not_exists(pk)");
+      return 1;
+    }
+    const step: Step = {
+      pk,
+      sk: stepKey(version),
+      at: record.at,
+      message: JSON.stringify(record.message),
+      commands: summary(record.commands),
+      ...(record.notes.length ? { notes: JSON.stringify(record.notes) } : {}),
+      ...(next.outbox.length ? {} : { sent: true }),
+    };
+    try {
+      await this.table.client.send(
+        new PutCommand({
+          TableName: this.table.name,
+          Item: step,
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+    } catch (error) {
+      this.heads.delete(snapshot.id);
+      if (error instanceof Error && error.name === "ConditionalCheckFailedException")
+        throw new ConflictError(`instance ${snapshot.id} is past version ${expected}`, { cause: error });
+      throw error;
+    }
+    const base = this.heads.get(snapshot.id);
+    const finished = ["completed", "faulted", "canceled"].includes(snapshot.status);
+    if (
+      !base ||
+      version - base.head.version >= this.snapshotEvery ||
+      base.head.status !== snapshot.status ||
+      finished
+    ) {
+      // A newer head only: a crash here leaves the older head, and loading replays the steps.
+      await this.putHead(next, version, "attribute_not_exists(pk) OR version < :v", version).catch(
+        (error: Error) => {
+          if (error.name !== "ConditionalCheckFailedException") throw error;
+        },
+      );
+    }
+    return version;
+  }
+
+  private async putHead(
+    next: Omit<StoredInstance, "version">,
+    version: number,
+    condition: string,
+    below?: number,
+  ): Promise<void> {
+    const { snapshot } = next;
     const head: Head = {
       pk: instanceKey(snapshot.id),
       sk: "HEAD",
-      version: (expected ?? 0) + 1,
-      hseq: seq,
+      version,
       status: snapshot.status,
       process: snapshot.process,
       definition: next.definition,
       snapshot: JSON.stringify(snapshot),
-      outbox: JSON.stringify(next.outbox),
       createdAt: snapshot.createdAt,
       updatedAt: snapshot.updatedAt,
     };
-    const condition =
-      expected === undefined
-        ? { ConditionExpression: "attribute_not_exists(pk)" }
-        : {
-            ConditionExpression: "version = :expected",
-            ExpressionAttributeValues: { ":expected": expected },
-          };
     try {
-      await aws("saving an instance", () =>
-        this.table.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Put: { TableName: this.table.name, Item: head, ...condition } },
-              {
-                Put: {
-                  TableName: this.table.name,
-                  Item: { pk: head.pk, sk: historyKey(seq), at: record.at, record: JSON.stringify(record) },
-                },
-              },
-            ],
-          }),
-        ),
+      await this.table.client.send(
+        new PutCommand({
+          TableName: this.table.name,
+          Item: head,
+          ConditionExpression: condition,
+          ...(below === undefined ? {} : { ExpressionAttributeValues: { ":v": below } }),
+        }),
       );
+      this.heads.delete(snapshot.id);
+      this.heads.set(snapshot.id, { head, snapshot });
+      if (this.heads.size > HEAD_CACHE) this.heads.delete(this.heads.keys().next().value as string);
     } catch (error) {
-      if (error instanceof Error && /TransactionCanceled|ConditionalCheckFailed/.test(error.name)) {
-        throw new ConflictError(`instance ${snapshot.id} changed since version ${expected ?? "none"}`, {
-          cause: error,
-        });
-      }
+      this.heads.delete(snapshot.id);
+      if (error instanceof Error && error.name === "ConditionalCheckFailedException" && below === undefined)
+        throw new ConflictError(`instance ${snapshot.id} exists already`, { cause: error });
       throw error;
     }
-    return head.version;
   }
 
   async note(id: string, record: HistoryRecord): Promise<void> {
-    const { Attributes } = await aws("numbering a history record", () =>
-      this.table.client.send(
-        new UpdateCommand({
-          TableName: this.table.name,
-          Key: { pk: instanceKey(id), sk: "HEAD" },
-          UpdateExpression: "ADD hseq :one",
-          ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeValues: { ":one": 1 },
-          ReturnValues: "UPDATED_NEW",
-        }),
-      ),
-    );
-    const seq = Number((Attributes as { hseq?: number } | undefined)?.hseq ?? 0);
-    await aws("writing a history record", () =>
-      this.table.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.table.name,
-                Item: {
-                  pk: instanceKey(id),
-                  sk: historyKey(seq),
-                  at: record.at,
-                  record: JSON.stringify(record),
-                },
-              },
-            },
-          ],
-        }),
-      ),
+    const item = {
+      pk: instanceKey(id),
+      sk: `W#${pad(record.at, 15)}#${Math.random().toString(36).slice(2, 8)}`,
+      kind: "note",
+      at: record.at,
+      message: JSON.stringify(record.message),
+      notes: JSON.stringify(record.notes),
+      commands: "[]",
+    };
+    await aws("recording a note", () =>
+      this.table.client.send(new PutCommand({ TableName: this.table.name, Item: item })),
     );
   }
 
   async markSent(id: string, version: number): Promise<void> {
-    try {
-      await this.table.client.send(
+    if (version === 1) return; // the launch's commands are the head's: sent before any later step
+    await this.table.client
+      .send(
         new UpdateCommand({
           TableName: this.table.name,
-          Key: { pk: instanceKey(id), sk: "HEAD" },
-          UpdateExpression: "SET outbox = :empty",
-          ConditionExpression: "version = :v",
-          ExpressionAttributeValues: { ":empty": "[]", ":v": version },
+          Key: { pk: instanceKey(id), sk: stepKey(version) },
+          UpdateExpression: "SET sent = :t",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: { ":t": true },
         }),
-      );
-    } catch (error) {
-      // A newer version was saved meanwhile: its own outbox is not ours to clear.
-      if (!(error instanceof Error && error.name === "ConditionalCheckFailedException")) throw error;
-    }
+      )
+      .catch((error: Error) => {
+        if (error.name !== "ConditionalCheckFailedException") throw error;
+      });
   }
 
   async history(id: string, page: { after?: number; limit?: number } = {}): Promise<HistoryPage> {
@@ -173,26 +274,31 @@ export class DynamoInstanceStore implements InstanceStore {
       this.table.client.send(
         new QueryCommand({
           TableName: this.table.name,
-          KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :v)",
           ExpressionAttributeValues: {
             ":pk": instanceKey(id),
-            ":from": historyKey((page.after ?? 0) + 1),
-            ":to": "H#~",
+            ":v": "V#",
+            ":from": stepKey(page.after ?? 0),
           },
-          Limit: limit + 1,
+          FilterExpression: "sk > :from",
+          Limit: 1000,
         }),
       ),
     );
-    const records = Items.slice(0, limit).map((item) => ({
-      seq: Number(String(item.sk).slice(2)),
-      ...(JSON.parse(String(item.record)) as HistoryRecord),
-    }));
+    const records = (Items as Step[])
+      .slice(0, limit)
+      .map((s) => ({
+        seq: Number(s.sk.slice(2)),
+        at: s.at,
+        message: JSON.parse(s.message) as Message,
+        commands: JSON.parse(s.commands) as Command[],
+        notes: s.notes ? (JSON.parse(s.notes) as Note[]) : [],
+      }));
     const last = records[records.length - 1];
     return Items.length > limit && last ? { records, next: last.seq } : { records };
   }
 
   async list(filter: InstanceFilter = {}): Promise<InstanceSummary[]> {
-    // A scan: fine for operators' listings; a status index comes with the stack's GSI.
     const { Items = [] } = await aws("listing instances", () =>
       this.table.client.send(
         new ScanCommand({
@@ -219,22 +325,18 @@ export class DynamoInstanceStore implements InstanceStore {
   }
 
   async remove(id: string): Promise<boolean> {
-    const existed = Boolean(await this.head(id));
-    for (let after = 0; ; ) {
-      const page = await this.history(id, { after, limit: 100 });
-      for (const r of page.records)
-        await this.table.client.send(
-          new DeleteCommand({
-            TableName: this.table.name,
-            Key: { pk: instanceKey(id), sk: historyKey(r.seq) },
-          }),
-        );
-      if (!page.next) break;
-      after = page.next;
-    }
-    await this.table.client.send(
-      new DeleteCommand({ TableName: this.table.name, Key: { pk: instanceKey(id), sk: "HEAD" } }),
+    this.heads.delete(id);
+    const { Items = [] } = await this.table.client.send(
+      new QueryCommand({
+        TableName: this.table.name,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": instanceKey(id) },
+      }),
     );
-    return existed;
+    for (const item of Items)
+      await this.table.client.send(
+        new DeleteCommand({ TableName: this.table.name, Key: { pk: item.pk, sk: item.sk } }),
+      );
+    return Items.some((item) => item.sk === "HEAD");
   }
 }

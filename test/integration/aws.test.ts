@@ -38,7 +38,7 @@ let clock = Date.now();
 beforeAll(async () => {
   resources = await provision(clients, `it${Date.now().toString(36)}`, ["approve"]);
   deps = makeAwsDeps(clients, resources, () => clock);
-  runner = new LocalRunner(deps, resources.feeds, 1);
+  runner = new LocalRunner(deps, resources.feeds, { visibilityTimeout: 1 });
 });
 
 async function receive(url: string): Promise<{ body: Record<string, unknown>; handle: string }[]> {
@@ -199,7 +199,7 @@ describe("on an AWS emulator, under load and faults", () => {
       if (task.task.participant === "second" && crashes++ === 0) throw new Error("the Lambda died here");
       return send(task);
     };
-    const crashRunner = new LocalRunner(crashing, resources.feeds, 1);
+    const crashRunner = new LocalRunner(crashing, resources.feeds, { visibilityTimeout: 1 });
     await deps.runtime.launch({ process: "two", id: "two-1" });
     await crashRunner.settle();
     await work(resources.queues.tasks, () => ({ a: 1 }));
