@@ -285,15 +285,13 @@ export class DynamoInstanceStore implements InstanceStore {
         }),
       ),
     );
-    const records = (Items as Step[])
-      .slice(0, limit)
-      .map((s) => ({
-        seq: Number(s.sk.slice(2)),
-        at: s.at,
-        message: JSON.parse(s.message) as Message,
-        commands: JSON.parse(s.commands) as Command[],
-        notes: s.notes ? (JSON.parse(s.notes) as Note[]) : [],
-      }));
+    const records = (Items as Step[]).slice(0, limit).map((s) => ({
+      seq: Number(s.sk.slice(2)),
+      at: s.at,
+      message: JSON.parse(s.message) as Message,
+      commands: JSON.parse(s.commands) as Command[],
+      notes: s.notes ? (JSON.parse(s.notes) as Note[]) : [],
+    }));
     const last = records[records.length - 1];
     return Items.length > limit && last ? { records, next: last.seq } : { records };
   }

@@ -220,15 +220,15 @@ describe("on an AWS emulator, under load and faults", () => {
     expect((await deps.runtime.deps.store.load("two-1"))?.outbox).toEqual([]);
   }, 60_000);
 
-  it("runs 20 instances with parallel branches concurrently with no lost update", async () => {
+  it("runs 50 instances with parallel branches concurrently with no lost update", async () => {
     await deps.definitions.register(
       "fan.yaml",
       "context: { a: 0, b: 0, c: 0 }\ndo:\n  - all: { do: [ { action: fa }, { action: fb }, { action: fc } ] }\n",
     );
-    const ids = Array.from({ length: 20 }, (_, i) => `fan-${i}`);
+    const ids = Array.from({ length: 50 }, (_, i) => `fan-${i}`);
     await Promise.all(ids.map((id) => deps.runtime.launch({ process: "fan", id })));
     await runner.settle();
-    for (let round = 0; round < 30; round++) {
+    for (let round = 0; round < 80; round++) {
       const batch = await receive(resources.queues.tasks);
       for (const m of batch) {
         const task = m.body.task as { participant: string; reply_to: string; reply_group: string };
