@@ -40,7 +40,7 @@ export class LocalRunner {
   handlerMs = 0;
 
   constructor(
-    private readonly deps: AwsDeps,
+    deps: AwsDeps,
     feeds: { ingest: string; register: string },
     private readonly options: RunnerOptions = {},
   ) {
