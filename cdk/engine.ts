@@ -199,6 +199,8 @@ export class DocketEngine extends Construct {
     for (const queue of Object.values(this.participantQueues)) queue.grantSendMessages(advance);
     for (const f of [advance, register]) this.bus.grantPutEventsTo(f);
     for (const f of [advance, ingest]) q.deadLetters.grantSendMessages(f);
+    // Contexts and messages over the threshold are offloaded under payloads/.
+    this.bucket.grantReadWrite(advance, "payloads/*");
     // Only reading objects: not listing, not the bucket's configuration.
     register.addToRolePolicy(
       new PolicyStatement({ actions: ["s3:GetObject"], resources: [this.bucket.arnForObjects("*")] }),

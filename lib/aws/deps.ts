@@ -8,6 +8,7 @@ import { EngineError } from "../errors.js";
 import { Runtime } from "../runtime/runtime.js";
 import { DynamoDefinitionStore } from "./definitions.js";
 import { AwsDispatcher, type AwsQueues } from "./dispatcher.js";
+import { s3Payloads } from "./payloads.js";
 import { DynamoInstanceStore } from "./store.js";
 import { DynamoSubscriptionIndex } from "./subscriptions.js";
 import type { TableRef } from "./table.js";
@@ -24,6 +25,8 @@ export interface AwsResources {
   readonly bus: string;
   readonly bucket: string;
   readonly queues: AwsQueues & { readonly deadLetters?: string };
+  /** Contexts and messages over this many bytes go to S3 (in the bucket); default 64 KB. */
+  readonly largePayloadBytes?: number;
 }
 
 export interface AwsDeps {
@@ -56,7 +59,11 @@ export function makeAwsDeps(
   });
   const definitions = new DynamoDefinitionStore(table);
   const runtime = new Runtime({
-    store: new DynamoInstanceStore(table, definitions),
+    store: new DynamoInstanceStore(
+      table,
+      definitions,
+      s3Payloads(clients.s3, resources.bucket, resources.largePayloadBytes),
+    ),
     dispatcher,
     subscriptions: new DynamoSubscriptionIndex(table),
     definitions,
@@ -86,6 +93,7 @@ export function resourcesFromEnv(env: Record<string, string | undefined> = proce
     table: need("DOCKET_TABLE"),
     bus: need("DOCKET_BUS"),
     bucket: env.DOCKET_BUCKET ?? "",
+    largePayloadBytes: Number(env.DOCKET_LARGE_PAYLOAD_BYTES ?? 64 * 1024),
     queues: {
       inbox: need("DOCKET_INBOX_URL"),
       timers: need("DOCKET_TIMERS_URL"),

@@ -29,6 +29,7 @@ import type {
   InstanceSummary,
   StoredInstance,
 } from "../ports.js";
+import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { aws, instanceKey, pad, type TableRef } from "./table.js";
 
 interface Head {
@@ -76,6 +77,7 @@ export class DynamoInstanceStore implements InstanceStore {
   constructor(
     private readonly table: TableRef,
     private readonly definitions: DefinitionStore,
+    private readonly payloads: PayloadStore = inlinePayloads,
     private readonly snapshotEvery = 20,
   ) {}
 
@@ -89,7 +91,7 @@ export class DynamoInstanceStore implements InstanceStore {
     );
     if (!Item) return undefined;
     const head = Item as Head;
-    return { head, snapshot: JSON.parse(head.snapshot) as Snapshot };
+    return { head, snapshot: JSON.parse(await this.payloads.get(head.snapshot)) as Snapshot };
   }
 
   private async stepsAfter(id: string, version: number): Promise<Step[]> {
@@ -131,7 +133,12 @@ export class DynamoInstanceStore implements InstanceStore {
     let snapshot = base.snapshot;
     let commands: readonly Command[] = [];
     for (const step of steps) {
-      const result = transition(definition, snapshot, JSON.parse(step.message) as Message, step.at);
+      const result = transition(
+        definition,
+        snapshot,
+        JSON.parse(await this.payloads.get(step.message)) as Message,
+        step.at,
+      );
       snapshot = result.snapshot;
       commands = result.commands;
     }
@@ -161,7 +168,7 @@ export class DynamoInstanceStore implements InstanceStore {
       pk,
       sk: stepKey(version),
       at: record.at,
-      message: JSON.stringify(record.message),
+      message: await this.payloads.put(JSON.stringify(record.message)),
       commands: summary(record.commands),
       ...(record.notes.length ? { notes: JSON.stringify(record.notes) } : {}),
       ...(next.outbox.length ? {} : { sent: true }),
@@ -212,7 +219,7 @@ export class DynamoInstanceStore implements InstanceStore {
       status: snapshot.status,
       process: snapshot.process,
       definition: next.definition,
-      snapshot: JSON.stringify(snapshot),
+      snapshot: await this.payloads.put(JSON.stringify(snapshot)),
       createdAt: snapshot.createdAt,
       updatedAt: snapshot.updatedAt,
     };
@@ -242,7 +249,7 @@ export class DynamoInstanceStore implements InstanceStore {
       sk: `W#${pad(record.at, 15)}#${Math.random().toString(36).slice(2, 8)}`,
       kind: "note",
       at: record.at,
-      message: JSON.stringify(record.message),
+      message: await this.payloads.put(JSON.stringify(record.message)),
       notes: JSON.stringify(record.notes),
       commands: "[]",
     };
@@ -285,13 +292,15 @@ export class DynamoInstanceStore implements InstanceStore {
         }),
       ),
     );
-    const records = (Items as Step[]).slice(0, limit).map((s) => ({
-      seq: Number(s.sk.slice(2)),
-      at: s.at,
-      message: JSON.parse(s.message) as Message,
-      commands: JSON.parse(s.commands) as Command[],
-      notes: s.notes ? (JSON.parse(s.notes) as Note[]) : [],
-    }));
+    const records = await Promise.all(
+      (Items as Step[]).slice(0, limit).map(async (s) => ({
+        seq: Number(s.sk.slice(2)),
+        at: s.at,
+        message: JSON.parse(await this.payloads.get(s.message)) as Message,
+        commands: JSON.parse(s.commands) as Command[],
+        notes: s.notes ? (JSON.parse(s.notes) as Note[]) : [],
+      })),
+    );
     const last = records[records.length - 1];
     return Items.length > limit && last ? { records, next: last.seq } : { records };
   }

@@ -262,4 +262,50 @@ describe("on an AWS emulator, under load and faults", () => {
       }).toEqual({ id, status: "completed", context: { a: 1, b: 1, c: 1 } });
     }
   }, 120_000);
+
+  it("offloads a context and a reply over the threshold to S3, transparently", async () => {
+    const small = makeAwsDeps(clients, { ...resources, largePayloadBytes: 4096 }, () => clock);
+    const smallRunner = new LocalRunner(small, resources.feeds, { visibilityTimeout: 1 });
+    await small.definitions.register(
+      "big.yaml",
+      "context: { blob: '' }\ndo: [ { action: big }, { action: after } ]\n",
+    );
+    await small.runtime.launch({ process: "big", id: "big-1" });
+    await smallRunner.settle();
+    const blob = "b".repeat(200 * 1024);
+    for (let i = 0; i < 20; i++) {
+      const [m] = await receive(resources.queues.tasks);
+      if (!m) {
+        await smallRunner.tick();
+        continue;
+      }
+      const task = m.body.task as { participant: string; reply_to: string; reply_group: string };
+      await clients.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: resources.queues.tasks, ReceiptHandle: m.handle }),
+      );
+      // The reply itself would be too large for SQS: the worker sends a field the engine then grows.
+      await clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: task.reply_to,
+          MessageGroupId: task.reply_group,
+          MessageDeduplicationId: String(Math.random()),
+          MessageBody: JSON.stringify({
+            task,
+            status: "done",
+            fields: task.participant === "big" ? { blob: blob.slice(0, 200_000) } : { done: true },
+          }),
+        }),
+      );
+      await smallRunner.settle();
+      if (task.participant === "after") break;
+    }
+    const stored = await small.runtime.deps.store.load("big-1");
+    expect(stored?.snapshot.status).toBe("completed");
+    expect(String(rootContext(stored?.snapshot ?? ({} as never)).blob)).toHaveLength(200_000);
+    const { ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+    const { Contents = [] } = await clients.s3.send(
+      new ListObjectsV2Command({ Bucket: resources.bucket, Prefix: "payloads/" }),
+    );
+    expect(Contents.length).toBeGreaterThanOrEqual(2); // the reply's message and the snapshot
+  }, 60_000);
 });
