@@ -200,7 +200,12 @@ export class DocketEngine extends Construct {
     for (const f of [advance, register]) this.bus.grantPutEventsTo(f);
     for (const f of [advance, ingest]) q.deadLetters.grantSendMessages(f);
     // Contexts and messages over the threshold are offloaded under payloads/.
-    this.bucket.grantReadWrite(advance, "payloads/*");
+    advance.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["s3:GetObject", "s3:PutObject"],
+        resources: [this.bucket.arnForObjects("payloads/*")],
+      }),
+    );
     // Only reading objects: not listing, not the bucket's configuration.
     register.addToRolePolicy(
       new PolicyStatement({ actions: ["s3:GetObject"], resources: [this.bucket.arnForObjects("*")] }),
