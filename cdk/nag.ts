@@ -28,11 +28,17 @@ export function acknowledgeNagFindings(engine: DocketEngine): void {
   const stack = Stack.of(engine);
   for (const finding of ACCEPTED_FINDINGS) Validations.of(stack).acknowledge(finding);
   const bucket = engine.bucket.node.defaultChild as CfnResource | undefined;
-  if (bucket) {
-    Validations.of(stack).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(bucket)}.Arn>/*]`,
-      reason:
-        "The register function reads (s3:GetObject only) any definition dropped in the one definitions bucket.",
-    });
-  }
+  if (!bucket) return;
+  const arn = `<${stack.getLogicalId(bucket)}.Arn>`;
+  // The narrower one first: CDK skips an acknowledgement that an earlier wildcard one seems to cover.
+  Validations.of(stack).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${arn}/payloads/*]`,
+    reason:
+      "The advance function reads and writes (GetObject, PutObject only) offloaded payloads, named by content hash under payloads/.",
+  });
+  Validations.of(stack).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${arn}/*]`,
+    reason:
+      "The register function reads (s3:GetObject only) any definition dropped in the one definitions bucket.",
+  });
 }
