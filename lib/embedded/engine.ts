@@ -41,6 +41,8 @@ export class EmbeddedEngine {
   private closed = false;
   private retryDelay = 0;
   private lock: Promise<void> = Promise.resolve();
+  /** Set while the pump applies a message inside its transaction. */
+  private section?: { done: Promise<void> };
   private readonly idleWaiters: (() => void)[] = [];
 
   private constructor(readonly options: EngineOptions) {
@@ -106,6 +108,29 @@ export class EmbeddedEngine {
    * from outside (an HTTP reply, a launch) never joins the pump's open transaction, and is
    * committed before the caller is told it was taken.
    */
+  /**
+   * A write from outside the pump (a reply, a launch, an event, an operator command). While the
+   * pump holds its transaction, the write joins it (one commit instead of two); otherwise it gets
+   * a transaction of its own. Either way the caller hears back only once it is committed.
+   */
+  private write<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.section) {
+      return fn().then(async (value) => {
+        // Whatever transaction is open now may hold this write: wait until it has committed.
+        while (this.section) await this.section.done;
+        return value;
+      });
+    }
+    return this.serialized(async () => {
+      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        return await fn();
+      } finally {
+        if (this.db.inTransaction) this.db.exec("COMMIT");
+      }
+    });
+  }
+
   private serialized<T>(fn: () => Promise<T> | T): Promise<T> {
     const run = this.lock.then(fn, fn);
     this.lock = run.then(
@@ -131,6 +156,8 @@ export class EmbeddedEngine {
   private async applyOne(item: NonNullable<ReturnType<EmbeddedQueues["peek"]>>): Promise<void> {
     const own = !this.db.inTransaction;
     if (own) this.db.exec("BEGIN IMMEDIATE");
+    let finish: () => void = () => {};
+    this.section = { done: new Promise<void>((resolve) => (finish = resolve)) };
     try {
       await this.runtime.apply(item.instance, item.message);
       this.queues.ack(item.id);
@@ -150,6 +177,8 @@ export class EmbeddedEngine {
       );
     } finally {
       if (own && this.db.inTransaction) this.db.exec("COMMIT");
+      this.section = undefined;
+      finish();
     }
   }
 
@@ -198,24 +227,19 @@ export class EmbeddedEngine {
   // ---- operations -----------------------------------------------------------------------------
 
   launch(request: LaunchRequest): Promise<string> {
-    return this.serialized(() => this.runtime.launch(request));
+    return this.write(() => this.runtime.launch(request));
   }
 
   publish(request: PublishRequest): Promise<string> {
-    return this.serialized(() => this.runtime.publish(request));
+    return this.write(() => this.runtime.publish(request));
   }
 
   /** Takes a participant's reply; marks its task answered. */
   reply(reply: WireReply | unknown): Promise<void> {
-    return this.serialized(async () => {
-      // The reply and its task's closing commit together, before the caller hears it was taken.
-      this.db.exec("BEGIN IMMEDIATE");
-      try {
-        await this.runtime.reply(reply);
-        this.queues.closeTask((reply as WireReply).task.id);
-      } finally {
-        this.db.exec("COMMIT");
-      }
+    // The reply and its task's closing commit together, before the caller hears it was taken.
+    return this.write(async () => {
+      await this.runtime.reply(reply);
+      this.queues.closeTask((reply as WireReply).task.id);
     });
   }
 
@@ -231,7 +255,7 @@ export class EmbeddedEngine {
     ) {
       throw new MessageError([{ path: "fields", message: "must be an object" }]);
     }
-    await this.serialized(() => this.queues.enqueue(instance, { type: "operator", action, ...options }));
+    await this.write(() => this.queues.enqueue(instance, { type: "operator", action, ...options }));
   }
 
   async snapshot(instance: string): Promise<Snapshot | undefined> {

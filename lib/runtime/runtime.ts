@@ -133,13 +133,15 @@ export class Runtime {
       await store.note(instance, record);
       return "ignored";
     }
+    // When the sends commit with the state (embedded), there is no gap for an outbox to cover.
+    const atomic = this.deps.sendsCommitWithState === true;
     const version = await store.save(
-      { snapshot: result.snapshot, outbox: result.commands, definition: hash },
+      { snapshot: result.snapshot, outbox: atomic ? [] : result.commands, definition: hash },
       record,
       loaded?.version,
     );
     await this.carryOut(result.commands);
-    await store.markSent(instance, version);
+    if (!atomic) await store.markSent(instance, version);
     return "applied";
   }
 

@@ -81,8 +81,13 @@ describe("docket serve and the client commands", () => {
       err: expect.stringMatching(/cancel it before deleting it \(HTTP 409\)/),
     });
     expect(docket(dir, "cancel", "o-1", "--url", url).code).toBe(0);
-    spawnSync("sleep", ["0.3"]);
-    expect(JSON.parse(docket(dir, "show", "o-1", "--url", url).out).status).toBe("canceled");
+    // The cancel is queued; poll until the server has applied it.
+    let status = "";
+    for (let i = 0; i < 20 && status !== "canceled"; i++) {
+      status = JSON.parse(docket(dir, "show", "o-1", "--url", url).out).status;
+      if (status !== "canceled") spawnSync("sleep", ["0.2"]);
+    }
+    expect(status).toBe("canceled");
     expect(docket(dir, "delete", "o-1", "--url", url).code).toBe(0);
   });
 
