@@ -1,40 +1,19 @@
 /** DefinitionStore in DynamoDB: sources by content hash, a latest pointer per process, rejections kept. */
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
-import { DefinitionError, formatProblem } from "../errors.js";
-import { processNameFromKey, readDefinition } from "../language/index.js";
+import { processNameFromKey } from "../language/index.js";
 import type { Definition } from "../language/model.js";
 import type { DefinitionStore, Registration } from "../ports.js";
+import { readRegistration, storedDefinition } from "../runtime/registration.js";
 import { aws, type TableRef } from "./table.js";
-
-/** SHA-256 of the source (hex, 16 characters), with WebCrypto: Lambda and Node both have it. */
-export async function sourceHash(source: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(source));
-  return [...new Uint8Array(digest)]
-    .map((b) => b.toString(16).padStart(2, "0"))
-    .join("")
-    .slice(0, 16);
-}
 
 export class DynamoDefinitionStore implements DefinitionStore {
   private readonly parsed = new Map<string, Definition>();
 
   constructor(private readonly table: TableRef) {}
 
-  private async parse(key: string, source: string, name?: string): Promise<Registration> {
-    const fallback = name ?? processNameFromKey(key);
-    try {
-      const read = readDefinition(source, { file: key, name: fallback });
-      const definition = name === undefined ? read : { ...read, name };
-      return { ok: true, name: definition.name, hash: await sourceHash(source), definition };
-    } catch (error) {
-      if (!(error instanceof DefinitionError)) throw error;
-      return { ok: false, name: fallback, problems: error.problems.map(formatProblem) };
-    }
-  }
-
   async register(key: string, source: string): Promise<Registration> {
     const name = processNameFromKey(key);
-    const registration = await this.parse(key, source, name);
+    const registration = await readRegistration(key, source, name);
     const now = Date.now();
     if (!registration.ok) {
       await aws("recording a rejection", () =>
@@ -78,7 +57,7 @@ export class DynamoDefinitionStore implements DefinitionStore {
   }
 
   async registerInline(source: string): Promise<Registration> {
-    const registration = await this.parse("subprocess.xml", source);
+    const registration = await readRegistration("subprocess.xml", source);
     if (registration.ok) {
       await aws("storing a subprocess", () =>
         this.table.client.send(
@@ -127,11 +106,7 @@ export class DynamoDefinitionStore implements DefinitionStore {
     );
     if (!Item) return undefined;
     const source = String(Item.source);
-    const read = readDefinition(source, {
-      name: String(Item.name),
-      format: source.trimStart().startsWith("<") ? "xml" : "yaml",
-    });
-    const definition = { ...read, name: String(Item.name) };
+    const definition = storedDefinition(source, String(Item.name));
     this.parsed.set(hash, definition);
     return definition;
   }

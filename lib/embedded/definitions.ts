@@ -2,16 +2,11 @@
  * DefinitionStore on SQLite: definitions stored by content hash, a `latest` pointer per process
  * name, and the errors of a rejected file kept so they can be asked for.
  */
-import { createHash } from "node:crypto";
-import { DefinitionError, formatProblem } from "../errors.js";
-import { processNameFromKey, readDefinition } from "../language/index.js";
+import { processNameFromKey } from "../language/index.js";
 import type { Definition } from "../language/model.js";
 import type { DefinitionStore, Registration } from "../ports.js";
+import { readRegistration, storedDefinition } from "../runtime/registration.js";
 import type { Db } from "./database.js";
-
-export function contentHash(source: string): string {
-  return createHash("sha256").update(source).digest("hex").slice(0, 16);
-}
 
 export class SqliteDefinitionStore implements DefinitionStore {
   private readonly parsed = new Map<string, Definition>();
@@ -45,22 +40,9 @@ export class SqliteDefinitionStore implements DefinitionStore {
     };
   }
 
-  private parse(key: string, source: string, name?: string): Registration {
-    const fallback = name ?? processNameFromKey(key);
-    try {
-      const read = readDefinition(source, { file: key, name: fallback });
-      // A stored process is known by its key's name, whatever its name attribute says.
-      const definition = name === undefined ? read : { ...read, name };
-      return { ok: true, name: definition.name, hash: contentHash(source), definition };
-    } catch (error) {
-      if (!(error instanceof DefinitionError)) throw error;
-      return { ok: false, name: fallback, problems: error.problems.map(formatProblem) };
-    }
-  }
-
   async register(key: string, source: string): Promise<Registration> {
     // The name is the key without its extension, as for the bucket: team/order.xml is team/order.
-    const registration = this.parse(key, source, processNameFromKey(key));
+    const registration = await readRegistration(key, source, processNameFromKey(key));
     const now = Date.now();
     if (!registration.ok) {
       this.statements.reject.run(registration.name, JSON.stringify(registration.problems), now);
@@ -77,7 +59,7 @@ export class SqliteDefinitionStore implements DefinitionStore {
   }
 
   async registerInline(source: string): Promise<Registration> {
-    const registration = this.parse("subprocess.xml", source);
+    const registration = await readRegistration("subprocess.xml", source);
     if (registration.ok) {
       this.statements.put.run(registration.hash, registration.definition.name, source, Date.now());
       this.parsed.set(registration.hash, registration.definition);
@@ -105,11 +87,7 @@ export class SqliteDefinitionStore implements DefinitionStore {
     if (cached) return cached;
     const row = this.statements.source.get(hash);
     if (!row) return undefined;
-    const read = readDefinition(row.source, {
-      name: row.name,
-      format: row.source.trimStart().startsWith("<") ? "xml" : "yaml",
-    });
-    const definition = { ...read, name: row.name };
+    const definition = storedDefinition(row.source, row.name);
     this.parsed.set(hash, definition);
     return definition;
   }
