@@ -15,6 +15,7 @@ import {
 } from "../engine/types.js";
 import { DocketError, EngineError } from "../errors.js";
 import type { Definition, Json } from "../language/model.js";
+import { eventMessage } from "./runtime.js";
 
 export interface HistoryEntry {
   readonly at: number;
@@ -181,18 +182,7 @@ export class MemoryRuntime {
   private deliver(subscription: Subscription, event: BufferedEvent): void {
     if (event.name !== subscription.event) return;
     if (subscription.key !== undefined && event.key !== subscription.key) return;
-    this.inbox.push({
-      instance: subscription.instance,
-      message: {
-        type: "event",
-        node: subscription.node,
-        subscription: subscription.subscription,
-        id: event.id,
-        name: event.name,
-        ...(event.key === undefined ? {} : { key: event.key }),
-        data: event.data,
-      },
-    });
+    this.inbox.push({ instance: subscription.instance, message: eventMessage(subscription, event) });
   }
 
   /** Publishes an event: buffered for late subscribers, delivered to current ones. */

@@ -214,7 +214,11 @@ export class Runtime {
   }
 }
 
-function eventMessage(subscription: { subscription: string; node: string }, event: ExternalEvent): Message {
+/** The message that hands an event to the await holding a subscription. */
+export function eventMessage(
+  subscription: { subscription: string; node: string },
+  event: ExternalEvent,
+): Message {
   return {
     type: "event",
     node: subscription.node,
