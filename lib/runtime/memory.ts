@@ -5,32 +5,14 @@
  */
 
 import { CONSUMED_WINDOW_MS, transition } from "../engine/index.js";
-import {
-  type Command,
-  type Message,
-  type Note,
-  nodeState,
-  type Snapshot,
-  type TaskCommand,
-} from "../engine/types.js";
+import { type Command, type Message, nodeState, type Snapshot, type TaskCommand } from "../engine/types.js";
 import { DocketError, EngineError } from "../errors.js";
 import type { Definition, Json } from "../language/model.js";
+import type { ExternalEvent, HistoryRecord } from "../ports.js";
 import { eventMessage } from "./runtime.js";
 
-export interface HistoryEntry {
-  readonly at: number;
-  readonly message: Message;
-  readonly commands: readonly Command[];
-  readonly notes: readonly Note[];
-}
-
-export interface BufferedEvent {
-  readonly id: string;
-  readonly name: string;
-  readonly key?: string;
-  readonly data: Json;
-  readonly at: number;
-}
+/** An event as the buffer keeps it: the ports' ExternalEvent. */
+export type BufferedEvent = ExternalEvent;
 
 interface Timer {
   readonly timer: string;
@@ -67,7 +49,7 @@ export class MemoryRuntime {
   now: number;
   readonly instances = new Map<string, Snapshot>();
   readonly definitions = new Map<string, Definition>();
-  readonly history = new Map<string, HistoryEntry[]>();
+  readonly history = new Map<string, HistoryRecord[]>();
   /** Every task sent, in order; redelivered duplicates are counted, not resent. */
   readonly dispatched: TaskCommand[] = [];
   readonly duplicateDispatches: TaskCommand[] = [];
