@@ -279,5 +279,3 @@ export class EmbeddedEngine {
     this.db.close();
   }
 }
-
-export { DocketError };

@@ -48,6 +48,24 @@ async function receive(url: string): Promise<{ body: Record<string, unknown>; ha
   return Messages.map((m) => ({ body: JSON.parse(m.Body ?? "{}"), handle: m.ReceiptHandle as string }));
 }
 
+/** A worker's answer: the reply to the task's inbox, grouped by its instance, then the task deleted. */
+async function answer(
+  queue: string,
+  message: { body: Record<string, unknown>; handle: string },
+  fields: Record<string, unknown>,
+): Promise<void> {
+  const task = message.body.task as { reply_to: string; reply_group: string };
+  await clients.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: task.reply_to,
+      MessageGroupId: task.reply_group,
+      MessageDeduplicationId: String(Math.random()),
+      MessageBody: JSON.stringify({ task, status: "done", fields }),
+    }),
+  );
+  await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: message.handle }));
+}
+
 /** A worker: takes a task from a queue and replies to its reply_to, grouped by reply_group. */
 async function work(
   url: string,
@@ -56,16 +74,7 @@ async function work(
   for (let i = 0; i < 20; i++) {
     const [message] = await receive(url);
     if (message) {
-      const task = message.body.task as { reply_to: string; reply_group: string };
-      await clients.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: task.reply_to,
-          MessageGroupId: task.reply_group,
-          MessageDeduplicationId: String(Math.random()),
-          MessageBody: JSON.stringify({ task, status: "done", fields: fields(message.body) }),
-        }),
-      );
-      await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: message.handle }));
+      await answer(url, message, fields(message.body));
       return message.body;
     }
     await runner.tick();
@@ -231,23 +240,8 @@ describe("on an AWS emulator, under load and faults", () => {
     for (let round = 0; round < 80; round++) {
       const batch = await receive(resources.queues.tasks);
       for (const m of batch) {
-        const task = m.body.task as { participant: string; reply_to: string; reply_group: string };
-        const key = task.participant.slice(1);
-        await clients.sqs.send(
-          new SendMessageCommand({
-            QueueUrl: task.reply_to,
-            MessageGroupId: task.reply_group,
-            MessageDeduplicationId: String(Math.random()),
-            MessageBody: JSON.stringify({
-              task,
-              status: "done",
-              fields: { ...(m.body.fields as object), [key]: 1 },
-            }),
-          }),
-        );
-        await clients.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: resources.queues.tasks, ReceiptHandle: m.handle }),
-        );
+        const key = (m.body.task as { participant: string }).participant.slice(1);
+        await answer(resources.queues.tasks, m, { ...(m.body.fields as object), [key]: 1 });
       }
       await Promise.all([runner.tick(), runner.tick()]);
       const done = await Promise.all(ids.map((id) => deps.runtime.deps.store.load(id)));
@@ -272,30 +266,15 @@ describe("on an AWS emulator, under load and faults", () => {
     );
     await small.runtime.launch({ process: "big", id: "big-1" });
     await smallRunner.settle();
-    const blob = "b".repeat(200 * 1024);
+    const blob = "b".repeat(200_000);
     for (let i = 0; i < 20; i++) {
       const [m] = await receive(resources.queues.tasks);
       if (!m) {
         await smallRunner.tick();
         continue;
       }
-      const task = m.body.task as { participant: string; reply_to: string; reply_group: string };
-      await clients.sqs.send(
-        new DeleteMessageCommand({ QueueUrl: resources.queues.tasks, ReceiptHandle: m.handle }),
-      );
-      // The reply itself would be too large for SQS: the worker sends a field the engine then grows.
-      await clients.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: task.reply_to,
-          MessageGroupId: task.reply_group,
-          MessageDeduplicationId: String(Math.random()),
-          MessageBody: JSON.stringify({
-            task,
-            status: "done",
-            fields: task.participant === "big" ? { blob: blob.slice(0, 200_000) } : { done: true },
-          }),
-        }),
-      );
+      const task = m.body.task as { participant: string };
+      await answer(resources.queues.tasks, m, task.participant === "big" ? { blob } : { done: true });
       await smallRunner.settle();
       if (task.participant === "after") break;
     }
