@@ -1,17 +1,13 @@
 /** `npx cdk synth` / `cdk deploy`: the docket stack, participants with queues from docket.config.yaml. */
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { loadConfig } from "../lib/embedded/config.js";
+import { awsParticipants, loadConfig } from "../lib/embedded/config.js";
 import { acknowledgeNagFindings } from "./nag.js";
 import { DocketStack } from "./stack.js";
 
 const app = new App();
-const config = loadConfig();
-const participants = Object.entries(config.participants)
-  .filter(([, spec]) => spec.kind === "external")
-  .map(([name]) => name);
 const stack = new DocketStack(app, app.node.tryGetContext("stackName") ?? "Docket", {
-  engine: { participants },
+  engine: awsParticipants(loadConfig()),
 });
 acknowledgeNagFindings(stack.engine);
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -5,7 +5,7 @@
  * dead-letter queue, except the sweep, which a rate(1 minute) rule runs.
  */
 import { fileURLToPath } from "node:url";
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { EventBus, type IEventBus, Rule, Schedule } from "aws-cdk-lib/aws-events";
@@ -18,6 +18,7 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket } from "aws-cdk-lib/aws-s3";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { parseTarget, type Target } from "../lib/aws/targets.js";
 
 export interface DocketEngineProps {
   /**
@@ -26,6 +27,14 @@ export interface DocketEngineProps {
    * @default - none: every task goes to the default task queue
    */
   readonly participants?: readonly string[];
+  /**
+   * Participants the engine calls itself, by name: `lambda:<function name or ARN>` (invoked with
+   * the task, its result is the reply), `http:<url>` (the task POSTed as JSON, the response is the
+   * reply) or `sfn:<state machine ARN>` (an execution per task; its end is the reply). Their tasks
+   * go to an invoke queue that a function of its own drains.
+   * @default - none
+   */
+  readonly targets?: Readonly<Record<string, string>>;
   /**
    * The bucket definitions are dropped in. It must send its events to EventBridge.
    * @default - a new encrypted, private bucket with EventBridge notifications
@@ -60,6 +69,19 @@ export interface DocketEngineProps {
 
 const FUNCTIONS = new URL("../functions/", import.meta.url);
 
+/** Each target read as the engine will read it, so a typo fails `cdk synth`, not a task in production. */
+function parseTargets(specs: Readonly<Record<string, string>>): Record<string, Target> {
+  const targets: Record<string, Target> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    try {
+      targets[name] = parseTarget(name, spec);
+    } catch (error) {
+      throw new Error(`DocketEngine: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return targets;
+}
+
 export class DocketEngine extends Construct {
   readonly table: Table;
   readonly bus: IEventBus;
@@ -70,10 +92,13 @@ export class DocketEngine extends Construct {
   readonly participantQueues: Readonly<Record<string, Queue>>;
   readonly deadLetterQueues: Queue[] = [];
   readonly functions: Record<"advance" | "ingest" | "register" | "timerRelay" | "sweep", NodejsFunction>;
+  /** Runs the tasks of `targets` (absent without targets). */
+  readonly invoker?: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: DocketEngineProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const targets = parseTargets(props.targets ?? {});
     for (const name of props.participants ?? []) {
       if (!/^[A-Za-z0-9_-]{1,60}$/.test(name))
         throw new Error(
@@ -108,6 +133,7 @@ export class DocketEngine extends Construct {
     const timers = this.queue("TimerQueue");
     const ingest = this.queue("IngestQueue");
     const register = this.queue("RegisterQueue");
+    const invoke = Object.keys(targets).length ? this.queue("InvokeQueue") : undefined;
     const deadLetters = this.queue("RejectedMessages", false, false);
     this.deadLetterQueues.push(deadLetters);
 
@@ -123,6 +149,9 @@ export class DocketEngine extends Construct {
         Object.fromEntries(Object.entries(participantQueues).map(([n, q]) => [n, q.queueUrl])),
       ),
       DOCKET_LARGE_PAYLOAD_BYTES: String(props.largePayloadThreshold ?? 65536),
+      ...(invoke
+        ? { DOCKET_INVOKE_URL: invoke.queueUrl, DOCKET_TARGETS: JSON.stringify(props.targets) }
+        : {}),
     };
     const fn = (name: string, file: string) =>
       new NodejsFunction(this, name, {
@@ -137,7 +166,8 @@ export class DocketEngine extends Construct {
           retention: props.logRetention ?? RetentionDays.ONE_MONTH,
           removalPolicy,
         }),
-        environment,
+        // DOCKET_FUNCTION tells the emulator runner which handler a function is.
+        environment: { ...environment, DOCKET_FUNCTION: file.replace(/\.ts$/, "") },
         bundling: { minify: true, sourceMap: true, forceDockerBundling: false },
       });
     this.functions = {
@@ -148,6 +178,8 @@ export class DocketEngine extends Construct {
       sweep: fn("Sweep", "sweep.ts"),
     };
     this.wire({ timers, ingest, register, deadLetters });
+    if (invoke)
+      this.invoker = this.wireTargets(fn("Invoke", "invoke.ts"), { invoke, ingest, deadLetters }, targets);
     if (props.alarms ?? true) this.alarm();
   }
 
@@ -210,6 +242,50 @@ export class DocketEngine extends Construct {
     register.addToRolePolicy(
       new PolicyStatement({ actions: ["s3:GetObject"], resources: [this.bucket.arnForObjects("*")] }),
     );
+  }
+
+  /** The invoke function: fed by its queue, allowed to call exactly the targets, and to answer in the inbox. */
+  private wireTargets(
+    invoker: NodejsFunction,
+    q: { invoke: Queue; ingest: Queue; deadLetters: Queue },
+    targets: Readonly<Record<string, Target>>,
+  ): NodejsFunction {
+    invoker.addEventSource(new SqsEventSource(q.invoke, { batchSize: 10, reportBatchItemFailures: true }));
+    this.inbox.grantSendMessages(invoker);
+    q.deadLetters.grantSendMessages(invoker);
+    const all = Object.values(targets);
+    const functions = all.flatMap((t) => (t.kind === "lambda" ? [t.function] : []));
+    const machines = all.flatMap((t) => (t.kind === "sfn" ? [t.stateMachine] : []));
+    if (functions.length)
+      invoker.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["lambda:InvokeFunction"],
+          resources: functions.map((f) =>
+            f.startsWith("arn:")
+              ? f
+              : Stack.of(this).formatArn({
+                  service: "lambda",
+                  resource: "function",
+                  resourceName: f,
+                  arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+                }),
+          ),
+        }),
+      );
+    if (machines.length) {
+      invoker.addToRolePolicy(
+        new PolicyStatement({ actions: ["states:StartExecution"], resources: machines }),
+      );
+      // Their executions' ends come on the default bus; the ingest function turns them into replies.
+      new Rule(this, "ExecutionEnds", {
+        eventPattern: {
+          source: ["aws.states"],
+          detailType: ["Step Functions Execution Status Change"],
+          detail: { stateMachineArn: machines, status: ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"] },
+        },
+      }).addTarget(new SqsQueue(q.ingest));
+    }
+    return invoker;
   }
 
   private alarm(): void {

@@ -1,7 +1,9 @@
 /** Building the AWS adapters and the runtime from SDK clients (tests pass clients pointed at an emulator). */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import type { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
+import type { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { EngineError } from "../errors.js";
@@ -12,12 +14,17 @@ import { s3Payloads } from "./payloads.js";
 import { DynamoInstanceStore } from "./store.js";
 import { DynamoSubscriptionIndex } from "./subscriptions.js";
 import type { TableRef } from "./table.js";
+import { parseTarget } from "./targets.js";
 
 export interface AwsClients {
   readonly dynamo: DynamoDBClient;
   readonly sqs: SQSClient;
   readonly events: EventBridgeClient;
   readonly s3: S3Client;
+  /** For `lambda:` participants (made on first use when absent). */
+  readonly lambda?: LambdaClient;
+  /** For `sfn:` participants (made on first use when absent). */
+  readonly sfn?: SFNClient;
 }
 
 export interface AwsResources {
@@ -25,6 +32,8 @@ export interface AwsResources {
   readonly bus: string;
   readonly bucket: string;
   readonly queues: AwsQueues & { readonly deadLetters?: string };
+  /** Participants the engine calls itself: name → `lambda:…`, `http:…` or `sfn:…` (see targets.ts). */
+  readonly targets?: Readonly<Record<string, string>>;
   /** Contexts and messages over this many bytes go to S3 (in the bucket); default 64 KB. */
   readonly largePayloadBytes?: number;
 }
@@ -54,6 +63,7 @@ export function makeAwsDeps(
     events: clients.events,
     table,
     queues: resources.queues,
+    targets: resources.targets ?? {},
     bus: resources.bus,
     now,
   });
@@ -80,25 +90,28 @@ export function resourcesFromEnv(env: Record<string, string | undefined> = proce
     if (!value) throw new EngineError("Configuration", `the environment variable ${name} is not set`);
     return value;
   };
-  let participants: Record<string, string> = {};
-  try {
-    participants = JSON.parse(env.DOCKET_PARTICIPANT_QUEUES ?? "{}") as Record<string, string>;
-  } catch {
-    throw new EngineError(
-      "Configuration",
-      "DOCKET_PARTICIPANT_QUEUES must be JSON: { participant: queue url }",
-    );
-  }
+  const map = (name: string, shape: string): Record<string, string> => {
+    try {
+      const value: unknown = JSON.parse(env[name] ?? "{}");
+      if (value && typeof value === "object" && !Array.isArray(value)) return value as Record<string, string>;
+    } catch {}
+    throw new EngineError("Configuration", `${name} must be a JSON object: { ${shape} }`);
+  };
+  const participants = map("DOCKET_PARTICIPANT_QUEUES", "participant: queue url");
+  const targets = map("DOCKET_TARGETS", 'participant: "lambda:…" | "http:…" | "sfn:…"');
+  for (const [participant, spec] of Object.entries(targets)) parseTarget(participant, spec);
   return {
     table: need("DOCKET_TABLE"),
     bus: need("DOCKET_BUS"),
     bucket: env.DOCKET_BUCKET ?? "",
     largePayloadBytes: Number(env.DOCKET_LARGE_PAYLOAD_BYTES ?? 64 * 1024),
+    targets,
     queues: {
       inbox: need("DOCKET_INBOX_URL"),
       timers: need("DOCKET_TIMERS_URL"),
       tasks: need("DOCKET_TASKS_URL"),
       participants,
+      ...(env.DOCKET_INVOKE_URL ? { invoke: env.DOCKET_INVOKE_URL } : {}),
       ...(env.DOCKET_DLQ_URL ? { deadLetters: env.DOCKET_DLQ_URL } : {}),
     },
   };

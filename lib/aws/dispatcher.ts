@@ -8,8 +8,10 @@ import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventb
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { Message, TaskCommand } from "../engine/types.js";
+import { EngineError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import type { Dispatcher } from "../ports.js";
+import { toWire } from "../runtime/wire.js";
 import { aws, pad, type TableRef } from "./table.js";
 
 export const MAX_SQS_DELAY_S = 15 * 60;
@@ -20,6 +22,8 @@ export interface AwsQueues {
   readonly tasks: string;
   /** Participants with a queue of their own. */
   readonly participants?: Readonly<Record<string, string>>;
+  /** Tasks of participants the engine calls itself (lambda:, http:, sfn:), for the invoke handler. */
+  readonly invoke?: string;
 }
 
 export interface AwsDispatcherDeps {
@@ -27,6 +31,8 @@ export interface AwsDispatcherDeps {
   readonly events: EventBridgeClient;
   readonly table: TableRef;
   readonly queues: AwsQueues;
+  /** Participants the engine calls itself; their tasks go to the invoke queue. */
+  readonly targets: Readonly<Record<string, string>>;
   readonly bus: string;
   readonly now: () => number;
 }
@@ -42,21 +48,22 @@ export class AwsDispatcher implements Dispatcher {
   constructor(private readonly deps: AwsDispatcherDeps) {}
 
   async sendTask(task: TaskCommand): Promise<void> {
-    const { queues } = this.deps;
-    const own = queues.participants?.[task.task.participant];
-    const body = {
-      docket: 1,
-      task: { ...task.task, reply_to: queues.inbox, reply_group: task.task.instance },
-      fields: task.fields,
-    };
-    await aws(`sending task ${task.task.id}`, () =>
+    const { queues, targets } = this.deps;
+    const { participant, id } = task.task;
+    const queue = targets[participant] ? queues.invoke : (queues.participants?.[participant] ?? queues.tasks);
+    if (!queue)
+      throw new EngineError(
+        "Configuration",
+        `participant ${participant} has a target (${targets[participant]}) but no invoke queue is configured`,
+      );
+    await aws(`sending task ${id}`, () =>
       this.deps.sqs.send(
         new SendMessageCommand({
-          QueueUrl: own ?? queues.tasks,
-          MessageBody: JSON.stringify(body),
+          QueueUrl: queue,
+          MessageBody: JSON.stringify(toWire(task, queues.inbox)),
           MessageAttributes: {
-            participant: { DataType: "String", StringValue: task.task.participant },
-            task: { DataType: "String", StringValue: task.task.id },
+            participant: { DataType: "String", StringValue: participant },
+            task: { DataType: "String", StringValue: id },
           },
         }),
       ),

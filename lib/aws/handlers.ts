@@ -2,15 +2,25 @@
  * What each Lambda does, with its dependencies passed in (`makeXHandler(deps)`), so tests run the
  * very handlers against an emulator. functions/*.ts only bind them to the default dependencies.
  */
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { SFNClient } from "@aws-sdk/client-sfn";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { DeleteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { checkMessage } from "../engine/index.js";
 import type { Message } from "../engine/types.js";
 import { DocketError, formatProblem, InfrastructureError } from "../errors.js";
 import type { Json, JsonObject } from "../language/model.js";
+import type { WireTask } from "../runtime/wire.js";
 import type { AwsDeps } from "./deps.js";
 import { MAX_SQS_DELAY_S, timerKey } from "./dispatcher.js";
+import {
+  callTarget,
+  type ExecutionStatusChange,
+  executionReply,
+  parseTarget,
+  type TargetClients,
+} from "./targets.js";
 
 export interface SqsRecord {
   readonly messageId: string;
@@ -99,7 +109,12 @@ interface BusEvent {
   readonly id?: string;
 }
 
-/** Events from the bus (through a queue): `docket.launch` starts an instance; any other may wake awaits. */
+const STEP_FUNCTIONS_STATUS = "Step Functions Execution Status Change";
+
+/**
+ * Events from the bus (through a queue): `docket.launch` starts an instance; a Step Functions
+ * execution's end answers the `sfn:` task it ran; any other event may wake awaits.
+ */
 export function makeIngestHandler(deps: AwsDeps) {
   return async (event: SqsBatch): Promise<BatchResult> => {
     const failures: { itemIdentifier: string }[] = [];
@@ -107,7 +122,10 @@ export function makeIngestHandler(deps: AwsDeps) {
       try {
         const bus = JSON.parse(record.body) as BusEvent;
         const detail = bus.detail ?? {};
-        if (bus["detail-type"] === "docket.launch") {
+        if (bus["detail-type"] === STEP_FUNCTIONS_STATUS) {
+          const reply = executionReply(detail as ExecutionStatusChange);
+          if (reply) await deps.runtime.reply(reply);
+        } else if (bus["detail-type"] === "docket.launch") {
           const process = typeof detail.process === "string" ? detail.process : "";
           const [name, version] = process.split("@");
           await deps.runtime.launch({
@@ -235,5 +253,38 @@ export function makeSweepHandler(deps: AwsDeps) {
       );
     }
     return { handed: Items.length };
+  };
+}
+
+/** Tasks of participants the engine calls itself: run each on its target and queue the reply. */
+export function makeInvokeHandler(deps: AwsDeps) {
+  let clients: TargetClients | undefined;
+  return async (event: SqsBatch): Promise<BatchResult> => {
+    clients ??= {
+      lambda: deps.clients.lambda ?? new LambdaClient({}),
+      sfn: deps.clients.sfn ?? new SFNClient({}),
+    };
+    const failures: { itemIdentifier: string }[] = [];
+    for (const record of event.Records) {
+      try {
+        const task = JSON.parse(record.body) as WireTask;
+        const participant = task.task?.participant;
+        const spec = deps.resources.targets?.[participant];
+        if (!spec) {
+          await deadLetter(deps, record, `participant ${participant} has no target`);
+          continue;
+        }
+        const reply = await callTarget(clients, parseTarget(participant, spec), task);
+        if (reply) await deps.runtime.reply(reply);
+      } catch (error) {
+        if (error instanceof DocketError && !(error instanceof InfrastructureError)) {
+          await deadLetter(deps, record, error.message);
+          continue;
+        }
+        console.error(JSON.stringify({ level: "warn", message: "invoke failed", error: String(error) }));
+        failures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    return { batchItemFailures: failures };
   };
 }

@@ -14,11 +14,13 @@ import {
   type BatchResult,
   makeAdvanceHandler,
   makeIngestHandler,
+  makeInvokeHandler,
   makeRegisterHandler,
   makeSweepHandler,
   makeTimerRelayHandler,
   type SqsBatch,
 } from "./handlers.js";
+import type { HandlerName, Provisioned } from "./provision.js";
 
 type Handler = (batch: SqsBatch) => Promise<BatchResult>;
 
@@ -41,16 +43,22 @@ export class LocalRunner {
 
   constructor(
     deps: AwsDeps,
-    feeds: { ingest: string; register: string },
+    feeds: Provisioned["feeds"],
     private readonly options: RunnerOptions = {},
   ) {
     this.poller = options.poller ?? deps.clients.sqs;
-    this.feeds = [
-      [feeds.register, makeRegisterHandler(deps)],
-      [feeds.ingest, makeIngestHandler(deps)],
-      [deps.resources.queues.timers, makeTimerRelayHandler(deps)],
-      [deps.resources.queues.inbox, makeAdvanceHandler(deps)],
-    ];
+    const make: Record<HandlerName, (deps: AwsDeps) => Handler> = {
+      register: makeRegisterHandler,
+      ingest: makeIngestHandler,
+      invoke: makeInvokeHandler,
+      "timer-relay": makeTimerRelayHandler,
+      advance: makeAdvanceHandler,
+    };
+    // In the order a message travels, so one round carries it as far as it can go.
+    const order = Object.keys(make);
+    this.feeds = [...feeds]
+      .sort((a, b) => order.indexOf(a.handler) - order.indexOf(b.handler))
+      .map((feed) => [feed.queue, make[feed.handler](deps)]);
     this.sweep = makeSweepHandler(deps);
   }
 

@@ -1,110 +1,218 @@
 /**
- * Creates docket's resources on an AWS endpoint (an emulator: moto's server or LocalStack) with the
- * SDK: the table, the queues with their dead-letter queue, the bus and its rules, the bucket and its
- * notifications. Emulators deploy CloudFormation only in part, so the runner creates these itself.
+ * Creates the resources of docket's synthesized CloudFormation template on an AWS endpoint (an
+ * emulator: moto's server or LocalStack) with the SDK. Emulators deploy CloudFormation only in
+ * part, so the runner reads the template itself: tables, queues (dead-letter queues first), buses,
+ * buckets and their notifications, and the rules that target queues. Lambda functions are not
+ * created: their environment, resolved, tells the runner how to configure the handlers it runs in
+ * process, and their event source mappings tell it which queue feeds which handler.
  */
 import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from "@aws-sdk/client-eventbridge";
 import { CreateBucketCommand, PutBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import type { AwsClients, AwsResources } from "./deps.js";
+import { EngineError } from "../errors.js";
+import { type AwsClients, type AwsResources, resourcesFromEnv } from "./deps.js";
+
+export type HandlerName = "advance" | "ingest" | "register" | "timer-relay" | "invoke";
 
 export interface Provisioned extends AwsResources {
-  /** Queues the runner drains into handlers. */
-  readonly feeds: { readonly ingest: string; readonly register: string };
+  /** Each queue that feeds a handler, as the template's event source mappings say. */
+  readonly feeds: readonly { readonly queue: string; readonly handler: HandlerName }[];
 }
 
-async function queue(clients: AwsClients, name: string, fifo = false): Promise<{ url: string; arn: string }> {
-  const { QueueUrl } = await clients.sqs.send(
-    new CreateQueueCommand({
-      QueueName: fifo ? `${name}.fifo` : name,
-      Attributes: fifo ? { FifoQueue: "true", ContentBasedDeduplication: "false" } : {},
-    }),
-  );
-  const url = QueueUrl as string;
-  const { Attributes } = await clients.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
-  );
-  return { url, arn: Attributes?.QueueArn as string };
+interface Resource {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
 }
 
-export async function provision(
+/** What a created resource answers to Ref and Fn::GetAtt. */
+interface Made {
+  readonly ref: string;
+  readonly arn?: string;
+}
+
+const HANDLERS: readonly HandlerName[] = ["advance", "ingest", "register", "timer-relay", "invoke"];
+
+export async function provisionTemplate(
   clients: AwsClients,
+  template: { readonly Resources: Record<string, unknown> },
   prefix: string,
-  participants: readonly string[] = [],
 ): Promise<Provisioned> {
-  const table = `${prefix}-table`;
+  const resources = Object.entries(template.Resources) as [string, Resource][];
+  const made = new Map<string, Made>();
+  const region = await clients.sqs.config.region();
+  const resolve = resolver(made, region);
+  const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
+  const name = (id: string, max = 80) => `${prefix}-${id}`.slice(0, max);
+
+  for (const [id, r] of ofType("AWS::DynamoDB::Table")) made.set(id, await table(clients, name(id, 255), r));
+  // A queue's dead-letter queue must exist before it.
+  const queues = ofType("AWS::SQS::Queue").sort(
+    ([, a], [, b]) =>
+      Number(a.Properties?.RedrivePolicy !== undefined) - Number(b.Properties?.RedrivePolicy !== undefined),
+  );
+  for (const [id, r] of queues) made.set(id, await queue(clients, name(id, 75), r, resolve));
+  for (const [id] of ofType("AWS::Events::EventBus")) made.set(id, await bus(clients, name(id, 256)));
+  for (const [id] of ofType("AWS::S3::Bucket")) {
+    const bucket = name(id, 63).toLowerCase().replace(/-+$/, "");
+    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((error: Error) => {
+      if (!/BucketAlready/.test(error.name)) throw error;
+    });
+    made.set(id, { ref: bucket, arn: `arn:aws:s3:::${bucket}` });
+  }
+  for (const [, r] of ofType("Custom::S3BucketNotifications")) {
+    await clients.s3.send(
+      new PutBucketNotificationConfigurationCommand({
+        Bucket: String(resolve(r.Properties?.BucketName)),
+        NotificationConfiguration: resolve(r.Properties?.NotificationConfiguration) as never,
+      }),
+    );
+  }
+  for (const [id, r] of ofType("AWS::Events::Rule")) await rule(clients, name(id, 64), r, resolve);
+  return runnerConfiguration(resources, resolve, made);
+}
+
+/** The handlers' resources (from a function's environment, as deployed) and the queues that feed them. */
+function runnerConfiguration(
+  resources: [string, Resource][],
+  resolve: (v: unknown) => unknown,
+  made: Map<string, Made>,
+): Provisioned {
+  const urlOfArn = new Map([...made.values()].map((m) => [m.arn, m.ref]));
+  const functions = new Map<string, Record<string, string>>();
+  for (const [id, r] of resources) {
+    if (r.Type !== "AWS::Lambda::Function") continue;
+    const variables = (r.Properties?.Environment as { Variables?: unknown } | undefined)?.Variables;
+    if (variables) functions.set(id, resolve(variables) as Record<string, string>);
+  }
+  const advance = [...functions.values()].find((env) => env.DOCKET_FUNCTION === "advance");
+  if (!advance)
+    throw new EngineError("Configuration", "the template has no advance function (DOCKET_FUNCTION)");
+  const feeds: { queue: string; handler: HandlerName }[] = [];
+  for (const [, r] of resources) {
+    if (r.Type !== "AWS::Lambda::EventSourceMapping") continue;
+    const fn = (r.Properties?.FunctionName as { Ref?: string } | undefined)?.Ref ?? "";
+    const handler = functions.get(fn)?.DOCKET_FUNCTION as HandlerName | undefined;
+    if (!handler || !HANDLERS.includes(handler)) continue;
+    const queue = urlOfArn.get(String(resolve(r.Properties?.EventSourceArn)));
+    if (queue) feeds.push({ queue, handler });
+  }
+  return { ...resourcesFromEnv(advance), feeds };
+}
+
+/** Ref, Fn::GetAtt and Fn::Join over what was made, and the pseudo parameters. */
+function resolver(made: Map<string, Made>, region: string) {
+  const pseudo: Record<string, string> = {
+    "AWS::Region": region,
+    "AWS::AccountId": "000000000000",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+  };
+  const resolve = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(resolve);
+    if (value === null || typeof value !== "object") return value;
+    const v = value as Record<string, unknown>;
+    if (typeof v.Ref === "string") {
+      const ref = pseudo[v.Ref] ?? made.get(v.Ref)?.ref;
+      if (ref === undefined)
+        throw new EngineError("Configuration", `the template refers to ${v.Ref}, not created`);
+      return ref;
+    }
+    if (Array.isArray(v["Fn::GetAtt"])) {
+      const [id, attribute] = v["Fn::GetAtt"] as [string, string];
+      const target = made.get(id);
+      const answer = attribute === "Arn" ? target?.arn : attribute === "QueueUrl" ? target?.ref : undefined;
+      if (answer === undefined)
+        throw new EngineError(
+          "Configuration",
+          `the template needs ${id}.${attribute}, which the runner cannot make`,
+        );
+      return answer;
+    }
+    if (Array.isArray(v["Fn::Join"])) {
+      const [separator, parts] = v["Fn::Join"] as [string, unknown[]];
+      return parts.map((p) => String(resolve(p))).join(separator);
+    }
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+  };
+  return resolve;
+}
+
+async function table(clients: AwsClients, name: string, r: Resource): Promise<Made> {
+  const p = r.Properties ?? {};
   await clients.dynamo
     .send(
       new CreateTableCommand({
-        TableName: table,
+        TableName: name,
         BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [
-          { AttributeName: "pk", AttributeType: "S" },
-          { AttributeName: "sk", AttributeType: "S" },
-        ],
-        KeySchema: [
-          { AttributeName: "pk", KeyType: "HASH" },
-          { AttributeName: "sk", KeyType: "RANGE" },
-        ],
+        AttributeDefinitions: p.AttributeDefinitions as never,
+        KeySchema: p.KeySchema as never,
+        ...(p.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: p.GlobalSecondaryIndexes as never } : {}),
       }),
     )
     .catch((error: Error) => {
       if (error.name !== "ResourceInUseException") throw error;
     });
-  await clients.dynamo.send(new DescribeTableCommand({ TableName: table }));
-  const [inbox, timers, tasks, deadLetters, ingest, register] = await Promise.all([
-    queue(clients, `${prefix}-inbox`, true),
-    queue(clients, `${prefix}-timers`),
-    queue(clients, `${prefix}-tasks`),
-    queue(clients, `${prefix}-dead-letters`),
-    queue(clients, `${prefix}-ingest`),
-    queue(clients, `${prefix}-register`),
-  ]);
-  const own: Record<string, string> = {};
-  for (const name of participants) own[name] = (await queue(clients, `${prefix}-task-${name}`)).url;
-  const bus = `${prefix}-bus`;
-  await clients.events.send(new CreateEventBusCommand({ Name: bus })).catch((error: Error) => {
-    if (error.name !== "ResourceAlreadyExistsException") throw error;
-  });
-  // Every event on the bus but docket's own lifecycle events goes to the ingest queue.
+  const { Table } = await clients.dynamo.send(new DescribeTableCommand({ TableName: name }));
+  return { ref: name, arn: Table?.TableArn };
+}
+
+async function queue(
+  clients: AwsClients,
+  name: string,
+  r: Resource,
+  resolve: (v: unknown) => unknown,
+): Promise<Made> {
+  const p = r.Properties ?? {};
+  const fifo = p.FifoQueue === true;
+  const attributes: Record<string, string> = {};
+  for (const key of ["VisibilityTimeout", "MessageRetentionPeriod", "ContentBasedDeduplication"])
+    if (p[key] !== undefined) attributes[key] = String(p[key]);
+  if (fifo) attributes.FifoQueue = "true";
+  if (p.RedrivePolicy) attributes.RedrivePolicy = JSON.stringify(resolve(p.RedrivePolicy));
+  const { QueueUrl } = await clients.sqs.send(
+    new CreateQueueCommand({ QueueName: fifo ? `${name}.fifo` : name, Attributes: attributes }),
+  );
+  const url = QueueUrl as string;
+  const { Attributes } = await clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
+  );
+  const arn = Attributes?.QueueArn as string;
+  return { ref: url, arn };
+}
+
+async function bus(clients: AwsClients, name: string): Promise<Made> {
+  const created = await clients.events
+    .send(new CreateEventBusCommand({ Name: name }))
+    .catch((error: Error) => {
+      if (error.name !== "ResourceAlreadyExistsException") throw error;
+      return undefined;
+    });
+  return { ref: name, arn: created?.EventBusArn ?? `arn:aws:events:::event-bus/${name}` };
+}
+
+/** A rule that targets queues; schedules are skipped (the runner ticks the sweep itself). */
+async function rule(clients: AwsClients, name: string, r: Resource, resolve: (v: unknown) => unknown) {
+  if (!r.Properties?.EventPattern) return;
+  const p = resolve(r.Properties) as {
+    EventPattern?: unknown;
+    EventBusName?: string;
+    Targets?: { Arn: string; Id: string }[];
+  };
+  const targets = (p.Targets ?? []).filter((t) => t.Arn.startsWith("arn:aws:sqs:"));
   await clients.events.send(
     new PutRuleCommand({
-      Name: `${prefix}-ingest`,
-      EventBusName: bus,
-      EventPattern: JSON.stringify({ source: [{ "anything-but": "docket" }] }),
+      Name: name,
+      EventBusName: p.EventBusName,
+      EventPattern: JSON.stringify(p.EventPattern),
     }),
   );
-  await clients.events.send(
-    new PutTargetsCommand({
-      Rule: `${prefix}-ingest`,
-      EventBusName: bus,
-      Targets: [{ Id: "ingest", Arn: ingest.arn }],
-    }),
-  );
-  const bucket = `${prefix}-definitions`;
-  await clients.s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((error: Error) => {
-    if (!/BucketAlready/.test(error.name)) throw error;
-  });
-  await clients.s3.send(
-    new PutBucketNotificationConfigurationCommand({
-      Bucket: bucket,
-      NotificationConfiguration: {
-        QueueConfigurations: [{ QueueArn: register.arn, Events: ["s3:ObjectCreated:*"] }],
-      },
-    }),
-  );
-  return {
-    table,
-    bus,
-    bucket,
-    queues: {
-      inbox: inbox.url,
-      timers: timers.url,
-      tasks: tasks.url,
-      participants: own,
-      deadLetters: deadLetters.url,
-    },
-    feeds: { ingest: ingest.url, register: register.url },
-  };
+  if (targets.length)
+    await clients.events.send(
+      new PutTargetsCommand({
+        Rule: name,
+        EventBusName: p.EventBusName,
+        Targets: targets.map((t) => ({ Id: t.Id, Arn: t.Arn })),
+      }),
+    );
 }

@@ -11,8 +11,8 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { makeAwsDeps } from "../aws/deps.js";
 import { LocalRunner } from "../aws/local.js";
-import { provision } from "../aws/provision.js";
-import { loadConfig } from "../embedded/config.js";
+import type { Provisioned } from "../aws/provision.js";
+import { awsParticipants, loadConfig } from "../embedded/config.js";
 import { definitionFiles } from "../embedded/folder.js";
 import { DocketError } from "../errors.js";
 
@@ -38,12 +38,11 @@ export async function localCommand(options: {
     events: new EventBridgeClient(aws),
     s3: new S3Client(aws),
   };
-  const participants = Object.entries(config.participants)
-    .filter(([, s]) => s.kind === "external")
-    .map(([n]) => n);
-  let resources: Awaited<ReturnType<typeof provision>>;
+  let resources: Provisioned;
   try {
-    resources = await provision(clients, options.prefix, participants);
+    // Loaded here: the CDK takes a second to load, and only this command needs it.
+    const { provisionEngine } = await import("../../cdk/synth.js");
+    resources = await provisionEngine(clients, options.prefix, awsParticipants(config));
   } catch (error) {
     throw new DocketError(
       "Unreachable",

@@ -20,7 +20,9 @@ export type ParticipantSpec =
       readonly inputs?: Readonly<Record<string, FieldType>>;
       readonly outputs?: Readonly<Record<string, FieldType>>;
     }
-  | { readonly kind: "external" };
+  | { readonly kind: "external" }
+  /** Called by the engine on AWS (`lambda:…` or `sfn:…`); embedded, its tasks wait for an external worker. */
+  | { readonly kind: "aws"; readonly target: string };
 
 export interface DocketConfig {
   /** The folder the paths below are relative to. */
@@ -65,7 +67,7 @@ function participantSpec(
   const where = `participants.${name}`;
   if (!isObject(value))
     return fail(
-      `${where} must be a map: { module: path } | { command: "…" } | { http: url } | { external: true }`,
+      `${where} must be a map: { module: path } | { command: "…" } | { http: url } | { lambda: function } | { sfn: arn } | { external: true }`,
     );
   const timeoutMs = typeof value.timeout === "number" ? value.timeout * 1000 : 5 * 60 * 1000;
   if (typeof value.module === "string") return { kind: "module", path: resolve(root, value.module) };
@@ -82,7 +84,15 @@ function participantSpec(
     };
   }
   if (value.external === true) return { kind: "external" };
-  return fail(`${where} needs one of module, command, http or external: true`);
+  for (const service of ["lambda", "sfn"] as const) {
+    if (value[service] === undefined) continue;
+    if (typeof value[service] !== "string" || value[service] === "")
+      fail(
+        `${where}.${service} must be a ${service === "lambda" ? "function name or ARN" : "state machine ARN"}`,
+      );
+    return { kind: "aws", target: `${service}:${value[service]}` };
+  }
+  return fail(`${where} needs one of module, command, http, lambda, sfn or external: true`);
 }
 
 /** Reads docket.config.yaml (all keys optional); without a file, the defaults beside `root`. */
@@ -135,4 +145,23 @@ export function participantFor(config: DocketConfig, name: string): ParticipantS
     }
   }
   return { kind: "external" };
+}
+
+/**
+ * What the AWS engine makes of the configured participants: external workers get a queue of their
+ * own; HTTP services, Lambda functions and state machines are called by the engine (targets).
+ * Modules and commands run only embedded.
+ */
+export function awsParticipants(config: DocketConfig): {
+  participants: string[];
+  targets: Record<string, string>;
+} {
+  const participants: string[] = [];
+  const targets: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(config.participants)) {
+    if (spec.kind === "external") participants.push(name);
+    else if (spec.kind === "http") targets[name] = `http:${spec.url}`;
+    else if (spec.kind === "aws") targets[name] = spec.target;
+  }
+  return { participants, targets };
 }

@@ -196,7 +196,7 @@ export class EmbeddedEngine {
 
   private runTask(task: Parameters<typeof toWire>[0]): void {
     const spec = participantFor(this.options.config, task.task.participant);
-    if (spec.kind === "external") return;
+    if (spec.kind === "external" || spec.kind === "aws") return;
     this.inFlight++;
     void runParticipant(spec, toWire(task, "local"))
       .then((reply) => (reply && !this.closed ? this.reply(reply) : undefined))

@@ -4,78 +4,14 @@
  */
 import { spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
-import type { TaskCommand } from "../engine/types.js";
 import type { JsonObject } from "../language/model.js";
+import { asReply, failure, type WireReply, type WireTask } from "../runtime/wire.js";
 import type { FieldType, ParticipantSpec } from "./config.js";
 
-export interface WireTask {
-  readonly docket: 1;
-  readonly task: TaskCommand["task"] & { readonly reply_to: string; readonly reply_group: string };
-  readonly fields: JsonObject;
-}
-
-export interface WireReply {
-  readonly task: TaskCommand["task"];
-  readonly status: "done" | "critical" | "error";
-  readonly fields?: JsonObject;
-  readonly error?: { readonly code?: string; readonly message?: string };
-}
-
-export function toWire(task: TaskCommand, replyTo: string): WireTask {
-  return {
-    docket: 1,
-    task: { ...task.task, reply_to: replyTo, reply_group: task.task.instance },
-    fields: task.fields,
-  };
-}
+export { asReply, toWire, type WireReply, type WireTask } from "../runtime/wire.js";
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
-
-/** A participant's answer: a reply (with `status`), or plain fields meaning done. */
-export function asReply(task: WireTask, answer: unknown): WireReply {
-  const ref = {
-    id: task.task.id,
-    instance: task.task.instance,
-    node: task.task.node,
-    participant: task.task.participant,
-    attempt: task.task.attempt,
-  };
-  if (isObject(answer) && typeof answer.status === "string") {
-    const { status, fields, error } = answer as { status: string; fields?: unknown; error?: unknown };
-    if (!["done", "critical", "error"].includes(status))
-      return failure(
-        ref,
-        "critical",
-        "BadReply",
-        `status ${JSON.stringify(status)} is not done, critical or error`,
-      );
-    return {
-      task: ref,
-      status: status as WireReply["status"],
-      ...(isObject(fields) ? { fields: fields as JsonObject } : {}),
-      ...(isObject(error) ? { error: error as WireReply["error"] } : {}),
-    };
-  }
-  if (answer === undefined || answer === null) return { task: ref, status: "done" };
-  if (!isObject(answer))
-    return failure(
-      ref,
-      "critical",
-      "BadReply",
-      `the participant answered ${JSON.stringify(answer)?.slice(0, 80)}, not an object`,
-    );
-  return { task: ref, status: "done", fields: answer as JsonObject };
-}
-
-function failure(
-  task: WireReply["task"],
-  status: "error" | "critical",
-  code: string,
-  message: string,
-): WireReply {
-  return { task, status, error: { code, message } };
-}
 
 const typeOf = (value: unknown): FieldType =>
   Array.isArray(value) ? "array" : value === null ? "object" : (typeof value as FieldType);
@@ -218,6 +154,7 @@ export async function runParticipant(spec: ParticipantSpec, task: WireTask): Pro
       case "http":
         return await runHttp(spec, task);
       case "external":
+      case "aws":
         return undefined;
     }
   } catch (error) {

@@ -92,9 +92,63 @@ describe("DocketStack", () => {
     expect(of("Ingest")).not.toContain("events:PutEvents");
   });
 
+  it("has no invoke function without targets", () => {
+    expect(stack.engine.invoker).toBeUndefined();
+  });
+
   it("passes cdk-nag's AwsSolutions checks, each accepted finding with its reason", () => {
     const report = new AwsSolutionsChecks().validateScope(stack);
     const open = report.violations.filter((v) => v.severity === "error").map((v) => v.ruleName);
     expect(open).toEqual([]);
+  });
+});
+
+describe("DocketEngine with targets (participants the engine calls)", () => {
+  const machine = "arn:aws:states:eu-west-1:123456789012:stateMachine:ship";
+  let called: Template;
+
+  beforeAll(() => {
+    const withTargets = new DocketStack(new App(), "Targets", {
+      engine: {
+        targets: {
+          score: "lambda:scorer",
+          quote: "http:https://prices.example/quote",
+          ship: `sfn:${machine}`,
+        },
+      },
+    });
+    called = Template.fromStack(withTargets);
+  }, 120_000);
+
+  it("feeds an invoke function from a queue of its own, allowed to call exactly the targets", () => {
+    const policies = Object.entries(called.findResources("AWS::IAM::Policy")).map(([id, p]) => [
+      id,
+      JSON.stringify((p as { Properties: { PolicyDocument: unknown } }).Properties.PolicyDocument),
+    ]);
+    const invoke = policies.find(([id]) => id?.includes("Invoke"))?.[1] ?? "";
+    expect(invoke).toMatch(/"Action":"lambda:InvokeFunction".*function:scorer/);
+    expect(invoke).toContain(`"Action":"states:StartExecution","Effect":"Allow","Resource":"${machine}"`);
+    expect(invoke).not.toContain("dynamodb:");
+    called.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: {
+        Variables: Match.objectLike({ DOCKET_FUNCTION: "invoke", DOCKET_TARGETS: Match.anyValue() }),
+      },
+    });
+  });
+
+  it("routes the state machine's execution ends from the default bus to the ingest queue", () => {
+    called.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: {
+        source: ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        detail: { stateMachineArn: [machine], status: ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"] },
+      },
+    });
+  });
+
+  it("refuses a target it cannot call at synth time, naming the participant", () => {
+    expect(() => new DocketStack(new App(), "Bad", { engine: { targets: { ship: "sfn:ship" } } })).toThrow(
+      /DocketEngine: participant ship: target "sfn:ship" is not a state machine ARN/,
+    );
   });
 });

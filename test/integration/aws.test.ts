@@ -13,9 +13,10 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { provisionEngine } from "../../cdk/synth.js";
 import { type AwsClients, type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
 import { LocalRunner } from "../../lib/aws/local.js";
-import { type Provisioned, provision } from "../../lib/aws/provision.js";
+import type { Provisioned } from "../../lib/aws/provision.js";
 import { rootContext } from "../../lib/engine/index.js";
 
 const config = {
@@ -36,7 +37,7 @@ let runner: LocalRunner;
 let clock = Date.now();
 
 beforeAll(async () => {
-  resources = await provision(clients, `it${Date.now().toString(36)}`, ["approve"]);
+  resources = await provisionEngine(clients, `it${Date.now().toString(36)}`, { participants: ["approve"] });
   deps = makeAwsDeps(clients, resources, () => clock);
   runner = new LocalRunner(deps, resources.feeds, { visibilityTimeout: 1 });
 });

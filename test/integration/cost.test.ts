@@ -14,10 +14,10 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { describe, expect, inject, it } from "vitest";
+import { provisionEngine } from "../../cdk/synth.js";
 import { makeAwsDeps } from "../../lib/aws/deps.js";
 import { LocalRunner } from "../../lib/aws/local.js";
 import { costPerMillion, emptyLedger, meterDynamo, meterRequests } from "../../lib/aws/metering.js";
-import { provision } from "../../lib/aws/provision.js";
 
 const STEPS = 40;
 const config = {
@@ -39,7 +39,7 @@ describe("the cost of an action step", () => {
     meterRequests(clients.sqs, ledger, "sqs");
     meterRequests(clients.events, ledger, "events");
     meterRequests(clients.s3, ledger, "s3");
-    const resources = await provision(
+    const resources = await provisionEngine(
       { ...clients, dynamo: new DynamoDBClient(config), sqs: new SQSClient(config) },
       `cost${Date.now().toString(36)}`,
     );

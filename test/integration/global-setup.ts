@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 
 declare module "vitest" {
@@ -38,7 +39,9 @@ export default async function setup(project: TestProject): Promise<() => void> {
   if (!endpoint) {
     const port = await freePort();
     endpoint = `http://127.0.0.1:${port}`;
-    moto = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
+    // tools/moto-server.py: moto's server with Step Functions executions on (for `sfn:` participants).
+    const script = fileURLToPath(new URL("../../tools/moto-server.py", import.meta.url));
+    moto = spawn("python3", [script, "-H", "127.0.0.1", "-p", String(port)], {
       stdio: "ignore",
       env: { ...process.env, MOTO_ACCOUNT_ID: "000000000000" },
     });
@@ -47,7 +50,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
   }
   if (!(await reachable(endpoint))) {
     throw new Error(
-      `no AWS emulator answers at ${endpoint}: start moto's server (python3 -m moto.server) or set AWS_ENDPOINT_URL`,
+      `no AWS emulator answers at ${endpoint}: start moto's server (python3 tools/moto-server.py) or set AWS_ENDPOINT_URL`,
     );
   }
   project.provide("endpoint", endpoint);

@@ -1,0 +1,150 @@
+/**
+ * Participants the engine calls itself on AWS: `lambda:<function name or ARN>` (invoked, its result
+ * is the reply), `http:<url>` (the task POSTed as JSON, the response is the reply) and
+ * `sfn:<state machine ARN>` (an execution named after the task; its status-change event on the bus
+ * becomes the reply). The invoke handler runs them from their own queue, so a slow or failing
+ * participant is retried by SQS and never holds up the inbox.
+ */
+import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
+import { type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { EngineError, InfrastructureError } from "../errors.js";
+import { asReply, failure, taskRef, type WireReply, type WireTask } from "../runtime/wire.js";
+
+export type Target =
+  | { readonly kind: "lambda"; readonly function: string }
+  | { readonly kind: "http"; readonly url: string }
+  | { readonly kind: "sfn"; readonly stateMachine: string };
+
+/** Reads `lambda:…`, `http:…` (or a bare http(s) URL) and `sfn:…`; names the participant when it cannot. */
+export function parseTarget(participant: string, spec: string): Target {
+  const bad = (why: string) =>
+    new EngineError("Configuration", `participant ${participant}: target ${JSON.stringify(spec)} ${why}`);
+  if (spec.startsWith("lambda:")) {
+    const name = spec.slice("lambda:".length);
+    if (!/^[A-Za-z0-9_:.$-]{1,170}$/.test(name)) throw bad("does not name a Lambda function");
+    return { kind: "lambda", function: name };
+  }
+  if (spec.startsWith("sfn:")) {
+    const arn = spec.slice("sfn:".length);
+    if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/.test(arn))
+      throw bad("is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)");
+    return { kind: "sfn", stateMachine: arn };
+  }
+  const url = spec.startsWith("http:") && !spec.startsWith("http://") ? spec.slice("http:".length) : spec;
+  if (/^https?:\/\/[^\s]+$/.test(url)) return { kind: "http", url };
+  throw bad("must be lambda:<function>, http:<url> or sfn:<state machine ARN>");
+}
+
+export interface TargetClients {
+  readonly lambda: LambdaClient;
+  readonly sfn: SFNClient;
+  readonly fetch?: typeof fetch;
+}
+
+/** An execution name is unique per state machine for 90 days: the task id makes a redelivered start a no-op. */
+export const executionName = (task: WireTask["task"]) => task.id.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 80);
+
+const HTTP_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs a task on its target. Returns the reply, or undefined when it comes later (Step Functions).
+ * A participant's own failure is an `error` reply (the action's retry policy applies); a failure to
+ * reach it throws InfrastructureError, so SQS redelivers the task.
+ */
+export async function callTarget(
+  clients: TargetClients,
+  target: Target,
+  task: WireTask,
+): Promise<WireReply | undefined> {
+  const body = JSON.stringify(task);
+  if (target.kind === "lambda") {
+    const result = await clients.lambda
+      .send(new InvokeCommand({ FunctionName: target.function, Payload: new TextEncoder().encode(body) }))
+      .catch((error: Error) => {
+        throw new InfrastructureError(`invoking ${target.function} for task ${task.task.id}`, error);
+      });
+    const text = result.Payload ? new TextDecoder().decode(result.Payload) : "";
+    if (result.FunctionError)
+      return failure(taskRef(task), "error", "LambdaError", `${target.function}: ${text.slice(0, 500)}`);
+    return answerOf(task, text, target.function);
+  }
+  if (target.kind === "http") {
+    const response = await (clients.fetch ?? fetch)(target.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+    }).catch((error: Error) => {
+      throw new InfrastructureError(`POSTing task ${task.task.id} to ${target.url}`, error);
+    });
+    const text = await response.text();
+    if (response.status >= 500 || response.status === 429)
+      throw new InfrastructureError(`${target.url} answered ${response.status} for task ${task.task.id}`);
+    if (!response.ok)
+      return failure(
+        taskRef(task),
+        "critical",
+        "HttpError",
+        `${target.url} answered ${response.status}: ${text.slice(0, 300)}`,
+      );
+    return answerOf(task, text, target.url);
+  }
+  await clients.sfn
+    .send(
+      new StartExecutionCommand({
+        stateMachineArn: target.stateMachine,
+        name: executionName(task.task),
+        input: body,
+      }),
+    )
+    .catch((error: Error) => {
+      // The same name and input again is not an error on AWS; a different input under that name is.
+      if (error.name === "ExecutionAlreadyExists") return;
+      throw new InfrastructureError(`starting ${target.stateMachine} for task ${task.task.id}`, error);
+    });
+  return undefined;
+}
+
+function answerOf(task: WireTask, text: string, from: string): WireReply {
+  if (text.trim() === "") return asReply(task, undefined);
+  try {
+    return asReply(task, JSON.parse(text));
+  } catch {
+    return failure(
+      taskRef(task),
+      "critical",
+      "BadReply",
+      `${from} answered with text that is not JSON: ${text.slice(0, 80)}`,
+    );
+  }
+}
+
+/** The status-change event of a Step Functions execution, as EventBridge delivers it. */
+export interface ExecutionStatusChange {
+  readonly status?: string;
+  readonly input?: string | null;
+  readonly output?: string | null;
+  readonly error?: string | null;
+  readonly cause?: string | null;
+  readonly name?: string;
+}
+
+/** The reply an execution's end means; undefined while it runs, or when it was not started for a task. */
+export function executionReply(detail: ExecutionStatusChange): WireReply | undefined {
+  if (!detail.status || detail.status === "RUNNING" || !detail.input) return undefined;
+  let task: WireTask;
+  try {
+    task = JSON.parse(detail.input) as WireTask;
+  } catch {
+    return undefined;
+  }
+  if (task?.docket !== 1 || typeof task.task?.id !== "string") return undefined;
+  if (detail.status === "SUCCEEDED") return answerOf(task, detail.output ?? "", `execution ${detail.name}`);
+  const why = [detail.error, detail.cause].filter(Boolean).join(": ");
+  return failure(
+    taskRef(task),
+    "error",
+    `Execution${detail.status}`,
+    why || `the execution ended ${detail.status}`,
+  );
+}
