@@ -7,10 +7,10 @@
 import { fileURLToPath } from "node:url";
 import { ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
-import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { EventBus, type IEventBus, Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction, SqsQueue } from "aws-cdk-lib/aws-events-targets";
-import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -18,6 +18,7 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket } from "aws-cdk-lib/aws-s3";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { STATUS_INDEX } from "../lib/aws/store.js";
 import { parseTarget, type Target } from "../lib/aws/targets.js";
 
 export interface DocketEngineProps {
@@ -113,6 +114,14 @@ export class DocketEngine extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: "expires",
       removalPolicy,
+    });
+    // Listing instances by status is a query, not a scan; only the summary fields are projected.
+    this.table.addGlobalSecondaryIndex({
+      indexName: STATUS_INDEX,
+      partitionKey: { name: "listing", type: AttributeType.STRING },
+      sortKey: { name: "listed", type: AttributeType.STRING },
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: ["process", "status", "createdAt", "updatedAt"],
     });
     this.bus = props.eventBus ?? new EventBus(this, "Bus");
     this.bucket =
@@ -231,13 +240,7 @@ export class DocketEngine extends Construct {
     for (const queue of Object.values(this.participantQueues)) queue.grantSendMessages(advance);
     for (const f of [advance, register]) this.bus.grantPutEventsTo(f);
     for (const f of [advance, ingest]) q.deadLetters.grantSendMessages(f);
-    // Contexts and messages over the threshold are offloaded under payloads/.
-    advance.addToRolePolicy(
-      new PolicyStatement({
-        actions: ["s3:GetObject", "s3:PutObject"],
-        resources: [this.bucket.arnForObjects("payloads/*")],
-      }),
-    );
+    for (const f of [advance, ingest]) this.grantPayloads(f);
     // Only reading objects: not listing, not the bucket's configuration.
     register.addToRolePolicy(
       new PolicyStatement({ actions: ["s3:GetObject"], resources: [this.bucket.arnForObjects("*")] }),
@@ -253,6 +256,7 @@ export class DocketEngine extends Construct {
     invoker.addEventSource(new SqsEventSource(q.invoke, { batchSize: 10, reportBatchItemFailures: true }));
     this.inbox.grantSendMessages(invoker);
     q.deadLetters.grantSendMessages(invoker);
+    this.grantPayloads(invoker);
     const all = Object.values(targets);
     const functions = all.flatMap((t) => (t.kind === "lambda" ? [t.function] : []));
     const machines = all.flatMap((t) => (t.kind === "sfn" ? [t.stateMachine] : []));
@@ -286,6 +290,29 @@ export class DocketEngine extends Construct {
       }).addTarget(new SqsQueue(q.ingest));
     }
     return invoker;
+  }
+
+  /** Contexts, messages and task fields over the threshold are offloaded under payloads/ (read and write). */
+  private grantPayloads(f: NodejsFunction): void {
+    f.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["s3:GetObject", "s3:PutObject"],
+        resources: [this.bucket.arnForObjects("payloads/*")],
+      }),
+    );
+  }
+
+  /**
+   * Lets a worker read task fields that were too large for SQS: such a task carries
+   * `fields_ref: { bucket, key }` instead of `fields`.
+   */
+  grantTaskPayloadRead(worker: IGrantable): void {
+    worker.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ["s3:GetObject"],
+        resources: [this.bucket.arnForObjects("payloads/*")],
+      }),
+    );
   }
 
   private alarm(): void {

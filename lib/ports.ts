@@ -65,8 +65,11 @@ export interface InstanceStore {
     record: HistoryRecord,
     expected: number | undefined,
   ): Promise<number>;
-  /** Records a message that changed nothing (ignored or rejected), with its notes. */
-  note(id: string, record: HistoryRecord): Promise<void>;
+  /**
+   * Records a message that changed nothing (ignored or rejected), with its notes; `version` is the
+   * instance's version it met, so history shows it after that version's record.
+   */
+  note(id: string, record: HistoryRecord, version: number): Promise<void>;
   /** Clears the outbox once every command in it was sent, if the version is unchanged. */
   markSent(id: string, version: number): Promise<void>;
   history(id: string, page?: { after?: number; limit?: number }): Promise<HistoryPage>;

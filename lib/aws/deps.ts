@@ -10,7 +10,7 @@ import { EngineError } from "../errors.js";
 import { Runtime } from "../runtime/runtime.js";
 import { DynamoDefinitionStore } from "./definitions.js";
 import { AwsDispatcher, type AwsQueues } from "./dispatcher.js";
-import { s3Payloads } from "./payloads.js";
+import { type PayloadStore, s3Payloads } from "./payloads.js";
 import { DynamoInstanceStore } from "./store.js";
 import { DynamoSubscriptionIndex } from "./subscriptions.js";
 import type { TableRef } from "./table.js";
@@ -45,6 +45,7 @@ export interface AwsDeps {
   readonly runtime: Runtime;
   readonly dispatcher: AwsDispatcher;
   readonly definitions: DynamoDefinitionStore;
+  readonly payloads: PayloadStore;
   readonly now: () => number;
 }
 
@@ -58,7 +59,9 @@ export function makeAwsDeps(
     client: DynamoDBDocumentClient.from(clients.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
     name: resources.table,
   };
+  const payloads = s3Payloads(clients.s3, resources.bucket, resources.largePayloadBytes);
   const dispatcher = new AwsDispatcher({
+    payloads,
     sqs: clients.sqs,
     events: clients.events,
     table,
@@ -69,18 +72,14 @@ export function makeAwsDeps(
   });
   const definitions = new DynamoDefinitionStore(table);
   const runtime = new Runtime({
-    store: new DynamoInstanceStore(
-      table,
-      definitions,
-      s3Payloads(clients.s3, resources.bucket, resources.largePayloadBytes),
-    ),
+    store: new DynamoInstanceStore(table, definitions, payloads),
     dispatcher,
     subscriptions: new DynamoSubscriptionIndex(table),
     definitions,
     clock: { now },
     newId,
   });
-  return { clients, resources, table, runtime, dispatcher, definitions, now };
+  return { clients, resources, table, runtime, dispatcher, definitions, payloads, now };
 }
 
 /** The resources a Lambda was configured with, from its environment; names the variable that is missing. */

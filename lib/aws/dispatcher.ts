@@ -12,6 +12,7 @@ import { EngineError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import type { Dispatcher } from "../ports.js";
 import { toWire } from "../runtime/wire.js";
+import type { OffloadedBody, PayloadStore } from "./payloads.js";
 import { aws, pad, type TableRef } from "./table.js";
 
 export const MAX_SQS_DELAY_S = 15 * 60;
@@ -35,6 +36,8 @@ export interface AwsDispatcherDeps {
   readonly targets: Readonly<Record<string, string>>;
   readonly bus: string;
   readonly now: () => number;
+  /** Where task fields and inbox messages over the large-payload threshold go. */
+  readonly payloads: PayloadStore;
 }
 
 export const timerKey = (due: number, timer: string) => `${pad(due, 15)}#${timer}`;
@@ -56,11 +59,12 @@ export class AwsDispatcher implements Dispatcher {
         "Configuration",
         `participant ${participant} has a target (${targets[participant]}) but no invoke queue is configured`,
       );
+    const body = await this.taskBody(task);
     await aws(`sending task ${id}`, () =>
       this.deps.sqs.send(
         new SendMessageCommand({
           QueueUrl: queue,
-          MessageBody: JSON.stringify(toWire(task, queues.inbox)),
+          MessageBody: body,
           MessageAttributes: {
             participant: { DataType: "String", StringValue: participant },
             task: { DataType: "String", StringValue: id },
@@ -68,6 +72,16 @@ export class AwsDispatcher implements Dispatcher {
         }),
       ),
     );
+  }
+
+  /** The task as JSON; fields over the threshold are in S3, named by `fields_ref` (workers read them there). */
+  private async taskBody(task: TaskCommand): Promise<string> {
+    const wire = toWire(task, this.deps.queues.inbox);
+    const body = JSON.stringify(wire);
+    const where = this.deps.payloads.locate(await this.deps.payloads.put(JSON.stringify(wire.fields)));
+    if (!where) return body;
+    const { fields: _, ...rest } = wire;
+    return JSON.stringify({ ...rest, fields_ref: where });
   }
 
   async startTimer(timer: { timer: string; instance: string; node: string; due: number }): Promise<void> {
@@ -130,7 +144,9 @@ export class AwsDispatcher implements Dispatcher {
   }
 
   async enqueue(instance: string, message: Message): Promise<void> {
-    const body = JSON.stringify(message);
+    const json = JSON.stringify(message);
+    const stored = await this.deps.payloads.put(json);
+    const body = stored === json ? json : JSON.stringify({ docket_payload: stored } satisfies OffloadedBody);
     await aws(`queueing a ${message.type} message`, async () =>
       this.deps.sqs.send(
         new SendMessageCommand({

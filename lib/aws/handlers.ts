@@ -14,6 +14,7 @@ import type { Json, JsonObject } from "../language/model.js";
 import type { WireTask } from "../runtime/wire.js";
 import type { AwsDeps } from "./deps.js";
 import { MAX_SQS_DELAY_S, timerKey } from "./dispatcher.js";
+import type { OffloadedBody } from "./payloads.js";
 import {
   callTarget,
   type ExecutionStatusChange,
@@ -55,6 +56,13 @@ export function parseInboxBody(body: string): { message?: Message; problem?: str
     : { message: value as Message };
 }
 
+/** The body itself, or the offloaded message it points to. */
+async function inboxBody(deps: AwsDeps, body: string): Promise<string> {
+  if (!body.startsWith('{"docket_payload":')) return body;
+  const { docket_payload } = JSON.parse(body) as OffloadedBody;
+  return deps.payloads.get(docket_payload);
+}
+
 async function deadLetter(deps: AwsDeps, record: SqsRecord, reason: string): Promise<void> {
   console.error(
     JSON.stringify({ level: "error", message: "dead-lettered", reason, messageId: record.messageId }),
@@ -77,7 +85,7 @@ export function makeAdvanceHandler(deps: AwsDeps) {
         failures.push({ itemIdentifier: record.messageId });
         continue;
       }
-      const { message, problem } = parseInboxBody(record.body);
+      const { message, problem } = parseInboxBody(await inboxBody(deps, record.body));
       if (!message) {
         await deadLetter(deps, record, problem ?? "unreadable");
         continue;
@@ -256,6 +264,16 @@ export function makeSweepHandler(deps: AwsDeps) {
   };
 }
 
+/** A task whose fields were offloaded, with its fields back. */
+async function withFields(
+  deps: AwsDeps,
+  task: WireTask & { fields_ref?: { key: string } },
+): Promise<WireTask> {
+  if (!task.fields_ref) return task;
+  const { fields_ref, ...rest } = task;
+  return { ...rest, fields: JSON.parse(await deps.payloads.get(`s3ref:${fields_ref.key}`)) };
+}
+
 /** Tasks of participants the engine calls itself: run each on its target and queue the reply. */
 export function makeInvokeHandler(deps: AwsDeps) {
   let clients: TargetClients | undefined;
@@ -267,7 +285,10 @@ export function makeInvokeHandler(deps: AwsDeps) {
     const failures: { itemIdentifier: string }[] = [];
     for (const record of event.Records) {
       try {
-        const task = JSON.parse(record.body) as WireTask;
+        const task = await withFields(
+          deps,
+          JSON.parse(record.body) as WireTask & { fields_ref?: { key: string } },
+        );
         const participant = task.task?.participant;
         const spec = deps.resources.targets?.[participant];
         if (!spec) {

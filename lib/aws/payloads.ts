@@ -12,6 +12,13 @@ export interface PayloadStore {
   put(json: string): Promise<string>;
   /** The JSON back from what `put` returned. */
   get(stored: string): Promise<string>;
+  /** Where an offloaded payload is, for a reader outside docket (a worker); undefined when inline. */
+  locate(stored: string): { bucket: string; key: string } | undefined;
+}
+
+/** An SQS body over the threshold, offloaded: the advance handler reads it back. */
+export interface OffloadedBody {
+  readonly docket_payload: string;
 }
 
 export function s3Payloads(s3: S3Client, bucket: string, threshold = 64 * 1024): PayloadStore {
@@ -40,8 +47,15 @@ export function s3Payloads(s3: S3Client, bucket: string, threshold = 64 * 1024):
       );
       return (await object.Body?.transformToString("utf8")) ?? "null";
     },
+    locate(stored) {
+      return stored.startsWith(PREFIX) ? { bucket, key: stored.slice(PREFIX.length) } : undefined;
+    },
   };
 }
 
 /** No offloading (tests of the store alone). */
-export const inlinePayloads: PayloadStore = { put: async (json) => json, get: async (stored) => stored };
+export const inlinePayloads: PayloadStore = {
+  put: async (json) => json,
+  get: async (stored) => stored,
+  locate: () => undefined,
+};

@@ -130,7 +130,7 @@ export class Runtime {
     }
     const record = { at: now, message, commands: result.commands, notes: result.notes };
     if (loaded && result.snapshot === loaded.snapshot) {
-      await store.note(instance, record);
+      await store.note(instance, record, loaded.version);
       return "ignored";
     }
     // When the sends commit with the state (embedded), there is no gap for an outbox to cover.

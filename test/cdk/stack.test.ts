@@ -92,6 +92,20 @@ describe("DocketStack", () => {
     expect(of("Ingest")).not.toContain("events:PutEvents");
   });
 
+  it("lists instances by status from an index that projects only the summary", () => {
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: "byStatus",
+          Projection: {
+            ProjectionType: "INCLUDE",
+            NonKeyAttributes: ["process", "status", "createdAt", "updatedAt"],
+          },
+        }),
+      ],
+    });
+  });
+
   it("has no invoke function without targets", () => {
     expect(stack.engine.invoker).toBeUndefined();
   });

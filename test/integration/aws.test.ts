@@ -230,6 +230,34 @@ describe("on an AWS emulator, under load and faults", () => {
     expect((await deps.runtime.deps.store.load("two-1"))?.outbox).toEqual([]);
   }, 60_000);
 
+  it("keeps a duplicate reply in the history, after the step it met, across pages", async () => {
+    await deps.definitions.register(
+      "three.yaml",
+      "do: [ { action: one }, { action: two }, { action: three } ]\n",
+    );
+    await deps.runtime.launch({ process: "three", id: "dup-1" });
+    await runner.settle();
+    const first = await work(resources.queues.tasks, () => ({ a: 1 }));
+    await runner.settle();
+    // The worker's reply again (SQS delivers at least once): noted as ignored, nothing changes.
+    await deps.runtime.reply({ task: first.task, status: "done", fields: { a: 2 } });
+    await runner.settle();
+    await work(resources.queues.tasks, () => ({ b: 1 }));
+    await runner.settle();
+    const store = deps.runtime.deps.store;
+    const all = (await store.history("dup-1")).records;
+    const kinds = all.map(
+      (r) => `${r.seq}:${r.message.type}${r.notes.length ? `(${r.notes[0]?.kind})` : ""}`,
+    );
+    expect(kinds).toEqual(["2:reply", "2:reply(ignored)", "3:reply"]);
+    // Paging one record at a time keeps the note with its step, and loses nothing.
+    const first2 = await store.history("dup-1", { limit: 1 });
+    expect(first2.records.map((r) => r.seq)).toEqual([2, 2]);
+    const rest = await store.history("dup-1", { after: first2.next, limit: 1 });
+    expect(rest.records.map((r) => r.seq)).toEqual([3]);
+    expect(rootContext((await store.load("dup-1"))?.snapshot ?? ({} as never))).toMatchObject({ a: 1, b: 1 });
+  }, 60_000);
+
   it("runs 50 instances with parallel branches concurrently with no lost update", async () => {
     await deps.definitions.register(
       "fan.yaml",
@@ -256,18 +284,28 @@ describe("on an AWS emulator, under load and faults", () => {
         context: rootContext(stored?.snapshot ?? ({} as never)),
       }).toEqual({ id, status: "completed", context: { a: 1, b: 1, c: 1 } });
     }
+    // Listing reads the status index: every one of them, as completed, and none as running.
+    const store = deps.runtime.deps.store;
+    const completed = await store.list({ status: "completed", process: "fan", limit: 100 });
+    expect(completed.map((i) => i.id).sort()).toEqual([...ids].sort());
+    expect(await store.list({ status: "running", process: "fan" })).toEqual([]);
+    const some = await store.list({ process: "fan", limit: 7 });
+    expect(some).toHaveLength(7);
+    expect(some.map((i) => i.createdAt)).toEqual([...some.map((i) => i.createdAt)].sort((a, b) => b - a));
   }, 120_000);
 
-  it("offloads a context and a reply over the threshold to S3, transparently", async () => {
+  it("offloads contexts, messages and task fields over the threshold to S3", async () => {
     const small = makeAwsDeps(clients, { ...resources, largePayloadBytes: 4096 }, () => clock);
     const smallRunner = new LocalRunner(small, resources.feeds, { visibilityTimeout: 1 });
     await small.definitions.register(
       "big.yaml",
       "context: { blob: '' }\ndo: [ { action: big }, { action: after } ]\n",
     );
-    await small.runtime.launch({ process: "big", id: "big-1" });
-    await smallRunner.settle();
     const blob = "b".repeat(200_000);
+    // The launch message itself is over the threshold: the inbox carries a reference.
+    await small.runtime.launch({ process: "big", id: "big-1", fields: { seed: blob } });
+    await smallRunner.settle();
+    let after: Record<string, unknown> = {};
     for (let i = 0; i < 20; i++) {
       const [m] = await receive(resources.queues.tasks);
       if (!m) {
@@ -275,6 +313,7 @@ describe("on an AWS emulator, under load and faults", () => {
         continue;
       }
       const task = m.body.task as { participant: string };
+      if (task.participant === "after") after = m.body;
       await answer(resources.queues.tasks, m, task.participant === "big" ? { blob } : { done: true });
       await smallRunner.settle();
       if (task.participant === "after") break;
@@ -282,7 +321,16 @@ describe("on an AWS emulator, under load and faults", () => {
     const stored = await small.runtime.deps.store.load("big-1");
     expect(stored?.snapshot.status).toBe("completed");
     expect(String(rootContext(stored?.snapshot ?? ({} as never)).blob)).toHaveLength(200_000);
-    const { ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+    // A task too large for SQS names where its fields are; the worker reads them there.
+    expect(after.fields).toBeUndefined();
+    const ref = after.fields_ref as { bucket: string; key: string };
+    expect(ref).toEqual({
+      bucket: resources.bucket,
+      key: expect.stringMatching(/^payloads\/[0-9a-f]{64}\.json$/),
+    });
+    const { GetObjectCommand, ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+    const object = await clients.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    expect(JSON.parse((await object.Body?.transformToString()) ?? "{}")).toMatchObject({ blob, seed: blob });
     const { Contents = [] } = await clients.s3.send(
       new ListObjectsV2Command({ Bucket: resources.bucket, Prefix: "payloads/" }),
     );
