@@ -23,6 +23,8 @@ export interface StoredInstance {
   readonly outbox: readonly Command[];
   /** The content hash of the definition version the instance is pinned to. */
   readonly definition: string;
+  /** The inbox delivery (SQS message id) whose step produced the outbox, when the inbox has ids. */
+  readonly delivery?: string;
 }
 
 /** One entry of an instance's append-only history. */

@@ -78,6 +78,8 @@ export function makeAwsDeps(
     definitions,
     clock: { now },
     newId,
+    // The inbox is FIFO per instance: no markSent write (see RuntimeDeps.inboxInOrder).
+    inboxInOrder: true,
   });
   return { clients, resources, table, runtime, dispatcher, definitions, payloads, now };
 }

@@ -92,7 +92,7 @@ export function makeAdvanceHandler(deps: AwsDeps) {
       }
       const instance = message.type === "reply" ? (message.task.instance ?? group) : group;
       try {
-        await deps.runtime.apply(instance, message);
+        await deps.runtime.apply(instance, message, record.messageId);
       } catch (error) {
         if (
           error instanceof DocketError &&

@@ -29,6 +29,8 @@ export interface RunnerOptions {
   readonly visibilityTimeout?: number;
   /** The client that polls and deletes, as Lambda's event source mapping does (default: the handlers'). */
   readonly poller?: SQSClient;
+  /** Runs the sweep at most this often, as the rate(1 minute) rule does; default 0: every tick. */
+  readonly sweepEveryMs?: number;
   /** Hears of each non-empty batch handed to a handler. */
   readonly onBatch?: (queue: string, size: number) => void;
 }
@@ -37,6 +39,7 @@ export class LocalRunner {
   private readonly feeds: [string, Handler][];
   private readonly sweep: () => Promise<{ handed: number }>;
   private readonly poller: SQSClient;
+  private sweptAt = 0;
   /** Handler calls with a non-empty batch (what Lambda would bill as invocations), and their time. */
   invocations = 0;
   handlerMs = 0;
@@ -100,7 +103,11 @@ export class LocalRunner {
   async tick(): Promise<number> {
     let handled = 0;
     for (const [url, handler] of this.feeds) handled += await this.drain(url, handler);
-    handled += (await this.sweep()).handed;
+    const now = Date.now();
+    if (now - this.sweptAt >= (this.options.sweepEveryMs ?? 0)) {
+      this.sweptAt = now;
+      handled += (await this.sweep()).handed;
+    }
     return handled;
   }
 

@@ -36,6 +36,10 @@ interface Head {
   snapshot: string;
   createdAt: number;
   updatedAt: number;
+  /** Version 1 only: the launch's commands (there is no step to replay them from), until sent. */
+  outbox?: string;
+  sent?: boolean;
+  delivery?: string;
   /** The status index (byStatus): partition `S#<status>`, sorted newest first by `listed`. */
   listing: string;
   listed: string;
@@ -55,6 +59,8 @@ interface Step {
   commands: string;
   sent?: boolean;
   kind?: "note";
+  /** The inbox delivery that was applied (see RuntimeDeps.inboxInOrder). */
+  delivery?: string;
 }
 
 const HEAD_CACHE = 1000;
@@ -74,6 +80,8 @@ const summary = (commands: readonly Command[]) =>
 export class DynamoInstanceStore implements InstanceStore {
   /** Heads (snapshot + version) this process wrote or read last: most loads skip the head read. */
   private readonly heads = new Map<string, { head: Head; snapshot: Snapshot }>();
+  /** The latest state this process saved or loaded, per instance: a load then reads only newer steps. */
+  private readonly tips = new Map<string, StoredInstance>();
 
   constructor(
     private readonly table: TableRef,
@@ -118,38 +126,66 @@ export class DynamoInstanceStore implements InstanceStore {
   }
 
   async load(id: string): Promise<StoredInstance | undefined> {
+    // The state this process last saw is a valid base: steps are append-only, so only newer ones are read.
+    const tip = this.tips.get(id);
+    if (tip) {
+      const steps = await this.stepsAfter(id, tip.version);
+      return this.remember(steps.length ? await this.replay(tip, steps) : tip);
+    }
     const base = await this.readHead(id);
     if (!base) return undefined;
-    const steps = await this.stepsAfter(id, base.head.version);
-    if (!steps.length)
-      return {
-        snapshot: base.snapshot,
-        version: base.head.version,
-        outbox: [],
-        definition: base.head.definition,
-      };
-    const definition = await this.definitions.byHash(base.head.definition);
+    const { head } = base;
+    const steps = await this.stepsAfter(id, head.version);
+    if (steps.length)
+      return this.remember(
+        await this.replay(
+          { snapshot: base.snapshot, version: head.version, definition: head.definition },
+          steps,
+        ),
+      );
+    const pending = head.version === 1 && head.outbox !== undefined && !head.sent;
+    return this.remember({
+      snapshot: base.snapshot,
+      version: head.version,
+      outbox: pending ? (JSON.parse(await this.payloads.get(head.outbox as string)) as Command[]) : [],
+      definition: head.definition,
+      ...(head.delivery === undefined ? {} : { delivery: head.delivery }),
+    });
+  }
+
+  /** The state after `steps`, from a base; the last step's commands are its outbox unless it was marked sent. */
+  private async replay(
+    base: Pick<StoredInstance, "snapshot" | "version" | "definition">,
+    steps: readonly Step[],
+  ): Promise<StoredInstance> {
+    const definition = await this.definitions.byHash(base.definition);
     if (!definition)
-      throw new EngineError("UnknownDefinition", `definition ${base.head.definition} of ${id} is not stored`);
+      throw new EngineError(
+        "UnknownDefinition",
+        `definition ${base.definition} of ${base.snapshot.id} is not stored`,
+      );
     let snapshot = base.snapshot;
     let commands: readonly Command[] = [];
     for (const step of steps) {
-      const result = transition(
-        definition,
-        snapshot,
-        JSON.parse(await this.payloads.get(step.message)) as Message,
-        step.at,
-      );
-      snapshot = result.snapshot;
-      commands = result.commands;
+      const message = JSON.parse(await this.payloads.get(step.message)) as Message;
+      ({ snapshot, commands } = transition(definition, snapshot, message, step.at));
     }
     const last = steps[steps.length - 1] as Step;
     return {
       snapshot,
-      version: base.head.version + steps.length,
+      version: base.version + steps.length,
       outbox: last.sent ? [] : commands,
-      definition: base.head.definition,
+      definition: base.definition,
+      ...(last.delivery === undefined ? {} : { delivery: last.delivery }),
     };
+  }
+
+  private remember(state: StoredInstance): StoredInstance {
+    const id = state.snapshot.id;
+    this.tips.delete(id);
+    this.tips.set(id, state);
+    if (this.tips.size > HEAD_CACHE) this.tips.delete(this.tips.keys().next().value as string);
+    return state;
   }
 
   async save(
@@ -163,6 +199,7 @@ export class DynamoInstanceStore implements InstanceStore {
     if (expected === undefined) {
       // The first version is the head itself: the launch's snapshot.
       await this.putHead(next, 1, "attribute_not_exists(pk)");
+      this.remember({ ...next, version: 1 });
       return 1;
     }
     const step: Step = {
@@ -173,6 +210,7 @@ export class DynamoInstanceStore implements InstanceStore {
       commands: summary(record.commands),
       ...(record.notes.length ? { notes: JSON.stringify(record.notes) } : {}),
       ...(next.outbox.length ? {} : { sent: true }),
+      ...(next.delivery === undefined ? {} : { delivery: next.delivery }),
     };
     try {
       await this.table.client.send(
@@ -184,10 +222,12 @@ export class DynamoInstanceStore implements InstanceStore {
       );
     } catch (error) {
       this.heads.delete(snapshot.id);
+      this.tips.delete(snapshot.id);
       if (error instanceof Error && error.name === "ConditionalCheckFailedException")
         throw new ConflictError(`instance ${snapshot.id} is past version ${expected}`, { cause: error });
       throw error;
     }
+    this.remember({ ...next, version });
     const base = this.heads.get(snapshot.id);
     const finished = ["completed", "faulted", "canceled"].includes(snapshot.status);
     if (
@@ -223,6 +263,10 @@ export class DynamoInstanceStore implements InstanceStore {
       snapshot: await this.payloads.put(JSON.stringify(snapshot)),
       createdAt: snapshot.createdAt,
       updatedAt: snapshot.updatedAt,
+      ...(version === 1 && next.outbox.length
+        ? { outbox: await this.payloads.put(JSON.stringify(next.outbox)) }
+        : {}),
+      ...(version === 1 && next.delivery !== undefined ? { delivery: next.delivery } : {}),
       listing: `S#${snapshot.status}`,
       listed: `${pad(snapshot.createdAt, 15)}#${snapshot.id}`,
     };
@@ -263,15 +307,19 @@ export class DynamoInstanceStore implements InstanceStore {
   }
 
   async markSent(id: string, version: number): Promise<void> {
-    if (version === 1) return; // the launch's commands are the head's: sent before any later step
+    const launch = version === 1;
+    const tip = this.tips.get(id);
+    if (tip?.version === version) this.tips.set(id, { ...tip, outbox: [] });
+    // The launch's commands are on the head; later ones on their step.
+    if (launch) this.heads.delete(id);
     await this.table.client
       .send(
         new UpdateCommand({
           TableName: this.table.name,
-          Key: { pk: instanceKey(id), sk: stepKey(version) },
+          Key: { pk: instanceKey(id), sk: launch ? "HEAD" : stepKey(version) },
           UpdateExpression: "SET sent = :t",
-          ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeValues: { ":t": true },
+          ConditionExpression: launch ? "version = :one" : "attribute_exists(pk)",
+          ExpressionAttributeValues: launch ? { ":t": true, ":one": 1 } : { ":t": true },
         }),
       )
       .catch((error: Error) => {
@@ -371,6 +419,7 @@ export class DynamoInstanceStore implements InstanceStore {
 
   async remove(id: string): Promise<boolean> {
     this.heads.delete(id);
+    this.tips.delete(id);
     const { Items = [] } = await this.table.client.send(
       new QueryCommand({
         TableName: this.table.name,

@@ -33,6 +33,13 @@ export interface RuntimeDeps {
    * commits each message's state and sends together), so there is no gap for an outbox to cover.
    */
   readonly sendsCommitWithState?: boolean;
+  /**
+   * True when the inbox hands over an instance's next message only once the previous one was
+   * acknowledged, which happens only after its commands were sent (SQS FIFO, grouped by instance).
+   * Then a leftover outbox can belong only to a redelivery of that same message: it is sent again
+   * for that delivery and never marked sent, which saves a write per step.
+   */
+  readonly inboxInOrder?: boolean;
 }
 
 export interface LaunchRequest {
@@ -105,12 +112,15 @@ export class Runtime {
   }
 
   /** Applies one message to its instance: the advance loop. */
-  async apply(instance: string, message: Message): Promise<ApplyOutcome> {
+  async apply(instance: string, message: Message, delivery?: string): Promise<ApplyOutcome> {
     const { store, definitions, clock } = this.deps;
+    const inOrder = this.deps.inboxInOrder === true;
     const loaded = await store.load(instance);
-    if (loaded?.outbox.length) {
+    if (loaded?.outbox.length && !inOrder) {
       await this.carryOut(loaded.outbox);
       await store.markSent(instance, loaded.version);
+    } else if (loaded?.outbox.length && delivery !== undefined && loaded.delivery === delivery) {
+      await this.carryOut(loaded.outbox);
     }
     const hash = loaded?.definition ?? (message.type === "launch" ? message.version : undefined);
     if (!hash) return "no-instance";
@@ -136,12 +146,12 @@ export class Runtime {
     // When the sends commit with the state (embedded), there is no gap for an outbox to cover.
     const atomic = this.deps.sendsCommitWithState === true;
     const version = await store.save(
-      { snapshot: result.snapshot, outbox: atomic ? [] : result.commands, definition: hash },
+      { snapshot: result.snapshot, outbox: atomic ? [] : result.commands, definition: hash, delivery },
       record,
       loaded?.version,
     );
     await this.carryOut(result.commands);
-    if (!atomic) await store.markSent(instance, version);
+    if (!atomic && !inOrder) await store.markSent(instance, version);
     return "applied";
   }
 

@@ -227,7 +227,33 @@ describe("on an AWS emulator, under load and faults", () => {
       );
     expect(crashes).toBe(2);
     expect(seconds).toHaveLength(1);
-    expect((await deps.runtime.deps.store.load("two-1"))?.outbox).toEqual([]);
+    // The outbox stays with the step, tied to its delivery: only that delivery coming back resends it.
+    expect((await deps.runtime.deps.store.load("two-1"))?.delivery).toEqual(expect.any(String));
+  }, 60_000);
+
+  it("recovers from a crash right after the launch's write: the first task is sent once", async () => {
+    await deps.definitions.register("solo.yaml", "do: [ { action: solo } ]\n");
+    const crashing = makeAwsDeps(clients, resources, () => clock);
+    const send = crashing.dispatcher.sendTask.bind(crashing.dispatcher);
+    let crashes = 0;
+    crashing.dispatcher.sendTask = async (task) => {
+      if (crashes++ === 0) throw new Error("the Lambda died after writing the launch");
+      return send(task);
+    };
+    const crashRunner = new LocalRunner(crashing, resources.feeds, { visibilityTimeout: 1 });
+    await deps.runtime.launch({ process: "solo", id: "solo-1" });
+    await crashRunner.settle();
+    for (let i = 0; i < 5 && crashes < 2; i++) {
+      await new Promise((r) => setTimeout(r, 1100));
+      await crashRunner.tick();
+    }
+    await crashRunner.settle();
+    const solos: unknown[] = [];
+    for (let i = 0; i < 3; i++) solos.push(...(await receive(resources.queues.tasks)));
+    expect(crashes).toBe(2);
+    expect(solos.map((m) => (m as { body: { task: { id: string } } }).body.task.id)).toEqual([
+      "solo-1/0.0/1",
+    ]);
   }, 60_000);
 
   it("keeps a duplicate reply in the history, after the step it met, across pages", async () => {
