@@ -61,7 +61,9 @@ export async function callTarget(
     const result = await clients.lambda
       .send(new InvokeCommand({ FunctionName: target.function, Payload: new TextEncoder().encode(body) }))
       .catch((error: Error) => {
-        throw new InfrastructureError(`invoking ${target.function} for task ${task.task.id}`, error);
+        throw new InfrastructureError(`invoking ${target.function} for task ${task.task.id}`, {
+          cause: error,
+        });
       });
     const text = result.Payload ? new TextDecoder().decode(result.Payload) : "";
     if (result.FunctionError)
@@ -75,7 +77,7 @@ export async function callTarget(
       body,
       signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
     }).catch((error: Error) => {
-      throw new InfrastructureError(`POSTing task ${task.task.id} to ${target.url}`, error);
+      throw new InfrastructureError(`POSTing task ${task.task.id} to ${target.url}`, { cause: error });
     });
     const text = await response.text();
     if (response.status >= 500 || response.status === 429)
@@ -100,7 +102,9 @@ export async function callTarget(
     .catch((error: Error) => {
       // The same name and input again is not an error on AWS; a different input under that name is.
       if (error.name === "ExecutionAlreadyExists") return;
-      throw new InfrastructureError(`starting ${target.stateMachine} for task ${task.task.id}`, error);
+      throw new InfrastructureError(`starting ${target.stateMachine} for task ${task.task.id}`, {
+        cause: error,
+      });
     });
   return undefined;
 }

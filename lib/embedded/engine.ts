@@ -7,6 +7,7 @@ import type { OperatorMessage, Snapshot } from "../engine/types.js";
 import { DocketError, EngineError, InfrastructureError, MessageError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import type { Clock, Registration } from "../ports.js";
+import type { FaultInjector } from "../runtime/faults.js";
 import { type LaunchRequest, type PublishRequest, Runtime } from "../runtime/runtime.js";
 import { type DocketConfig, participantFor } from "./config.js";
 import { type Db, openDatabase } from "./database.js";
@@ -25,6 +26,8 @@ export interface EngineOptions {
   /** Run engine-side participants (modules, commands, HTTP); default true. */
   readonly participants?: boolean;
   readonly log?: (line: string) => void;
+  /** Wraps the advance loop's ports to inject faults (the soak and its tests); never in production. */
+  readonly faults?: FaultInjector;
 }
 
 export class EmbeddedEngine {
@@ -41,8 +44,8 @@ export class EmbeddedEngine {
   private closed = false;
   private retryDelay = 0;
   private lock: Promise<void> = Promise.resolve();
-  /** Set while the pump applies a message inside its transaction. */
-  private section?: { done: Promise<void> };
+  /** Set while the pump applies a message inside its transaction; `done` tells whether it committed. */
+  private section?: { done: Promise<boolean> };
   private readonly idleWaiters: (() => void)[] = [];
 
   private constructor(readonly options: EngineOptions) {
@@ -51,11 +54,13 @@ export class EmbeddedEngine {
     this.store = new SqliteInstanceStore(this.db);
     this.definitions = new SqliteDefinitionStore(this.db);
     this.queues = new EmbeddedQueues(this.db, () => this.clock.now());
+    const wrap = <T extends object>(port: T, name: Parameters<FaultInjector["wrap"]>[1]): T =>
+      options.faults ? options.faults.wrap(port, name) : port;
     this.runtime = new Runtime({
-      store: this.store,
-      dispatcher: this.queues,
-      subscriptions: new SqliteSubscriptionIndex(this.db),
-      definitions: this.definitions,
+      store: wrap(this.store, "store"),
+      dispatcher: wrap(this.queues, "dispatcher"),
+      subscriptions: wrap(new SqliteSubscriptionIndex(this.db), "subscriptions"),
+      definitions: wrap(this.definitions, "definitions"),
       clock: this.clock,
       newId: () => randomUUID(),
       // The pump commits each message's state and sends in one SQLite transaction.
@@ -104,29 +109,31 @@ export class EmbeddedEngine {
   }
 
   /**
-   * Runs `fn` alone on the database: the pump holds this while it applies a message, so a write
-   * from outside (an HTTP reply, a launch) never joins the pump's open transaction, and is
-   * committed before the caller is told it was taken.
-   */
-  /**
    * A write from outside the pump (a reply, a launch, an event, an operator command). While the
    * pump holds its transaction, the write joins it (one commit instead of two); otherwise it gets
-   * a transaction of its own. Either way the caller hears back only once it is committed.
+   * a transaction of its own. Either way the caller hears back only once it is committed: when the
+   * pump's transaction is rolled back, the write is done again in a transaction of its own.
    */
   private write<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.section) {
+    const section = this.section;
+    if (section) {
       return fn().then(async (value) => {
-        // Whatever transaction is open now may hold this write: wait until it has committed.
-        while (this.section) await this.section.done;
-        return value;
+        // The transaction open now holds this write: wait until it has committed, or redo it.
+        if (await section.done) return value;
+        return this.write(fn);
       });
     }
     return this.serialized(async () => {
       this.db.exec("BEGIN IMMEDIATE");
       try {
-        return await fn();
-      } finally {
-        if (this.db.inTransaction) this.db.exec("COMMIT");
+        const value = await fn();
+        this.db.exec("COMMIT");
+        return value;
+      } catch (error) {
+        // The caller hears of the failure: nothing of the write may stay.
+        if (this.db.inTransaction) this.db.exec("ROLLBACK");
+        this.store.forget();
+        throw error;
       }
     });
   }
@@ -149,37 +156,43 @@ export class EmbeddedEngine {
   }
 
   /**
-   * One SQLite transaction per message: the state, history, new tasks and the ack commit together.
-   * It is committed on failure too: each write in it is valid alone, and what the failure left
-   * undone is redone on redelivery.
+   * One SQLite transaction per message: the state, history, new tasks and the ack commit together,
+   * or not at all. A failure rolls all of it back (a state saved without its sends would lose them)
+   * and the message is retried; a message that cannot be applied is set aside with the reason.
    */
   private async applyOne(item: NonNullable<ReturnType<EmbeddedQueues["peek"]>>): Promise<void> {
-    const own = !this.db.inTransaction;
-    if (own) this.db.exec("BEGIN IMMEDIATE");
-    let finish: () => void = () => {};
-    this.section = { done: new Promise<void>((resolve) => (finish = resolve)) };
+    this.db.exec("BEGIN IMMEDIATE");
+    let finish: (committed: boolean) => void = () => {};
+    this.section = { done: new Promise<boolean>((resolve) => (finish = resolve)) };
+    let failure: unknown;
     try {
       await this.runtime.apply(item.instance, item.message);
       this.queues.ack(item.id);
-      this.retryDelay = 0;
     } catch (error) {
-      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      if (error instanceof DocketError && !(error instanceof InfrastructureError)) {
-        // The message itself cannot be applied: keep it aside with the reason, never block the rest.
-        this.log(`dead-lettered a ${item.message.type} message for ${item.instance}: ${reason}`);
-        this.queues.deadLetter(item, reason);
-        return;
-      }
-      // A failure of the machinery: the message stays first in the inbox and is retried.
-      this.retryDelay = Math.min(Math.max(this.retryDelay * 2, 50), 5000);
-      this.log(
-        `retrying a ${item.message.type} message for ${item.instance} in ${this.retryDelay} ms: ${reason}`,
-      );
-    } finally {
-      if (own && this.db.inTransaction) this.db.exec("COMMIT");
-      this.section = undefined;
-      finish();
+      failure = error;
     }
+    const committed = failure === undefined;
+    if (this.db.inTransaction) this.db.exec(committed ? "COMMIT" : "ROLLBACK");
+    if (!committed) this.store.forget();
+    this.section = undefined;
+    finish(committed);
+    if (committed) this.retryDelay = 0;
+    else this.setAside(item, failure);
+  }
+
+  private setAside(item: NonNullable<ReturnType<EmbeddedQueues["peek"]>>, error: unknown): void {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (error instanceof DocketError && !(error instanceof InfrastructureError)) {
+      // The message itself cannot be applied: keep it aside with the reason, never block the rest.
+      this.log(`dead-lettered a ${item.message.type} message for ${item.instance}: ${reason}`);
+      this.queues.deadLetter(item, reason);
+      return;
+    }
+    // A failure of the machinery: the message stays first in the inbox and is retried.
+    this.retryDelay = Math.min(Math.max(this.retryDelay * 2, 50), 5000);
+    this.log(
+      `retrying a ${item.message.type} message for ${item.instance} in ${this.retryDelay} ms: ${reason}`,
+    );
   }
 
   private scheduleTimers(): void {

@@ -102,6 +102,11 @@ export class SqliteInstanceStore implements InstanceStore {
     return stored;
   }
 
+  /** Drops what this store remembers: after a rolled-back transaction it may not be what is stored. */
+  forget(): void {
+    this.cache.clear();
+  }
+
   private append(id: string, record: HistoryRecord): void {
     const seq = this.statements.nextSeq.get(id)?.seq;
     if (seq !== undefined) this.statements.appendHistory.run(id, seq, record.at, JSON.stringify(record));

@@ -157,3 +157,46 @@ describe("the embedded engine", () => {
     await expect(engine.launch({ process: "broken" })).rejects.toThrow(/no process "broken" is registered/);
   });
 });
+
+describe("the embedded engine under a failing port", () => {
+  // A failure after the state is written but before (or while) the tasks are sent must not commit
+  // the state alone: the whole message is rolled back and retried.
+  it.each(
+    Array.from({ length: 14 }, (_, i) => [
+      [i + 1, "before"],
+      [i + 1, "after"],
+    ]).flat() as [number, "before" | "after"][],
+  )("loses no task when port call %i fails %s it", async (call, moment) => {
+    const { FaultInjector } = await import("../../lib/runtime/faults.js");
+    const faults = new FaultInjector([{ call, moment, kind: "fail" }]);
+    const { config } = project({
+      "definitions/pair.yaml":
+        "do: [ { all: { do: [ { action: left }, { action: right } ] } }, { action: last } ]\n",
+    });
+    const engine = await start(config, { faults, log: () => {} });
+    // A client whose call failed calls again.
+    const again = async (call: () => Promise<unknown>) => {
+      for (let i = 0; i < 3; i++)
+        if (
+          await call().then(
+            () => true,
+            () => false,
+          )
+        )
+          return;
+    };
+    const id = "pair-1";
+    await again(() => engine.launch({ process: "pair", id }));
+    for (const participant of ["left", "right", "last"]) {
+      const task = await until(() => engine.queues.claim(participant, 60_000));
+      await again(() => engine.reply({ task: task.task, status: "done", fields: { [participant]: true } }));
+    }
+    await until(async () => (await engine.store.load(id))?.snapshot.status === "completed");
+    expect(faults.fired).toHaveLength(1);
+    expect(rootContext((await engine.store.load(id))?.snapshot ?? ({} as never))).toEqual({
+      left: true,
+      right: true,
+      last: true,
+    });
+  });
+});

@@ -1,0 +1,255 @@
+/**
+ * The crash soak: a mix of processes (parallel branches, foreach, an await, a delay, a subprocess,
+ * retries, a timeout) driven to their end on the embedded adapters, with faults injected at chosen
+ * port calls: a failure (the message is retried) or a kill (the process is gone: its memory is
+ * dropped, the database reopened, uncommitted work lost). Every run is compared with a fault-free
+ * run: same end state, no transition applied twice, no task dispatched twice.
+ *
+ * Two modes: `embedded` commits each message's state, sends and ack in one SQLite transaction (the
+ * embedded engine); `outbox` commits each write alone and relies on the outbox and redelivery (the
+ * AWS engine's way, here on SQLite so that a thousand schedules run in seconds).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { type Db, openDatabase } from "../../lib/embedded/database.js";
+import { SqliteDefinitionStore } from "../../lib/embedded/definitions.js";
+import { EmbeddedQueues } from "../../lib/embedded/queues.js";
+import { SqliteInstanceStore } from "../../lib/embedded/store.js";
+import { SqliteSubscriptionIndex } from "../../lib/embedded/subscriptions.js";
+import { rootContext } from "../../lib/engine/index.js";
+import type { Message, TaskCommand } from "../../lib/engine/types.js";
+import { DocketError, InfrastructureError } from "../../lib/errors.js";
+import { type Fault, FaultInjector, InjectedCrash } from "../../lib/runtime/faults.js";
+import { Runtime } from "../../lib/runtime/runtime.js";
+import type { WireReply } from "../../lib/runtime/wire.js";
+
+export type Mode = "embedded" | "outbox";
+
+export const DEFINITIONS: Readonly<Record<string, string>> = {
+  "fan.yaml": `context: { items: [1, 2, 3] }
+do:
+  - all: { do: [ { action: pa }, { action: pb } ] }
+  - foreach: { select: context.items, parallel: true, do: [ { action: item } ] }
+`,
+  "waits.yaml": `context: { ref: "" }
+do:
+  - action: prepare
+  - await: { event: paid, key: context.ref, into: payment, timeout: PT1H }
+  - delay: PT30S
+  - action: ship
+`,
+  "parent.yaml": `context: { receipt: 0 }
+do:
+  - call: { process: child, input: '{"amount": 5}', output: '{"receipt": result.charge}' }
+  - action: close
+`,
+  "child.yaml": `context: { amount: 0 }
+do: [ { action: charge } ]
+`,
+  "flaky.yaml": `do:
+  - action: { participant: flaky, retry: 2, backoff: PT10S }
+  - action: { participant: slow, timeout: PT1M, retry: 2 }
+`,
+};
+
+const LAUNCHES = [
+  { process: "fan", id: "fan-1" },
+  { process: "waits", id: "waits-1", fields: { ref: "R-1" } },
+  { process: "parent", id: "parent-1" },
+  { process: "flaky", id: "flaky-1" },
+];
+
+/** A participant's answer, decided by the task alone: `flaky` errs on its first attempt, `slow` never answers its first. */
+function answerOf(task: TaskCommand): WireReply | undefined {
+  const { participant, attempt } = task.task;
+  if (participant === "slow" && attempt === 1) return undefined;
+  if (participant === "flaky" && attempt === 1)
+    return { task: task.task, status: "error", error: { code: "Busy", message: "try again" } };
+  const key = participant === "item" ? `item_${task.task.node.replaceAll(".", "_")}` : participant;
+  return { task: task.task, status: "done", fields: { [key]: attempt } };
+}
+
+/** One incarnation of the process: what a kill throws away. */
+interface Incarnation {
+  readonly db: Db;
+  readonly store: SqliteInstanceStore;
+  readonly queues: EmbeddedQueues;
+  readonly runtime: Runtime;
+}
+
+export interface Outcome {
+  /** Per instance: status and root context. */
+  readonly instances: Record<string, { status: string; context: unknown }>;
+  /** Problems found: a transition applied twice, a task dispatched twice. */
+  readonly problems: string[];
+  readonly calls: number;
+  readonly fired: readonly string[];
+  readonly restarts: number;
+}
+
+export async function runMix(mode: Mode, faults: readonly Fault[]): Promise<Outcome> {
+  const dir = mkdtempSync(join(tmpdir(), "docket-soak-"));
+  const path = join(dir, "soak.sqlite");
+  const injector = new FaultInjector(faults);
+  let now = Date.UTC(2026, 0, 1);
+  const clock = { now: () => now };
+  const seed = openDatabase(path);
+  const definitions = new SqliteDefinitionStore(seed);
+  for (const [key, source] of Object.entries(DEFINITIONS)) await definitions.register(key, source);
+  seed.close();
+
+  const boot = (): Incarnation => {
+    const db = openDatabase(path);
+    const store = new SqliteInstanceStore(db);
+    const queues = new EmbeddedQueues(db, clock.now);
+    const runtime = new Runtime({
+      store: injector.wrap(store, "store"),
+      dispatcher: injector.wrap(queues, "dispatcher"),
+      subscriptions: injector.wrap(new SqliteSubscriptionIndex(db), "subscriptions"),
+      definitions: injector.wrap(new SqliteDefinitionStore(db), "definitions"),
+      clock,
+      newId: () => "unused",
+      sendsCommitWithState: mode === "embedded",
+    });
+    return { db, store, queues, runtime };
+  };
+  let proc = boot();
+  let restarts = 0;
+  /** Runs one unit of work: in one transaction (embedded), or write by write (outbox). */
+  const attempt = async (work: (p: Incarnation) => Promise<void>): Promise<boolean> => {
+    const p = proc;
+    const atomic = mode === "embedded";
+    if (atomic) p.db.exec("BEGIN IMMEDIATE");
+    try {
+      await work(p);
+      if (atomic) p.db.exec("COMMIT");
+      return true;
+    } catch (error) {
+      if (error instanceof InjectedCrash) {
+        // The process dies: whatever was not committed is gone, and so is its memory.
+        p.db.close();
+        proc = boot();
+        restarts++;
+        return false;
+      }
+      if (atomic && p.db.inTransaction) p.db.exec("ROLLBACK");
+      p.store.forget();
+      if (error instanceof DocketError && !(error instanceof InfrastructureError)) throw error;
+      return false;
+    }
+  };
+
+  const pending = [...LAUNCHES];
+  const unanswered = new Set<string>();
+  let published = false;
+  for (let round = 0; round < 3000; round++) {
+    const launch = pending[0];
+    if (launch) {
+      if (await attempt((p) => p.runtime.launch(launch).then(() => undefined))) pending.shift();
+      continue;
+    }
+    if (!published) {
+      published = await attempt((p) =>
+        p.runtime
+          .publish({ name: "paid", key: "R-1", data: { amount: 7 }, id: "payment-1" })
+          .then(() => undefined),
+      );
+      continue;
+    }
+    const item = proc.queues.peek();
+    if (item) {
+      await attempt(async (p) => {
+        await p.runtime.apply(item.instance, item.message);
+        p.queues.ack(item.id);
+      });
+      continue;
+    }
+    const open = proc.queues.openTasks().find((t) => !unanswered.has(t.id));
+    if (open) {
+      const reply = answerOf(open.task);
+      if (!reply) unanswered.add(open.id);
+      else
+        await attempt(async (p) => {
+          await p.runtime.reply(reply);
+          p.queues.closeTask(open.id);
+        });
+      continue;
+    }
+    const due = proc.queues.nextDue();
+    if (due === undefined) break;
+    now = Math.max(now, due);
+    proc.queues.fireDue(now);
+  }
+  const outcome = inspect(proc.db, injector, restarts);
+  proc.db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return outcome;
+}
+
+/** The end state, and what the history says about duplicates. */
+function inspect(db: Db, injector: FaultInjector, restarts: number): Outcome {
+  const instances: Outcome["instances"] = {};
+  const rows = db.prepare("SELECT id, status, snapshot FROM instances ORDER BY id").all() as {
+    id: string;
+    status: string;
+    snapshot: string;
+  }[];
+  for (const row of rows)
+    instances[row.id] = { status: row.status, context: rootContext(JSON.parse(row.snapshot)) };
+  const problems: string[] = [];
+  const history = db.prepare("SELECT instance, record FROM history ORDER BY instance, seq").all() as {
+    instance: string;
+    record: string;
+  }[];
+  const applied = new Set<string>();
+  const dispatched = new Set<string>();
+  for (const { instance, record } of history) {
+    const r = JSON.parse(record) as {
+      message: Message;
+      commands: { type: string; task?: { id: string } }[];
+      notes: { kind: string }[];
+    };
+    if (r.notes.some((n) => n.kind === "ignored" || n.kind === "rejected")) continue;
+    const key = `${instance} ${JSON.stringify(r.message)}`;
+    if (applied.has(key)) problems.push(`applied twice: ${key}`);
+    applied.add(key);
+    for (const c of r.commands)
+      if (c.type === "task" && c.task) {
+        if (dispatched.has(c.task.id)) problems.push(`task ${c.task.id} dispatched twice`);
+        dispatched.add(c.task.id);
+      }
+  }
+  return { instances, problems, calls: injector.calls, fired: injector.fired, restarts };
+}
+
+/** Faults for fast-check: one to four, at calls up to `maxCall`, failures and kills before and after. */
+export function faultSchedules(maxCall: number) {
+  return fc.array(
+    fc.record({
+      call: fc.integer({ min: 1, max: maxCall }),
+      moment: fc.constantFrom("before" as const, "after" as const),
+      kind: fc.constantFrom("fail" as const, "kill" as const),
+    }),
+    { minLength: 1, maxLength: 4 },
+  );
+}
+
+/** Every single fault: each call of the fault-free run, before and after, failed and killed. */
+export function everySingleFault(calls: number, every = 1): Fault[][] {
+  const schedules: Fault[][] = [];
+  for (let call = 1; call <= calls; call += every)
+    for (const moment of ["before", "after"] as const)
+      for (const kind of ["fail", "kill"] as const) schedules.push([{ call, moment, kind }]);
+  return schedules;
+}
+
+/** Compares a run with the fault-free one; returns what differs (nothing when it holds). */
+export function differences(reference: Outcome, run: Outcome): string[] {
+  const found = [...run.problems];
+  const want = JSON.stringify(reference.instances);
+  const got = JSON.stringify(run.instances);
+  if (want !== got) found.push(`end state differs:\n  want ${want}\n  got  ${got}`);
+  return found;
+}

@@ -1,0 +1,39 @@
+/**
+ * `npm run soak`: the full crash soak. For each mode, every single fault of the fault-free run
+ * (each port call, before and after, failed and killed), then SOAK_RANDOM (default 500) random
+ * schedules of one to four faults. Prints the totals; exits 1 on the first difference.
+ */
+import fc from "fast-check";
+import { differences, everySingleFault, faultSchedules, type Mode, runMix } from "./harness.js";
+
+const random = Number(process.env.SOAK_RANDOM ?? 500);
+let schedules = 0;
+let fired = 0;
+let restarts = 0;
+const started = performance.now();
+for (const mode of ["embedded", "outbox"] as Mode[]) {
+  const reference = await runMix(mode, []);
+  const check = async (schedule: Parameters<typeof runMix>[1]) => {
+    const run = await runMix(mode, schedule);
+    schedules++;
+    fired += run.fired.length;
+    restarts += run.restarts;
+    const found = differences(reference, run);
+    if (found.length) {
+      console.error(
+        `${mode}: schedule ${JSON.stringify(schedule)} (fired: ${run.fired.join("; ")})\n${found.join("\n")}`,
+      );
+      process.exit(1);
+    }
+  };
+  const singles = everySingleFault(reference.calls);
+  for (const schedule of singles) await check(schedule);
+  const samples = fc.sample(faultSchedules(reference.calls + 20), random);
+  for (const schedule of samples) await check(schedule);
+  console.log(
+    `${mode}: ${singles.length} single-fault schedules (${reference.calls} port calls × before/after × fail/kill) and ${samples.length} random ones: no difference`,
+  );
+}
+console.log(
+  `soak: ${schedules} schedules, ${fired} faults fired, ${restarts} process restarts, 0 differences, ${((performance.now() - started) / 1000).toFixed(0)} s`,
+);
