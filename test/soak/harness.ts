@@ -48,6 +48,8 @@ do:
   "child.yaml": `context: { amount: 0 }
 do: [ { action: charge } ]
 `,
+  "held.yaml": `do: [ { action: held }, { action: after } ]
+`,
   "flaky.yaml": `do:
   - action: { participant: flaky, retry: 2, backoff: PT10S }
   - action: { participant: slow, timeout: PT1M, retry: 2 }
@@ -59,7 +61,56 @@ const LAUNCHES = [
   { process: "waits", id: "waits-1", fields: { ref: "R-1" } },
   { process: "parent", id: "parent-1" },
   { process: "flaky", id: "flaky-1" },
+  { process: "held", id: "held-1" },
 ];
+
+/** Operator commands sent right after the launches: held-1 is paused, then resumed. */
+const OPERATOR: readonly { instance: string; message: Message }[] = [
+  { instance: "held-1", message: { type: "operator", action: "pause" } },
+  { instance: "held-1", message: { type: "operator", action: "resume" } },
+];
+
+/** A small seeded generator, so a failing delivery schedule can be replayed from its seed. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type InboxItem = NonNullable<ReturnType<EmbeddedQueues["peek"]>>;
+
+/**
+ * Delivery faults: the next message is any of the first few queued (reordered across and within
+ * instances), and a quarter of them are delivered again (later for messages with an identity:
+ * replies, events, timer fires, child completions; at once for operator commands, whose order is
+ * the operator's meaning, as the FIFO inbox keeps it).
+ */
+function chaoticDelivery(
+  db: Db,
+  next: () => number,
+): { item: InboxItem; again: "later" | "now" | "no" } | undefined {
+  const rows = db.prepare("SELECT id, instance, message FROM inbox ORDER BY id LIMIT 6").all() as {
+    id: number;
+    instance: string;
+    message: string;
+  }[];
+  const items = rows.map((r) => ({
+    id: r.id,
+    instance: r.instance,
+    message: JSON.parse(r.message) as Message,
+  }));
+  let item = items[Math.floor(next() * items.length)];
+  if (!item) return undefined;
+  const first = items.find((i) => i.instance === item?.instance) as InboxItem;
+  if (first.message.type === "operator" || item.message.type === "operator") item = first;
+  const duplicate = next() < 0.25;
+  return { item, again: !duplicate ? "no" : item.message.type === "operator" ? "now" : "later" };
+}
 
 /** A participant's answer, decided by the task alone: `flaky` errs on its first attempt, `slow` never answers its first. */
 function answerOf(task: TaskCommand): WireReply | undefined {
@@ -89,7 +140,8 @@ export interface Outcome {
   readonly restarts: number;
 }
 
-export async function runMix(mode: Mode, faults: readonly Fault[]): Promise<Outcome> {
+export async function runMix(mode: Mode, faults: readonly Fault[], deliverySeed?: number): Promise<Outcome> {
+  const next = deliverySeed === undefined ? undefined : random(deliverySeed);
   const dir = mkdtempSync(join(tmpdir(), "docket-soak-"));
   const path = join(dir, "soak.sqlite");
   const injector = new FaultInjector(faults);
@@ -141,13 +193,20 @@ export async function runMix(mode: Mode, faults: readonly Fault[]): Promise<Outc
     }
   };
 
-  const pending = [...LAUNCHES];
+  const pending: ((p: Incarnation) => Promise<unknown>)[] = [
+    ...LAUNCHES.map((launch) => (p: Incarnation) => p.runtime.launch(launch)),
+    ...OPERATOR.map(
+      ({ instance, message }) =>
+        (p: Incarnation) =>
+          p.queues.enqueue(instance, message),
+    ),
+  ];
   const unanswered = new Set<string>();
   let published = false;
   for (let round = 0; round < 3000; round++) {
-    const launch = pending[0];
-    if (launch) {
-      if (await attempt((p) => p.runtime.launch(launch).then(() => undefined))) pending.shift();
+    const send = pending[0];
+    if (send) {
+      if (await attempt((p) => send(p).then(() => undefined))) pending.shift();
       continue;
     }
     if (!published) {
@@ -158,11 +217,13 @@ export async function runMix(mode: Mode, faults: readonly Fault[]): Promise<Outc
       );
       continue;
     }
-    const item = proc.queues.peek();
+    const delivery = next ? chaoticDelivery(proc.db, next) : undefined;
+    const item = delivery?.item ?? proc.queues.peek();
     if (item) {
       await attempt(async (p) => {
         await p.runtime.apply(item.instance, item.message);
-        p.queues.ack(item.id);
+        if (delivery?.again === "now") await p.runtime.apply(item.instance, item.message);
+        if (delivery?.again !== "later") p.queues.ack(item.id);
       });
       continue;
     }

@@ -1,7 +1,8 @@
 /**
  * `npm run soak`: the full crash soak. For each mode, every single fault of the fault-free run
  * (each port call, before and after, failed and killed), then SOAK_RANDOM (default 500) random
- * schedules of one to four faults. Prints the totals; exits 1 on the first difference.
+ * schedules of one to four faults, then as many with deliveries reordered, delayed and duplicated
+ * as well. Prints the totals; exits 1 on the first difference.
  */
 import fc from "fast-check";
 import { differences, everySingleFault, faultSchedules, type Mode, runMix } from "./harness.js";
@@ -13,8 +14,8 @@ let restarts = 0;
 const started = performance.now();
 for (const mode of ["embedded", "outbox"] as Mode[]) {
   const reference = await runMix(mode, []);
-  const check = async (schedule: Parameters<typeof runMix>[1]) => {
-    const run = await runMix(mode, schedule);
+  const check = async (schedule: Parameters<typeof runMix>[1], seed?: number) => {
+    const run = await runMix(mode, schedule, seed);
     schedules++;
     fired += run.fired.length;
     restarts += run.restarts;

@@ -11,7 +11,7 @@ describe.each(["embedded", "outbox"] as Mode[])("crash anywhere (%s)", (mode) =>
   it("ends every instance as a fault-free run does, whichever single port call fails or kills", async () => {
     const reference = await runMix(mode, []);
     expect(reference.problems).toEqual([]);
-    expect(Object.keys(reference.instances)).toHaveLength(5);
+    expect(Object.keys(reference.instances)).toHaveLength(6);
     let fired = 0;
     // Every seventh call here; the soak takes every call.
     for (const schedule of everySingleFault(reference.calls, 7)) {
@@ -34,5 +34,19 @@ describe.each(["embedded", "outbox"] as Mode[])("crash anywhere (%s)", (mode) =>
       { numRuns: 40 },
     );
     expect(restarts).toBeGreaterThan(10);
+  }, 120_000);
+
+  it("ends the same when every kind of message is reordered, delayed and duplicated", async () => {
+    const reference = await runMix(mode, []);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer(),
+        fc.option(faultSchedules(reference.calls + 20)),
+        async (seed, schedule) => {
+          expect(differences(reference, await runMix(mode, schedule ?? [], seed))).toEqual([]);
+        },
+      ),
+      { numRuns: 40 },
+    );
   }, 120_000);
 });
