@@ -13,7 +13,19 @@ import type {
   Snapshot,
   TaskCommand,
 } from "./engine/types.js";
+import { EngineError } from "./errors.js";
 import type { Definition, Json, JsonObject } from "./language/model.js";
+
+/** The largest state an instance may have, in bytes of JSON: a context that grows without end stops here. */
+export const MAX_STATE_BYTES = 16 * 1024 * 1024;
+
+/** The error for a state over MAX_STATE_BYTES; the message that would make it so is set aside. */
+export function stateTooLarge(id: string, bytes: number): EngineError {
+  return new EngineError(
+    "StateTooLarge",
+    `instance ${id}'s state would be ${bytes} bytes; the limit is ${MAX_STATE_BYTES} bytes (does its context grow without end?)`,
+  );
+}
 
 /** An instance as stored: its snapshot, its version (for optimistic concurrency) and its outbox. */
 export interface StoredInstance {

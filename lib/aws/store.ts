@@ -13,14 +13,16 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } fr
 import { transition } from "../engine/index.js";
 import type { Command, InstanceStatus, Message, Note, Snapshot } from "../engine/types.js";
 import { ConflictError, EngineError } from "../errors.js";
-import type {
-  DefinitionStore,
-  HistoryPage,
-  HistoryRecord,
-  InstanceFilter,
-  InstanceStore,
-  InstanceSummary,
-  StoredInstance,
+import {
+  type DefinitionStore,
+  type HistoryPage,
+  type HistoryRecord,
+  type InstanceFilter,
+  type InstanceStore,
+  type InstanceSummary,
+  MAX_STATE_BYTES,
+  type StoredInstance,
+  stateTooLarge,
 } from "../ports.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { aws, instanceKey, pad, type TableRef } from "./table.js";
@@ -64,6 +66,12 @@ interface Step {
 }
 
 const HEAD_CACHE = 1000;
+
+function sizedSnapshot(snapshot: Snapshot): string {
+  const json = JSON.stringify(snapshot);
+  if (json.length > MAX_STATE_BYTES) throw stateTooLarge(snapshot.id, json.length);
+  return json;
+}
 const STEP_DIGITS = 12;
 const stepKey = (version: number) => `V#${pad(version, STEP_DIGITS)}`;
 const summary = (commands: readonly Command[]) =>
@@ -260,7 +268,7 @@ export class DynamoInstanceStore implements InstanceStore {
       status: snapshot.status,
       process: snapshot.process,
       definition: next.definition,
-      snapshot: await this.payloads.put(JSON.stringify(snapshot)),
+      snapshot: await this.payloads.put(sizedSnapshot(snapshot)),
       createdAt: snapshot.createdAt,
       updatedAt: snapshot.updatedAt,
       ...(version === 1 && next.outbox.length

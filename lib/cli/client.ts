@@ -1,7 +1,7 @@
 /** The commands that talk to `docket serve` over its HTTP API. */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { DocketError } from "../errors.js";
-import { parseJsonArgument } from "./json-argument.js";
+import { parseJsonArgument, STATUSES, wholeNumber } from "./json-argument.js";
 
 const DEFAULT_URL = process.env.DOCKET_URL ?? "http://127.0.0.1:7070";
 
@@ -90,9 +90,9 @@ export function addClientCommands(program: Command, run: Runner): void {
       }),
     );
   url(program.command("list").description("list instances"))
-    .option("--status <status>")
+    .addOption(new Option("--status <status>").choices(STATUSES))
     .option("--process <name>")
-    .option("--limit <n>", "", "100")
+    .option("--limit <n>", "", wholeNumber(1), "100")
     .action((o) =>
       run(async () => {
         const query = new URLSearchParams({
@@ -119,8 +119,8 @@ export function addClientCommands(program: Command, run: Runner): void {
     }),
   );
   url(program.command("history").description("an instance's history, a page at a time").argument("<id>"))
-    .option("--after <seq>", "start after this entry", "0")
-    .option("--limit <n>", "", "100")
+    .option("--after <seq>", "start after this entry", wholeNumber(0), "0")
+    .option("--limit <n>", "", wholeNumber(1, 1000), "100")
     .action((id: string, o) =>
       run(async () => {
         const { body } = await call(

@@ -1,8 +1,9 @@
 /** `docket diagram <definition> [--instance ID]`: Mermaid, each node coloured by its state with an instance. */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { readDefinition } from "../language/index.js";
 import { diagram } from "../runtime/diagram.js";
 import { call } from "./client.js";
+import { readTextFile } from "./files.js";
 
 export async function diagramCommand(
   file: string,
@@ -17,7 +18,7 @@ export async function diagramCommand(
     );
     text = String(body);
   } else {
-    text = diagram(readDefinition(readFileSync(file, "utf8"), { file }));
+    text = diagram(readDefinition(readTextFile(file), { file }));
   }
   if (options.output) writeFileSync(options.output, text);
   else process.stdout.write(text);

@@ -1,6 +1,7 @@
 /** Expanding the file and folder arguments of CLI commands. */
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { DocketError } from "../errors.js";
 
 /** The files named, with each folder replaced by the files under it that `accept` takes, sorted. */
 export function expandFiles(
@@ -30,4 +31,15 @@ export function expandFiles(
     else files.push(path);
   }
   return { files, missing };
+}
+
+/** A file's text, or a UsageError saying why it cannot be read (exit 2, no stack trace). */
+export function readTextFile(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : String(error);
+    throw new DocketError("UsageError", `cannot read ${file}: ${why}`);
+  }
 }

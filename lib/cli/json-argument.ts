@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { InvalidArgumentError } from "commander";
 import { DocketError } from "../errors.js";
 
 /** A JSON object given inline or as `@file`; a clear error naming the option otherwise. */
@@ -24,3 +25,20 @@ export function parseJsonArgument(text: string, option: string): Record<string, 
     throw new DocketError("UsageError", `${option} must be a JSON object, got ${source.slice(0, 80)}`);
   return value as Record<string, unknown>;
 }
+
+/**
+ * A commander argument parser for a whole number in [min, max]: a bad value is refused before the
+ * command runs (exit 2), naming the option, rather than failing somewhere inside it.
+ */
+export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (text: string): string => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max)
+      throw new InvalidArgumentError(
+        `must be a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ""}.`,
+      );
+    return text.trim();
+  };
+}
+
+export const STATUSES = ["running", "suspended", "completed", "faulted", "canceled"] as const;

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { DocketError } from "../errors.js";
 import { addClientCommands } from "./client.js";
 import { diagramCommand } from "./diagram.js";
+import { wholeNumber } from "./json-argument.js";
 import { localCommand } from "./local.js";
 import { runCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
@@ -38,7 +39,7 @@ export function buildProgram(): Command {
     .option("--fields <json>", "launch fields: JSON, or @file")
     .option("--publish <json>", 'an event to publish: {"name", "key"?, "data"?} (repeatable)', collect, [])
     .option("--config <file>", "docket.config.yaml (default: ./docket.config.yaml if present)")
-    .option("--wait <seconds>", "wait for timers due within this many seconds", "30")
+    .option("--wait <seconds>", "wait for timers due within this many seconds", wholeNumber(0), "30")
     .option("--json", "print the result as JSON")
     .action(async (file: string, options) => {
       process.exitCode = await guarded(() => runCommand(file, options));
@@ -46,7 +47,7 @@ export function buildProgram(): Command {
   program
     .command("serve")
     .description("run the embedded engine with its HTTP API (see README: HTTP API)")
-    .option("--port <port>", "", process.env.DOCKET_PORT ?? "7070")
+    .option("--port <port>", "", wholeNumber(0, 65535), process.env.DOCKET_PORT ?? "7070")
     .option("--host <host>", "", "127.0.0.1")
     .option("--config <file>", "docket.config.yaml")
     .action(async (options) => {

@@ -2,7 +2,6 @@
  * `docket run <definition>`: runs a process on the embedded engine in this process, with the
  * participants of docket.config.yaml, to its end or until it waits for something outside.
  */
-import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { loadConfig } from "../embedded/config.js";
 import { EmbeddedEngine } from "../embedded/engine.js";
@@ -11,6 +10,7 @@ import { DocketError } from "../errors.js";
 import { processNameFromKey } from "../language/index.js";
 import type { JsonObject } from "../language/model.js";
 import type { PublishRequest } from "../runtime/runtime.js";
+import { readTextFile } from "./files.js";
 import { parseJsonArgument } from "./json-argument.js";
 
 export interface RunOptions {
@@ -79,15 +79,7 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
   });
   try {
     const name = processNameFromKey(basename(file));
-    let source: string;
-    try {
-      source = readFileSync(file, "utf8");
-    } catch (error) {
-      throw new DocketError(
-        "UsageError",
-        `cannot read ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error)}`,
-      );
-    }
+    const source = readTextFile(file);
     const registration = await engine.definitions.register(basename(file), source);
     if (!registration.ok)
       throw new DocketError(

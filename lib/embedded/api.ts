@@ -237,28 +237,21 @@ async function operate(
 
 async function publish(engine: EmbeddedEngine, request: IncomingMessage): Promise<[number, unknown]> {
   const data = await body(request);
-  // bureaucrat's events are { "event": name, …data }.
-  if (typeof data.event === "string" && data.name === undefined) {
-    const { event, key, ...rest } = data;
-    return [
-      202,
-      {
-        id: await engine.publish({
-          name: event,
-          key: typeof key === "string" ? key : undefined,
-          data: rest as JsonObject,
-        }),
-      },
-    ];
-  }
+  // bureaucrat's events are { "event": name, key?, …data }; docket's { "name", "key"?, "data"? }.
+  const bureaucrat = data.event !== undefined && data.name === undefined;
+  const name = field<string>(data, bureaucrat ? "event" : "name", "string", true) as string;
   const key = data.key;
   if (key !== undefined && typeof key !== "string" && typeof key !== "number")
-    throw new HttpError(400, "BadRequest", "key must be a string or a number");
+    throw new HttpError(
+      400,
+      "BadRequest",
+      `key must be a string or a number, got ${JSON.stringify(key)?.slice(0, 80)}`,
+    );
+  const { event: _event, key: _key, ...rest } = data;
   const id = await engine.publish({
-    name: field<string>(data, "name", "string", true) as string,
+    name,
     key: key === undefined ? undefined : String(key),
-    data: (data.data ?? null) as JsonObject,
-    id: field<string>(data, "id", "string", false),
+    data: (bureaucrat ? rest : (data.data ?? null)) as JsonObject,
   });
   return [202, { id }];
 }
@@ -315,6 +308,11 @@ export function serveApi(engine: EmbeddedEngine, log: (line: string) => void = (
       .catch((error: unknown) => {
         if (error instanceof DocketError) {
           const problems = "problems" in error ? (error as MessageError).problems : undefined;
+          if (!request.complete) {
+            // The rest of the body was not read (too large): close this connection, not reuse it.
+            response.setHeader("connection", "close");
+            response.on("finish", () => request.destroy());
+          }
           send(response, statusOf(error), {
             error: { code: error.code, message: error.message, ...(problems ? { problems } : {}) },
           });

@@ -36,8 +36,8 @@ const CHECKS: Record<Message["type"], Check> = {
     if (!isObject(m.task)) return add("task", "must be the task object the reply answers");
     str(m.task, "id", (p, s) => add(`task.${p}`, s));
     str(m.task, "node", (p, s) => add(`task.${p}`, s));
-    if (!Number.isInteger(m.task.attempt))
-      add("task.attempt", `must be an integer, got ${JSON.stringify(m.task.attempt)}`);
+    if (!Number.isInteger(m.task.attempt) || (m.task.attempt as number) < 1)
+      add("task.attempt", `must be a whole number from 1, got ${JSON.stringify(m.task.attempt)}`);
     if (!STATUSES.includes(m.status as string))
       add("status", `must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(m.status)}`);
     obj(m, "fields", add);
@@ -75,16 +75,18 @@ function isWellFormedReply(m: Record<string, unknown>): boolean {
     typeof task.node === "string" &&
     task.node !== "" &&
     Number.isInteger(task.attempt) &&
+    (task.attempt as number) >= 1 &&
     (m.status === "done" || m.status === "critical" || m.status === "error") &&
     (m.fields === undefined || isObject(m.fields)) &&
     (m.error === undefined || isObject(m.error))
   );
 }
 
-const NO_PROBLEMS: Problem[] = [];
+// Shared by every well-formed reply, so frozen: a caller adding to it would poison them all.
+const NO_PROBLEMS: readonly Problem[] = Object.freeze([]);
 
 /** The problems of a message's shape; empty when it is well formed. */
-export function checkMessage(message: unknown): Problem[] {
+export function checkMessage(message: unknown): readonly Problem[] {
   if (isObject(message) && message.type === "reply" && isWellFormedReply(message)) return NO_PROBLEMS;
   const problems: Problem[] = [];
   if (!isObject(message))

@@ -4,9 +4,11 @@
  * int/double operators that make bureaucrat's Python arithmetic work). Expressions compile once
  * and are cached by their text.
  */
+
 import { Environment } from "@marcbachmann/cel-js";
 import { ExpressionError } from "../errors.js";
 import type { Expression, Json } from "../language/model.js";
+import { costProblem } from "./cost.js";
 import { fromCel } from "./values.js";
 
 /** The variables an expression can read; each is optional. */
@@ -82,6 +84,8 @@ export function compile(expression: Expression): Compiled {
     compiled = environment.parse(expression.cel) as Compiled;
     const checked = environment.check(expression.cel);
     if (!checked.valid) throw checked.error;
+    const tooCostly = costProblem((compiled as unknown as { ast: unknown }).ast);
+    if (tooCostly) throw new Error(tooCostly);
   } catch (error) {
     throw new ExpressionError(
       expression.source,

@@ -9,7 +9,7 @@ import { type Command, type Message, nodeState, type Snapshot, type TaskCommand 
 import { DocketError, EngineError } from "../errors.js";
 import type { Definition, Json } from "../language/model.js";
 import type { ExternalEvent, HistoryRecord } from "../ports.js";
-import { eventMessage } from "./runtime.js";
+import { eventMessage, MAX_CALL_DEPTH } from "./runtime.js";
 
 /** An event as the buffer keeps it: the ports' ExternalEvent. */
 export type BufferedEvent = ExternalEvent;
@@ -145,6 +145,11 @@ export class MemoryRuntime {
 
   private startChild(command: Extract<Command, { type: "start-child" }>): void {
     try {
+      if (command.child.split("~").length - 1 > MAX_CALL_DEPTH)
+        throw new EngineError(
+          "CallDepth",
+          `calls nest deeper than ${MAX_CALL_DEPTH} levels (does a process call itself without end?)`,
+        );
       this.definitions.set(command.child, this.options.resolve(command.process));
     } catch (error) {
       if (!(error instanceof DocketError)) throw error;

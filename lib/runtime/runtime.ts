@@ -18,6 +18,12 @@ import type {
   SubscriptionIndex,
 } from "../ports.js";
 
+/** How deep `call`s may nest: a process that calls itself without end stops here with a CallDepth fault. */
+export const MAX_CALL_DEPTH = 32;
+
+/** The largest launch fields, reply fields or event data taken, in bytes of JSON. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
 export interface RuntimeDeps {
   readonly store: InstanceStore;
   readonly dispatcher: Dispatcher;
@@ -40,6 +46,8 @@ export interface RuntimeDeps {
    * for that delivery and never marked sent, which saves a write per step.
    */
   readonly inboxInOrder?: boolean;
+  /** Default MAX_MESSAGE_BYTES. */
+  readonly maxMessageBytes?: number;
 }
 
 export interface LaunchRequest {
@@ -66,8 +74,18 @@ export class Runtime {
     return this.deps.eventBufferMs ?? 60 * 60 * 1000;
   }
 
+  /** Refuses data over the message size limit, naming the field and both sizes. */
+  private checkSize(field: string, value: unknown): void {
+    if (value === undefined) return;
+    const limit = this.deps.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    const bytes = new TextEncoder().encode(JSON.stringify(value)).length;
+    if (bytes > limit)
+      throw new MessageError([{ path: field, message: `is ${bytes} bytes; the limit is ${limit} bytes` }]);
+  }
+
   /** Queues a launch; returns the instance id. */
   async launch(request: LaunchRequest): Promise<string> {
+    this.checkSize("fields", request.fields);
     const resolved = await this.deps.definitions.resolve(request.process, request.version);
     if (!resolved) {
       const wanted = request.version ? `${request.process}@${request.version}` : request.process;
@@ -86,6 +104,7 @@ export class Runtime {
 
   /** Buffers an event and queues it for every await it matches; returns the event id. */
   async publish(request: PublishRequest): Promise<string> {
+    this.checkSize("data", request.data);
     const now = this.deps.clock.now();
     const event: ExternalEvent = {
       id: request.id ?? this.deps.newId(),
@@ -103,7 +122,8 @@ export class Runtime {
 
   /** Queues a participant's reply for its instance; a malformed reply is refused with the field at fault. */
   async reply(reply: unknown): Promise<void> {
-    const problems = checkMessage({ ...(reply as object), type: "reply" });
+    this.checkSize("fields", (reply as { fields?: unknown } | undefined)?.fields);
+    const problems = [...checkMessage({ ...(reply as object), type: "reply" })];
     const instance = (reply as ReplyMessage | undefined)?.task?.instance;
     if (typeof instance !== "string" || instance === "")
       problems.push({ path: "task.instance", message: "must name the instance" });
@@ -192,6 +212,22 @@ export class Runtime {
   private async startChild(command: Extract<Command, { type: "start-child" }>): Promise<void> {
     const { definitions, dispatcher } = this.deps;
     const { instance, node, child } = command.parent;
+    // A child's id is its parent's plus `~n`: the number of `~` is how deep the calls nest.
+    const depth = child.split("~").length - 1;
+    if (depth > MAX_CALL_DEPTH) {
+      await dispatcher.enqueue(instance, {
+        type: "child",
+        instance,
+        node,
+        child,
+        status: "faulted",
+        fault: {
+          code: "CallDepth",
+          message: `calls nest deeper than ${MAX_CALL_DEPTH} levels (does a process call itself without end?)`,
+        },
+      });
+      return;
+    }
     const registration =
       "source" in command.process
         ? await definitions.registerInline(command.process.source)
