@@ -15,7 +15,10 @@ async function call(
   try {
     response = await fetch(new URL(path, base), {
       method,
-      headers: payload === undefined ? {} : { "content-type": "application/json" },
+      headers: {
+        ...(payload === undefined ? {} : { "content-type": "application/json" }),
+        ...(process.env.DOCKET_API_TOKEN ? { authorization: `Bearer ${process.env.DOCKET_API_TOKEN}` } : {}),
+      },
       body: payload === undefined ? undefined : JSON.stringify(payload),
     });
   } catch (error) {

@@ -30,7 +30,13 @@ export async function serveCommand(options: {
       log(`${event} ${detail.instance}${extra}`);
     },
   );
-  const server = serveApi(engine, log);
+  // DOCKET_API_TOKEN (from the environment, not the command line, where `ps` would show it).
+  const token = process.env.DOCKET_API_TOKEN || undefined;
+  if (!token && !["127.0.0.1", "localhost", "::1"].includes(options.host))
+    log(
+      `warning: serving on ${options.host} without DOCKET_API_TOKEN: anyone who reaches it can steer instances`,
+    );
+  const server = serveApi(engine, { log, token });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(Number(options.port), options.host, resolve);

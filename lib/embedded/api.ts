@@ -3,6 +3,7 @@
  * operator commands, and the task long-poll and replies for external workers. Every error is JSON
  * `{ error: { code, message, problems? } }` with a 4xx status, and changes nothing.
  */
+import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { InstanceStatus, OperatorAction } from "../engine/types.js";
 import { rootContext } from "../engine/types.js";
@@ -288,9 +289,30 @@ function statusOf(error: DocketError): number {
   return error.code === "Conflict" ? 409 : 400;
 }
 
-export function serveApi(engine: EmbeddedEngine, log: (line: string) => void = () => undefined): Server {
+/** Whether a request carries the API token (compared in constant time); no token configured: all may. */
+function authorized(request: IncomingMessage, token: string | undefined): boolean {
+  if (!token) return true;
+  const given = Buffer.from(request.headers.authorization ?? "");
+  const wanted = Buffer.from(`Bearer ${token}`);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+export interface ApiOptions {
+  readonly log?: (line: string) => void;
+  /** When set, every request but GET /health needs `Authorization: Bearer <token>`. */
+  readonly token?: string;
+}
+
+export function serveApi(engine: EmbeddedEngine, options: ApiOptions = {}): Server {
+  const log = options.log ?? (() => undefined);
   return createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://localhost");
+    if (url.pathname !== "/health" && !authorized(request, options.token)) {
+      send(response, 401, {
+        error: { code: "Unauthorized", message: "send the API token: Authorization: Bearer <token>" },
+      });
+      return;
+    }
     const matches = ROUTES.filter(([, pattern]) => pattern.test(url.pathname));
     const route = matches.find(([method]) => method === request.method);
     if (!route) {

@@ -21,7 +21,7 @@ import type {
 } from "./types.js";
 
 /** Node starts and completions processed in one transition before the instance is faulted. */
-export const STEP_BUDGET = 100_000;
+export const STEP_BUDGET = 500_000;
 
 export type Op =
   | { readonly op: "start"; readonly path: string }

@@ -134,3 +134,31 @@ describe("the HTTP API", () => {
     expect((await api("GET", "/instances")).body.length).toBe(before);
   });
 });
+
+describe("the HTTP API with DOCKET_API_TOKEN", () => {
+  it("answers only requests with the token (health excepted), and changes nothing for the others", async () => {
+    const server = serveApi(engine, { token: "s3cret" });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const at = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const launch = (headers: Record<string, string>) =>
+        fetch(`${at}/instances`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify({ process: "order", id: "guarded-1" }),
+        });
+      for (const authorization of [undefined, "Bearer wrong", "Bearer s3cret2", "s3cret"]) {
+        const response = await launch(authorization ? { authorization } : {});
+        expect(response.status).toBe(401);
+        expect(await response.json()).toEqual({
+          error: { code: "Unauthorized", message: "send the API token: Authorization: Bearer <token>" },
+        });
+      }
+      expect(await engine.store.load("guarded-1")).toBeUndefined();
+      expect((await fetch(`${at}/health`)).status).toBe(200);
+      expect((await launch({ authorization: "Bearer s3cret" })).status).toBe(202);
+    } finally {
+      server.close();
+    }
+  });
+});

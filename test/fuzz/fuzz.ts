@@ -163,14 +163,19 @@ const ACTIVITY_YAML: fc.Arbitrary<string> = fc.letrec<{ activity: string; list: 
     tie("list").map(
       (list) => `{ switch: [ { when: 'context.n > 1', do: ${list} }, { when: 'true', do: [] } ] }`,
     ),
-    tie("list").map((list) => `{ while: { condition: 'context.n < 3', do: ${list} } }`),
+    // Each round counts, so loops end: a loop that never does stops at StepLimit after 500,000
+    // steps (test/unit/limits.test.ts), which would make each run here take a second.
+    tie("list").map(
+      (list) =>
+        `{ while: { condition: 'context.w < 3', do: [ { assign: { property: w, value: 'context.w + 1' } }, { sequence: { do: ${list} } } ] } }`,
+    ),
     tie("list").map((list) => `{ foreach: { select: '[1, 2]', parallel: true, do: ${list} } }`),
   ),
   list: fc.array(tie("activity"), { maxLength: 3 }).map((items) => `[ ${items.join(", ")} ]`),
 })).list;
 
 export const validDefinitions: fc.Arbitrary<Definition> = ACTIVITY_YAML.map((list) =>
-  readDefinition(`context: { n: 0 }\nfaults: [ { case: Oops, do: [] } ]\ndo: ${list}\n`, {
+  readDefinition(`context: { n: 0, w: 0 }\nfaults: [ { case: Oops, do: [] } ]\ndo: ${list}\n`, {
     file: "fuzz.yaml",
   }),
 );
