@@ -7,6 +7,7 @@ import type { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { EngineError } from "../errors.js";
+import type { FaultInjector } from "../runtime/faults.js";
 import { Runtime } from "../runtime/runtime.js";
 import { DynamoDefinitionStore } from "./definitions.js";
 import { AwsDispatcher, type AwsQueues } from "./dispatcher.js";
@@ -54,7 +55,11 @@ export function makeAwsDeps(
   resources: AwsResources,
   now: () => number = Date.now,
   newId: () => string = () => crypto.randomUUID(),
+  /** Wraps the advance loop's ports to inject faults (the fault tests); never in production. */
+  faults?: FaultInjector,
 ): AwsDeps {
+  const wrap = <T extends object>(port: T, name: Parameters<FaultInjector["wrap"]>[1]): T =>
+    faults ? faults.wrap(port, name) : port;
   const table: TableRef = {
     client: DynamoDBDocumentClient.from(clients.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
     name: resources.table,
@@ -72,10 +77,10 @@ export function makeAwsDeps(
   });
   const definitions = new DynamoDefinitionStore(table);
   const runtime = new Runtime({
-    store: new DynamoInstanceStore(table, definitions, payloads),
-    dispatcher,
-    subscriptions: new DynamoSubscriptionIndex(table),
-    definitions,
+    store: wrap(new DynamoInstanceStore(table, definitions, payloads), "store"),
+    dispatcher: wrap(dispatcher, "dispatcher"),
+    subscriptions: wrap(new DynamoSubscriptionIndex(table), "subscriptions"),
+    definitions: wrap(definitions, "definitions"),
     clock: { now },
     newId,
     // The inbox is FIFO per instance: no markSent write (see RuntimeDeps.inboxInOrder).

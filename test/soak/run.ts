@@ -35,6 +35,19 @@ for (const mode of ["embedded", "outbox"] as Mode[]) {
     `${mode}: ${singles.length} single-fault schedules (${reference.calls} port calls × before/after × fail/kill) and ${samples.length} random ones: no difference`,
   );
 }
+// On an emulator too, when there is one: every single fault of the fault-free run on the AWS adapters.
+if (process.env.AWS_ENDPOINT_URL) {
+  const { awsSoak } = await import("./aws-soak.js");
+  const aws = await awsSoak(process.env.AWS_ENDPOINT_URL);
+  schedules += aws.schedules;
+  fired += aws.fired;
+  console.log(
+    `aws (${process.env.AWS_ENDPOINT_URL}): ${aws.schedules} single-fault schedules (${aws.calls} port calls × before/after × fail/kill), deliveries shuffled and doubled: no difference; ${aws.resent} task messages re-sent by outboxes (receivers dedupe by task id)`,
+  );
+} else
+  console.log(
+    "aws: set AWS_ENDPOINT_URL (moto: python3 tools/moto-server.py -p 4566) to soak the AWS adapters too",
+  );
 console.log(
   `soak: ${schedules} schedules, ${fired} faults fired, ${restarts} process restarts, 0 differences, ${((performance.now() - started) / 1000).toFixed(0)} s`,
 );
