@@ -214,20 +214,21 @@ export class Runtime {
     const { instance, node, child } = command.parent;
     // A child's id is its parent's plus `~n`: the number of `~` is how deep the calls nest.
     const depth = child.split("~").length - 1;
-    if (depth > MAX_CALL_DEPTH) {
-      await dispatcher.enqueue(instance, {
+    // A subprocess that cannot start faults the call, as a failed subprocess would.
+    const refuse = (code: string, message: string) =>
+      dispatcher.enqueue(instance, {
         type: "child",
         instance,
         node,
         child,
         status: "faulted",
-        fault: {
-          code: "CallDepth",
-          message: `calls nest deeper than ${MAX_CALL_DEPTH} levels (does a process call itself without end?)`,
-        },
+        fault: { code, message },
       });
-      return;
-    }
+    if (depth > MAX_CALL_DEPTH)
+      return refuse(
+        "CallDepth",
+        `calls nest deeper than ${MAX_CALL_DEPTH} levels (does a process call itself without end?)`,
+      );
     const registration =
       "source" in command.process
         ? await definitions.registerInline(command.process.source)
@@ -237,16 +238,7 @@ export class Runtime {
         "source" in command.process
           ? `the subprocess XML is invalid: ${registration && "problems" in registration ? registration.problems.join("; ") : ""}`
           : `no process "${command.process.name}${command.process.version ? `@${command.process.version}` : ""}" is registered`;
-      const code = "source" in command.process ? "DefinitionError" : "UnknownProcess";
-      await dispatcher.enqueue(instance, {
-        type: "child",
-        instance,
-        node,
-        child,
-        status: "faulted",
-        fault: { code, message },
-      });
-      return;
+      return refuse("source" in command.process ? "DefinitionError" : "UnknownProcess", message);
     }
     const process = "name" in command.process ? command.process.name : registration.definition.name;
     await dispatcher.enqueue(child, {

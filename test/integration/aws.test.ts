@@ -3,33 +3,19 @@
  * dropped in the bucket, a launch on the bus, a worker answering from its queue, an await woken by
  * PutEvents, a delay, lifecycle events, a crash between the state write and the outbox.
  */
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import {
-  DeleteMessageCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
 import { type AwsClients, type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
 import { LocalRunner } from "../../lib/aws/local.js";
 import type { Provisioned } from "../../lib/aws/provision.js";
 import { rootContext } from "../../lib/engine/index.js";
+import { emulatorClients, emulatorConfig } from "./emulator.js";
 
-const config = {
-  endpoint: inject("endpoint"),
-  region: "us-east-1",
-  credentials: { accessKeyId: "test", secretAccessKey: "test" },
-};
-const clients: AwsClients = {
-  dynamo: new DynamoDBClient(config),
-  sqs: new SQSClient(config),
-  events: new EventBridgeClient(config),
-  s3: new S3Client(config),
-};
+const config = emulatorConfig(inject("endpoint"));
+const clients: AwsClients = emulatorClients(config.endpoint);
 
 let resources: Provisioned;
 let deps: AwsDeps;

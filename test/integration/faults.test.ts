@@ -3,28 +3,16 @@
  * loop, replies answered out of order and twice, an event published twice. Every run ends as the
  * fault-free one (test/soak/aws-harness.ts; `npm run soak` with AWS_ENDPOINT_URL runs every call).
  */
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { S3Client } from "@aws-sdk/client-s3";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
 import { type AwsClients, makeAwsDeps } from "../../lib/aws/deps.js";
 import type { Provisioned } from "../../lib/aws/provision.js";
 import type { Fault } from "../../lib/runtime/faults.js";
 import { AWS_MIX, runAwsMix } from "../soak/aws-harness.js";
+import { emulatorClients, emulatorConfig } from "./emulator.js";
 
-const config = {
-  endpoint: inject("endpoint"),
-  region: "us-east-1",
-  credentials: { accessKeyId: "test", secretAccessKey: "test" },
-};
-const clients: AwsClients = {
-  dynamo: new DynamoDBClient(config),
-  sqs: new SQSClient(config),
-  events: new EventBridgeClient(config),
-  s3: new S3Client(config),
-};
+const config = emulatorConfig(inject("endpoint"));
+const clients: AwsClients = emulatorClients(config.endpoint);
 let resources: Provisioned;
 const run = Date.now().toString(36);
 

@@ -5,35 +5,26 @@
  * events, so the test puts the one AWS would send on the default bus, where the engine's rule takes it).
  */
 import { createServer, type Server } from "node:http";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { CreateFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { S3Client } from "@aws-sdk/client-s3";
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
   ListExecutionsCommand,
   SFNClient,
 } from "@aws-sdk/client-sfn";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
 import { type AwsClients, type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
 import { LocalRunner } from "../../lib/aws/local.js";
 import { rootContext } from "../../lib/engine/index.js";
+import { emulatorClients, emulatorConfig } from "./emulator.js";
 
 const endpoint = inject("endpoint");
-const config = {
-  endpoint,
-  region: "us-east-1",
-  credentials: { accessKeyId: "test", secretAccessKey: "test" },
-};
+const config = emulatorConfig(endpoint);
 const clients: AwsClients = {
-  dynamo: new DynamoDBClient(config),
-  sqs: new SQSClient(config),
-  events: new EventBridgeClient(config),
-  s3: new S3Client(config),
+  ...emulatorClients(endpoint),
   lambda: new LambdaClient(config),
   sfn: new SFNClient(config),
 };

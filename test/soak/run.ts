@@ -22,7 +22,7 @@ for (const mode of ["embedded", "outbox"] as Mode[]) {
     const found = differences(reference, run);
     if (found.length) {
       console.error(
-        `${mode}: schedule ${JSON.stringify(schedule)} (fired: ${run.fired.join("; ")})\n${found.join("\n")}`,
+        `${mode}: schedule ${JSON.stringify(schedule)}, delivery seed ${seed} (fired: ${run.fired.join("; ")})\n${found.join("\n")}`,
       );
       process.exit(1);
     }
@@ -31,8 +31,11 @@ for (const mode of ["embedded", "outbox"] as Mode[]) {
   for (const schedule of singles) await check(schedule);
   const samples = fc.sample(faultSchedules(reference.calls + 20), random);
   for (const schedule of samples) await check(schedule);
+  // Deliveries reordered, delayed and duplicated, each with a random fault schedule as well.
+  const deliveries = fc.sample(fc.tuple(fc.integer(), faultSchedules(reference.calls + 20)), random);
+  for (const [seed, schedule] of deliveries) await check(schedule, seed);
   console.log(
-    `${mode}: ${singles.length} single-fault schedules (${reference.calls} port calls × before/after × fail/kill) and ${samples.length} random ones: no difference`,
+    `${mode}: ${singles.length} single-fault schedules (${reference.calls} port calls × before/after × fail/kill) and ${samples.length} random ones, ${deliveries.length} delivery schedules (reordered, delayed, duplicated; with faults): no difference`,
   );
 }
 // On an emulator too, when there is one: every single fault of the fault-free run on the AWS adapters.
