@@ -3,7 +3,7 @@ import { provisionEngine } from "../../cdk/synth.js";
 import { makeAwsDeps } from "../../lib/aws/deps.js";
 import { emulatorClients } from "../integration/emulator.js";
 import { AWS_MIX, runAwsMix } from "./aws-harness.js";
-import { everySingleFault } from "./harness.js";
+import { canonical, everySingleFault } from "./harness.js";
 
 export async function awsSoak(endpoint: string) {
   const clients = emulatorClients(endpoint);
@@ -20,12 +20,8 @@ export async function awsSoak(endpoint: string) {
     schedules++;
     fired += outcome.fired.length;
     resent += outcome.resent;
-    const want = JSON.stringify({ ...(reference.context as object), k: id });
-    if (
-      outcome.status !== "completed" ||
-      JSON.stringify(outcome.context) !== want ||
-      outcome.problems.length
-    ) {
+    const want = canonical({ ...(reference.context as object), k: id });
+    if (outcome.status !== "completed" || canonical(outcome.context) !== want || outcome.problems.length) {
       console.error(`aws: schedule ${JSON.stringify(schedule)}: ${JSON.stringify(outcome)}`);
       process.exit(1);
     }

@@ -306,11 +306,20 @@ export function everySingleFault(calls: number, every = 1): Fault[][] {
   return schedules;
 }
 
+/** JSON with the keys of every object sorted: the order keys were added in is not state. */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
 /** Compares a run with the fault-free one; returns what differs (nothing when it holds). */
 export function differences(reference: Outcome, run: Outcome): string[] {
   const found = [...run.problems];
-  const want = JSON.stringify(reference.instances);
-  const got = JSON.stringify(run.instances);
+  const want = canonical(reference.instances);
+  const got = canonical(run.instances);
   if (want !== got) found.push(`end state differs:\n  want ${want}\n  got  ${got}`);
   return found;
 }
