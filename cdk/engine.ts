@@ -16,6 +16,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket } from "aws-cdk-lib/aws-s3";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { STATUS_INDEX } from "../lib/aws/store.js";
@@ -92,6 +93,8 @@ export class DocketEngine extends Construct {
   readonly taskQueue: Queue;
   readonly participantQueues: Readonly<Record<string, Queue>>;
   readonly deadLetterQueues: Queue[] = [];
+  /** The key that signs docket's own inbox messages (read by the functions that send or check them). */
+  readonly inboxKey: Secret;
   readonly functions: Record<"advance" | "ingest" | "register" | "timerRelay" | "sweep", NodejsFunction>;
   /** Runs the tasks of `targets` (absent without targets). */
   readonly invoker?: NodejsFunction;
@@ -144,6 +147,12 @@ export class DocketEngine extends Construct {
     const register = this.queue("RegisterQueue");
     const invoke = Object.keys(targets).length ? this.queue("InvokeQueue") : undefined;
     const deadLetters = this.queue("RejectedMessages", false, false);
+    // Signs docket's own inbox messages, so a worker (who may send replies there) can forge nothing else.
+    this.inboxKey = new Secret(this, "InboxKey", {
+      description: "docket: the HMAC key that signs the engine's own inbox messages",
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      removalPolicy,
+    });
     this.deadLetterQueues.push(deadLetters);
 
     const environment = {
@@ -154,6 +163,7 @@ export class DocketEngine extends Construct {
       DOCKET_TIMERS_URL: timers.queueUrl,
       DOCKET_TASKS_URL: this.taskQueue.queueUrl,
       DOCKET_DLQ_URL: deadLetters.queueUrl,
+      DOCKET_INBOX_KEY_SECRET: this.inboxKey.secretArn,
       DOCKET_PARTICIPANT_QUEUES: JSON.stringify(
         Object.fromEntries(Object.entries(participantQueues).map(([n, q]) => [n, q.queueUrl])),
       ),
@@ -235,6 +245,7 @@ export class DocketEngine extends Construct {
 
     for (const f of [advance, ingest, register, sweep]) this.table.grantReadWriteData(f);
     for (const f of [advance, ingest, timerRelay]) this.inbox.grantSendMessages(f);
+    for (const f of [advance, ingest, timerRelay]) this.inboxKey.grantRead(f);
     for (const f of [advance, timerRelay, sweep]) q.timers.grantSendMessages(f);
     this.taskQueue.grantSendMessages(advance);
     for (const queue of Object.values(this.participantQueues)) queue.grantSendMessages(advance);
@@ -255,6 +266,7 @@ export class DocketEngine extends Construct {
   ): NodejsFunction {
     invoker.addEventSource(new SqsEventSource(q.invoke, { batchSize: 10, reportBatchItemFailures: true }));
     this.inbox.grantSendMessages(invoker);
+    this.inboxKey.grantRead(invoker);
     q.deadLetters.grantSendMessages(invoker);
     this.grantPayloads(invoker);
     const all = Object.values(targets);

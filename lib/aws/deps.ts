@@ -3,6 +3,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -12,6 +13,7 @@ import { Runtime } from "../runtime/runtime.js";
 import { DynamoDefinitionStore } from "./definitions.js";
 import { AwsDispatcher, type AwsQueues } from "./dispatcher.js";
 import { type PayloadStore, s3Payloads } from "./payloads.js";
+import { type InboxSigner, secretSigner } from "./signing.js";
 import { DynamoInstanceStore } from "./store.js";
 import { DynamoSubscriptionIndex } from "./subscriptions.js";
 import type { TableRef } from "./table.js";
@@ -26,6 +28,8 @@ export interface AwsClients {
   readonly lambda?: LambdaClient;
   /** For `sfn:` participants (made on first use when absent). */
   readonly sfn?: SFNClient;
+  /** For the inbox signing key (made when absent). */
+  readonly secrets?: SecretsManagerClient;
 }
 
 export interface AwsResources {
@@ -35,6 +39,8 @@ export interface AwsResources {
   readonly queues: AwsQueues & { readonly deadLetters?: string };
   /** Participants the engine calls itself: name → `lambda:…`, `http:…` or `sfn:…` (see targets.ts). */
   readonly targets?: Readonly<Record<string, string>>;
+  /** The secret holding the key that signs docket's own inbox messages (see signing.ts). */
+  readonly inboxKeySecret?: string;
   /** Contexts and messages over this many bytes go to S3 (in the bucket); default 64 KB. */
   readonly largePayloadBytes?: number;
 }
@@ -47,6 +53,7 @@ export interface AwsDeps {
   readonly dispatcher: AwsDispatcher;
   readonly definitions: DynamoDefinitionStore;
   readonly payloads: PayloadStore;
+  readonly signer?: InboxSigner;
   readonly now: () => number;
 }
 
@@ -65,8 +72,12 @@ export function makeAwsDeps(
     name: resources.table,
   };
   const payloads = s3Payloads(clients.s3, resources.bucket, resources.largePayloadBytes);
+  const signer = resources.inboxKeySecret
+    ? secretSigner(clients.secrets ?? new SecretsManagerClient({}), resources.inboxKeySecret)
+    : undefined;
   const dispatcher = new AwsDispatcher({
     payloads,
+    signer,
     sqs: clients.sqs,
     events: clients.events,
     table,
@@ -86,7 +97,7 @@ export function makeAwsDeps(
     // The inbox is FIFO per instance: no markSent write (see RuntimeDeps.inboxInOrder).
     inboxInOrder: true,
   });
-  return { clients, resources, table, runtime, dispatcher, definitions, payloads, now };
+  return { clients, resources, table, runtime, dispatcher, definitions, payloads, signer, now };
 }
 
 /** The resources a Lambda was configured with, from its environment; names the variable that is missing. */
@@ -112,6 +123,7 @@ export function resourcesFromEnv(env: Record<string, string | undefined> = proce
     bucket: env.DOCKET_BUCKET ?? "",
     largePayloadBytes: Number(env.DOCKET_LARGE_PAYLOAD_BYTES ?? 64 * 1024),
     targets,
+    ...(env.DOCKET_INBOX_KEY_SECRET ? { inboxKeySecret: env.DOCKET_INBOX_KEY_SECRET } : {}),
     queues: {
       inbox: need("DOCKET_INBOX_URL"),
       timers: need("DOCKET_TIMERS_URL"),

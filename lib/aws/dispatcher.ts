@@ -13,6 +13,7 @@ import type { JsonObject } from "../language/model.js";
 import type { Dispatcher } from "../ports.js";
 import { toWire } from "../runtime/wire.js";
 import type { OffloadedBody, PayloadStore } from "./payloads.js";
+import { type InboxSigner, SIGNATURE_ATTRIBUTE } from "./signing.js";
 import { aws, pad, type TableRef } from "./table.js";
 
 export const MAX_SQS_DELAY_S = 15 * 60;
@@ -38,6 +39,8 @@ export interface AwsDispatcherDeps {
   readonly now: () => number;
   /** Where task fields and inbox messages over the large-payload threshold go. */
   readonly payloads: PayloadStore;
+  /** Signs what docket itself puts in the inbox (absent: unsigned, for a setup without the key). */
+  readonly signer?: InboxSigner;
 }
 
 export const timerKey = (due: number, timer: string) => `${pad(due, 15)}#${timer}`;
@@ -147,6 +150,7 @@ export class AwsDispatcher implements Dispatcher {
     const json = JSON.stringify(message);
     const stored = await this.deps.payloads.put(json);
     const body = stored === json ? json : JSON.stringify({ docket_payload: stored } satisfies OffloadedBody);
+    const { signer } = this.deps;
     await aws(`queueing a ${message.type} message`, async () =>
       this.deps.sqs.send(
         new SendMessageCommand({
@@ -154,6 +158,13 @@ export class AwsDispatcher implements Dispatcher {
           MessageBody: body,
           MessageGroupId: instance,
           MessageDeduplicationId: await dedupId(`${instance}\n${body}`),
+          ...(signer
+            ? {
+                MessageAttributes: {
+                  [SIGNATURE_ATTRIBUTE]: { DataType: "String", StringValue: await signer.sign(body) },
+                },
+              }
+            : {}),
         }),
       ),
     );

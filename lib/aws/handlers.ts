@@ -15,6 +15,7 @@ import type { WireTask } from "../runtime/wire.js";
 import type { AwsDeps } from "./deps.js";
 import { MAX_SQS_DELAY_S, timerKey } from "./dispatcher.js";
 import type { OffloadedBody } from "./payloads.js";
+import { SIGNATURE_ATTRIBUTE } from "./signing.js";
 import {
   callTarget,
   type ExecutionStatusChange,
@@ -27,6 +28,8 @@ export interface SqsRecord {
   readonly messageId: string;
   readonly body: string;
   readonly attributes?: { readonly MessageGroupId?: string };
+  /** As Lambda hands them over: `{ name: { stringValue, dataType } }`. */
+  readonly messageAttributes?: Readonly<Record<string, { readonly stringValue?: string }>>;
 }
 
 export interface SqsBatch {
@@ -63,6 +66,12 @@ async function inboxBody(deps: AwsDeps, body: string): Promise<string> {
   return deps.payloads.get(docket_payload);
 }
 
+/** Whether a message carries docket's signature (always, when no signing key is configured). */
+async function signedByDocket(deps: AwsDeps, record: SqsRecord): Promise<boolean> {
+  if (!deps.signer) return true;
+  return deps.signer.verify(record.body, record.messageAttributes?.[SIGNATURE_ATTRIBUTE]?.stringValue);
+}
+
 async function deadLetter(deps: AwsDeps, record: SqsRecord, reason: string): Promise<void> {
   console.error(
     JSON.stringify({ level: "error", message: "dead-lettered", reason, messageId: record.messageId }),
@@ -88,6 +97,14 @@ export function makeAdvanceHandler(deps: AwsDeps) {
       const { message, problem } = parseInboxBody(await inboxBody(deps, record.body));
       if (!message) {
         await deadLetter(deps, record, problem ?? "unreadable");
+        continue;
+      }
+      if (message.type !== "reply" && !(await signedByDocket(deps, record))) {
+        await deadLetter(
+          deps,
+          record,
+          `an unsigned ${message.type} message: only docket's functions may send one`,
+        );
         continue;
       }
       const instance = message.type === "reply" ? (message.task.instance ?? group) : group;

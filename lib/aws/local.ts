@@ -73,6 +73,7 @@ export class LocalRunner {
         WaitTimeSeconds: 0,
         VisibilityTimeout: this.options.visibilityTimeout ?? 2,
         MessageSystemAttributeNames: ["MessageGroupId"],
+        MessageAttributeNames: ["All"],
       }),
     );
     if (!Messages.length) return 0;
@@ -80,6 +81,12 @@ export class LocalRunner {
       messageId: m.MessageId as string,
       body: m.Body ?? "",
       attributes: { MessageGroupId: m.Attributes?.MessageGroupId },
+      messageAttributes: Object.fromEntries(
+        Object.entries(m.MessageAttributes ?? {}).map(([name, value]) => [
+          name,
+          { stringValue: value.StringValue },
+        ]),
+      ),
     }));
     const started = performance.now();
     const { batchItemFailures } = await handler({ Records: records });

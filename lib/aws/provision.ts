@@ -9,6 +9,7 @@
 import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from "@aws-sdk/client-eventbridge";
 import { CreateBucketCommand, PutBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
+import { CreateSecretCommand, DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { EngineError } from "../errors.js";
 import { type AwsClients, type AwsResources, resourcesFromEnv } from "./deps.js";
@@ -68,6 +69,8 @@ export async function provisionTemplate(
       }),
     );
   }
+  for (const [id] of ofType("AWS::SecretsManager::Secret"))
+    made.set(id, await secret(clients, name(id, 256)));
   for (const [id, r] of ofType("AWS::Events::Rule")) await rule(clients, name(id, 64), r, resolve);
   return runnerConfiguration(resources, resolve, made);
 }
@@ -179,6 +182,23 @@ async function queue(
   );
   const arn = Attributes?.QueueArn as string;
   return { ref: url, arn };
+}
+
+/** A secret with a random value, as GenerateSecretString makes one (kept when it exists already). */
+async function secret(clients: AwsClients, name: string): Promise<Made> {
+  if (!clients.secrets)
+    throw new EngineError("Configuration", "creating the template's secrets needs a Secrets Manager client");
+  const value = [...crypto.getRandomValues(new Uint8Array(32))]
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+  const created = await clients.secrets
+    .send(new CreateSecretCommand({ Name: name, SecretString: value }))
+    .catch(async (error: Error) => {
+      if (error.name !== "ResourceExistsException") throw error;
+      return clients.secrets?.send(new DescribeSecretCommand({ SecretId: name }));
+    });
+  const arn = created?.ARN as string;
+  return { ref: arn, arn };
 }
 
 async function bus(clients: AwsClients, name: string): Promise<Made> {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { makeAwsDeps } from "../aws/deps.js";
 import { LocalRunner } from "../aws/local.js";
@@ -37,6 +38,7 @@ export async function localCommand(options: {
     sqs: new SQSClient(aws),
     events: new EventBridgeClient(aws),
     s3: new S3Client(aws),
+    secrets: new SecretsManagerClient(aws),
   };
   let resources: Provisioned;
   try {

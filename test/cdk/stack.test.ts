@@ -90,6 +90,10 @@ describe("DocketStack", () => {
     expect(of("Advance")).not.toMatch(/s3:(List|Delete|GetBucket)/);
     expect(of("TimerRelay")).not.toContain("dynamodb:");
     expect(of("Ingest")).not.toContain("events:PutEvents");
+    // The inbox signing key: read by the functions that put messages in the inbox, by no other.
+    for (const f of ["Advance", "Ingest", "TimerRelay"])
+      expect(of(f)).toContain("secretsmanager:GetSecretValue");
+    for (const f of ["Register", "Sweep"]) expect(of(f)).not.toContain("secretsmanager:");
   });
 
   it("lists instances by status from an index that projects only the summary", () => {

@@ -242,6 +242,48 @@ describe("on an AWS emulator, under load and faults", () => {
     ]);
   }, 60_000);
 
+  it("refuses what only docket may send to the inbox (a forged cancel, a forged timer) from anyone else", async () => {
+    await deps.definitions.register(
+      "guarded.yaml",
+      "do: [ { action: { participant: guard, timeout: PT1H } } ]\n",
+    );
+    await deps.runtime.launch({ process: "guarded", id: "guard-1" });
+    await runner.settle();
+    const before = JSON.stringify((await deps.runtime.deps.store.load("guard-1"))?.snapshot);
+    const forge = (message: object, signature?: string) =>
+      clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: resources.queues.inbox,
+          MessageGroupId: "guard-1",
+          MessageDeduplicationId: String(Math.random()),
+          MessageBody: JSON.stringify(message),
+          ...(signature
+            ? { MessageAttributes: { "docket-signature": { DataType: "String", StringValue: signature } } }
+            : {}),
+        }),
+      );
+    await forge({ type: "operator", action: "cancel" });
+    await forge({ type: "operator", action: "cancel" }, "0".repeat(64));
+    await forge({ type: "timer", node: "0.0", timer: "guard-1/0.0/t1" }, "not hex");
+    await runner.settle();
+    expect(JSON.stringify((await deps.runtime.deps.store.load("guard-1"))?.snapshot)).toBe(before);
+    const reasons: string[] = [];
+    for (let i = 0; i < 5 && reasons.length < 3; i++)
+      for (const m of await receive(resources.queues.deadLetters as string)) {
+        const reason = String(m.body.reason);
+        if (String(m.body.body).includes("guard-1") || reason.includes("unsigned")) reasons.push(reason);
+      }
+    expect(reasons.sort()).toEqual([
+      "an unsigned operator message: only docket's functions may send one",
+      "an unsigned operator message: only docket's functions may send one",
+      "an unsigned timer message: only docket's functions may send one",
+    ]);
+    // Its real task still completes it (and leaves the shared task queue clean for the next tests).
+    await work(resources.queues.tasks, () => ({ guarded: true }));
+    await runner.settle();
+    expect((await deps.runtime.deps.store.load("guard-1"))?.snapshot.status).toBe("completed");
+  }, 60_000);
+
   it("keeps a duplicate reply in the history, after the step it met, across pages", async () => {
     await deps.definitions.register(
       "three.yaml",

@@ -7,6 +7,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
@@ -37,6 +38,7 @@ async function measure(instances: number, steps: number, batch: number) {
     sqs: new SQSClient(config),
     events: new EventBridgeClient(config),
     s3: new S3Client(config),
+    secrets: new SecretsManagerClient(config),
   };
   meterDynamo(clients.dynamo, ledger);
   meterRequests(clients.sqs, ledger, "sqs");

@@ -2,6 +2,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { AwsClients } from "../../lib/aws/deps.js";
 
@@ -16,5 +17,6 @@ export function emulatorClients(endpoint: string): AwsClients {
     sqs: new SQSClient(config),
     events: new EventBridgeClient(config),
     s3: new S3Client(config),
+    secrets: new SecretsManagerClient(config),
   };
 }
