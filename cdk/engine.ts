@@ -19,7 +19,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket } from "aws-c
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { STATUS_INDEX } from "../lib/aws/store.js";
+import { STATUS_INDEX } from "../lib/aws/listing.js";
 import { parseTarget, type Target } from "../lib/aws/targets.js";
 
 export interface DocketEngineProps {

@@ -11,7 +11,7 @@
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { transition } from "../engine/index.js";
-import type { Command, InstanceStatus, Message, Note, Snapshot } from "../engine/types.js";
+import type { Command, Message, Note, Snapshot } from "../engine/types.js";
 import { ConflictError, EngineError } from "../errors.js";
 import {
   type DefinitionStore,
@@ -24,6 +24,7 @@ import {
   type StoredInstance,
   stateTooLarge,
 } from "../ports.js";
+import { listInstances } from "./listing.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { aws, instanceKey, pad, type TableRef } from "./table.js";
 
@@ -46,10 +47,6 @@ interface Head {
   listing: string;
   listed: string;
 }
-
-/** The GSI that lists instances by status without a scan (declared by DocketEngine). */
-export const STATUS_INDEX = "byStatus";
-const STATUSES: readonly InstanceStatus[] = ["running", "suspended", "completed", "faulted", "canceled"];
 
 interface Step {
   pk: string;
@@ -376,53 +373,9 @@ export class DynamoInstanceStore implements InstanceStore {
     return more && last ? { records, next: last.seq } : { records };
   }
 
-  /** Newest first, from the status index: one query per status asked for, never a scan. */
-  async list(filter: InstanceFilter = {}): Promise<InstanceSummary[]> {
-    const limit = filter.limit ?? 100;
-    const statuses = filter.status ? [filter.status] : STATUSES;
-    const found = (
-      await Promise.all(statuses.map((status) => this.listStatus(status, filter.process, limit)))
-    )
-      .flat()
-      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
-    return found.slice(0, limit);
-  }
-
-  private async listStatus(
-    status: string,
-    process: string | undefined,
-    limit: number,
-  ): Promise<InstanceSummary[]> {
-    const found: InstanceSummary[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await aws("listing instances", () =>
-        this.table.client.send(
-          new QueryCommand({
-            TableName: this.table.name,
-            IndexName: STATUS_INDEX,
-            KeyConditionExpression: "listing = :s",
-            ...(process
-              ? { FilterExpression: "#p = :p", ExpressionAttributeNames: { "#p": "process" } }
-              : {}),
-            ExpressionAttributeValues: { ":s": `S#${status}`, ...(process ? { ":p": process } : {}) },
-            ScanIndexForward: false,
-            Limit: limit,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const h of (page.Items ?? []) as Head[])
-        found.push({
-          id: h.pk.slice(2),
-          process: h.process,
-          status: h.status as InstanceStatus,
-          createdAt: h.createdAt,
-          updatedAt: h.updatedAt,
-        });
-      start = page.LastEvaluatedKey;
-    } while (start && found.length < limit);
-    return found;
+  /** Newest first, from the status index (listing.ts). */
+  list(filter: InstanceFilter = {}): Promise<InstanceSummary[]> {
+    return listInstances(this.table, filter);
   }
 
   async remove(id: string): Promise<boolean> {
