@@ -11,6 +11,7 @@ import type { Message, TaskCommand } from "../engine/types.js";
 import { EngineError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import type { Dispatcher } from "../ports.js";
+import { sha256Hex } from "../runtime/hex.js";
 import { toWire } from "../runtime/wire.js";
 import type { OffloadedBody, PayloadStore } from "./payloads.js";
 import { type InboxSigner, SIGNATURE_ATTRIBUTE } from "./signing.js";
@@ -44,11 +45,6 @@ export interface AwsDispatcherDeps {
 }
 
 export const timerKey = (due: number, timer: string) => `${pad(due, 15)}#${timer}`;
-
-async function dedupId(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 export class AwsDispatcher implements Dispatcher {
   constructor(private readonly deps: AwsDispatcherDeps) {}
@@ -157,7 +153,7 @@ export class AwsDispatcher implements Dispatcher {
           QueueUrl: this.deps.queues.inbox,
           MessageBody: body,
           MessageGroupId: instance,
-          MessageDeduplicationId: await dedupId(`${instance}\n${body}`),
+          MessageDeduplicationId: await sha256Hex(`${instance}\n${body}`),
           ...(signer
             ? {
                 MessageAttributes: {

@@ -3,6 +3,7 @@
  * replaced by a reference, so no DynamoDB item nears its 400 KB limit. Transparent to callers.
  */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { sha256Hex } from "../runtime/hex.js";
 import { aws } from "./table.js";
 
 const PREFIX = "s3ref:";
@@ -25,8 +26,7 @@ export function s3Payloads(s3: S3Client, bucket: string, threshold = 64 * 1024):
   return {
     async put(json) {
       if (json.length <= threshold || !bucket) return json;
-      const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(json));
-      const key = `payloads/${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")}.json`;
+      const key = `payloads/${await sha256Hex(json)}.json`;
       await aws("offloading a large payload to S3", () =>
         s3.send(
           new PutObjectCommand({

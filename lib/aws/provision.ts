@@ -12,6 +12,7 @@ import { CreateBucketCommand, PutBucketNotificationConfigurationCommand } from "
 import { CreateSecretCommand, DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { EngineError } from "../errors.js";
+import { hex } from "../runtime/hex.js";
 import { type AwsClients, type AwsResources, resourcesFromEnv } from "./deps.js";
 
 export type HandlerName = "advance" | "ingest" | "register" | "timer-relay" | "invoke";
@@ -188,9 +189,7 @@ async function queue(
 async function secret(clients: AwsClients, name: string): Promise<Made> {
   if (!clients.secrets)
     throw new EngineError("Configuration", "creating the template's secrets needs a Secrets Manager client");
-  const value = [...crypto.getRandomValues(new Uint8Array(32))]
-    .map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  const value = hex(crypto.getRandomValues(new Uint8Array(32)));
   const created = await clients.secrets
     .send(new CreateSecretCommand({ Name: name, SecretString: value }))
     .catch(async (error: Error) => {

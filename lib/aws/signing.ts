@@ -8,6 +8,7 @@
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { InfrastructureError } from "../errors.js";
+import { hex } from "../runtime/hex.js";
 
 export const SIGNATURE_ATTRIBUTE = "docket-signature";
 
@@ -15,9 +16,6 @@ export interface InboxSigner {
   sign(body: string): Promise<string>;
   verify(body: string, signature: string | undefined): Promise<boolean>;
 }
-
-const hex = (bytes: ArrayBuffer) =>
-  [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 /** A signer whose key is read from the secret once, on first use. */
 export function secretSigner(client: SecretsManagerClient, secretId: string): InboxSigner {

@@ -6,14 +6,11 @@ import { DefinitionError, formatProblem } from "../errors.js";
 import { processNameFromKey, readDefinition } from "../language/index.js";
 import type { Definition } from "../language/model.js";
 import type { Registration } from "../ports.js";
+import { sha256Hex } from "./hex.js";
 
-/** SHA-256 of the source, hex, first 16 characters (WebCrypto: Node and Lambda both have it). */
+/** SHA-256 of the source, hex, first 16 characters. */
 export async function sourceHash(source: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(source));
-  return [...new Uint8Array(digest)]
-    .map((b) => b.toString(16).padStart(2, "0"))
-    .join("")
-    .slice(0, 16);
+  return (await sha256Hex(source)).slice(0, 16);
 }
 
 /**
