@@ -15,16 +15,27 @@ import type {
 } from "./engine/types.js";
 import { EngineError } from "./errors.js";
 import type { Definition, Json, JsonObject } from "./language/model.js";
+import { utf8Length } from "./language/xml.js";
 
 /** The largest state an instance may have, in bytes of JSON: a context that grows without end stops here. */
 export const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
-/** The error for a state over MAX_STATE_BYTES; the message that would make it so is set aside. */
-export function stateTooLarge(id: string, bytes: number): EngineError {
-  return new EngineError(
-    "StateTooLarge",
-    `instance ${id}'s state would be ${bytes} bytes; the limit is ${MAX_STATE_BYTES} bytes (does its context grow without end?)`,
-  );
+/** The UTF-8 size of `text` when it is over `limit` bytes, else undefined (short text is not counted). */
+export function bytesOver(text: string, limit: number): number | undefined {
+  // A UTF-16 unit is at most 3 bytes of UTF-8.
+  if (text.length * 3 <= limit) return undefined;
+  const bytes = utf8Length(text);
+  return bytes > limit ? bytes : undefined;
+}
+
+/** Refuses a state (its JSON) over MAX_STATE_BYTES; the message that would make it so is set aside. */
+export function checkStateSize(id: string, json: string): void {
+  const bytes = bytesOver(json, MAX_STATE_BYTES);
+  if (bytes !== undefined)
+    throw new EngineError(
+      "StateTooLarge",
+      `instance ${id}'s state would be ${bytes} bytes; the limit is ${MAX_STATE_BYTES} bytes (does its context grow without end?)`,
+    );
 }
 
 /** An instance as stored: its snapshot, its version (for optimistic concurrency) and its outbox. */

@@ -14,15 +14,14 @@ import { transition } from "../engine/index.js";
 import type { Command, Message, Note, Snapshot } from "../engine/types.js";
 import { ConflictError, EngineError } from "../errors.js";
 import {
+  checkStateSize,
   type DefinitionStore,
   type HistoryPage,
   type HistoryRecord,
   type InstanceFilter,
   type InstanceStore,
   type InstanceSummary,
-  MAX_STATE_BYTES,
   type StoredInstance,
-  stateTooLarge,
 } from "../ports.js";
 import { listInstances } from "./listing.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
@@ -66,7 +65,7 @@ const HEAD_CACHE = 1000;
 
 function sizedSnapshot(snapshot: Snapshot): string {
   const json = JSON.stringify(snapshot);
-  if (json.length > MAX_STATE_BYTES) throw stateTooLarge(snapshot.id, json.length);
+  checkStateSize(snapshot.id, json);
   return json;
 }
 const STEP_DIGITS = 12;

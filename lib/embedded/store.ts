@@ -3,14 +3,13 @@
 import type { Command, Snapshot } from "../engine/types.js";
 import { ConflictError } from "../errors.js";
 import {
+  checkStateSize,
   type HistoryPage,
   type HistoryRecord,
   type InstanceFilter,
   type InstanceStore,
   type InstanceSummary,
-  MAX_STATE_BYTES,
   type StoredInstance,
-  stateTooLarge,
 } from "../ports.js";
 import type { Db } from "./database.js";
 
@@ -130,7 +129,7 @@ export class SqliteInstanceStore implements InstanceStore {
       at: snapshot.updatedAt,
       expected: expected ?? 0,
     };
-    if (row.snapshot.length > MAX_STATE_BYTES) throw stateTooLarge(snapshot.id, row.snapshot.length);
+    checkStateSize(snapshot.id, row.snapshot);
     try {
       const version = this.saveTransaction(row, snapshot.id, record, expected);
       this.remember(snapshot.id, { ...next, version });

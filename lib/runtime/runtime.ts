@@ -9,13 +9,14 @@ import { checkMessage, transition } from "../engine/index.js";
 import type { Command, Message, ReplyMessage, TransitionResult } from "../engine/types.js";
 import { EngineError, MessageError } from "../errors.js";
 import type { Json, JsonObject } from "../language/model.js";
-import type {
-  Clock,
-  DefinitionStore,
-  Dispatcher,
-  ExternalEvent,
-  InstanceStore,
-  SubscriptionIndex,
+import {
+  bytesOver,
+  type Clock,
+  type DefinitionStore,
+  type Dispatcher,
+  type ExternalEvent,
+  type InstanceStore,
+  type SubscriptionIndex,
 } from "../ports.js";
 
 /** How deep `call`s may nest: a process that calls itself without end stops here with a CallDepth fault. */
@@ -78,8 +79,8 @@ export class Runtime {
   private checkSize(field: string, value: unknown): void {
     if (value === undefined) return;
     const limit = this.deps.maxMessageBytes ?? MAX_MESSAGE_BYTES;
-    const bytes = new TextEncoder().encode(JSON.stringify(value)).length;
-    if (bytes > limit)
+    const bytes = bytesOver(JSON.stringify(value), limit);
+    if (bytes !== undefined)
       throw new MessageError([{ path: field, message: `is ${bytes} bytes; the limit is ${limit} bytes` }]);
   }
 
