@@ -75,12 +75,12 @@ export class AwsDispatcher implements Dispatcher {
 
   /** The task as JSON; fields over the threshold are in S3, named by `fields_ref` (workers read them there). */
   private async taskBody(task: TaskCommand): Promise<string> {
-    const wire = toWire(task, this.deps.queues.inbox);
-    const body = JSON.stringify(wire);
-    const where = this.deps.payloads.locate(await this.deps.payloads.put(JSON.stringify(wire.fields)));
-    if (!where) return body;
-    const { fields: _, ...rest } = wire;
-    return JSON.stringify({ ...rest, fields_ref: where });
+    const { fields, ...envelope } = toWire(task, this.deps.queues.inbox);
+    const json = JSON.stringify(fields);
+    const where = this.deps.payloads.locate(await this.deps.payloads.put(json));
+    if (where) return JSON.stringify({ ...envelope, fields_ref: where });
+    // The fields' JSON goes in as it is, so a task's fields (often the whole context) are serialized once.
+    return `${JSON.stringify(envelope).slice(0, -1)},"fields":${json}}`;
   }
 
   async startTimer(timer: { timer: string; instance: string; node: string; due: number }): Promise<void> {
