@@ -23,6 +23,7 @@ import {
   type InstanceSummary,
   type StoredInstance,
 } from "../ports.js";
+import { keepNewest } from "../runtime/lru.js";
 import { listInstances } from "./listing.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { aws, instanceKey, pad, type TableRef } from "./table.js";
@@ -104,7 +105,9 @@ export class DynamoInstanceStore implements InstanceStore {
     );
     if (!Item) return undefined;
     const head = Item as Head;
-    return { head, snapshot: JSON.parse(await this.payloads.get(head.snapshot)) as Snapshot };
+    // Kept, so the next save knows when the head is due (not rewriting it on this process's first step).
+    const snapshot = JSON.parse(await this.payloads.get(head.snapshot)) as Snapshot;
+    return keepNewest(this.heads, id, { head, snapshot }, HEAD_CACHE);
   }
 
   private async stepsAfter(id: string, version: number): Promise<Step[]> {
@@ -185,11 +188,7 @@ export class DynamoInstanceStore implements InstanceStore {
   }
 
   private remember(state: StoredInstance): StoredInstance {
-    const id = state.snapshot.id;
-    this.tips.delete(id);
-    this.tips.set(id, state);
-    if (this.tips.size > HEAD_CACHE) this.tips.delete(this.tips.keys().next().value as string);
-    return state;
+    return keepNewest(this.tips, state.snapshot.id, state, HEAD_CACHE);
   }
 
   async save(
@@ -283,9 +282,7 @@ export class DynamoInstanceStore implements InstanceStore {
           ...(below === undefined ? {} : { ExpressionAttributeValues: { ":v": below } }),
         }),
       );
-      this.heads.delete(snapshot.id);
-      this.heads.set(snapshot.id, { head, snapshot });
-      if (this.heads.size > HEAD_CACHE) this.heads.delete(this.heads.keys().next().value as string);
+      keepNewest(this.heads, snapshot.id, { head, snapshot }, HEAD_CACHE);
     } catch (error) {
       this.heads.delete(snapshot.id);
       if (error instanceof Error && error.name === "ConditionalCheckFailedException" && below === undefined)

@@ -11,6 +11,7 @@ import {
   type InstanceSummary,
   type StoredInstance,
 } from "../ports.js";
+import { keepNewest } from "../runtime/lru.js";
 import type { Db } from "./database.js";
 
 interface InstanceRow {
@@ -97,10 +98,7 @@ export class SqliteInstanceStore implements InstanceStore {
    * (the version check on every write would catch another), so a load needs no read or parse.
    */
   private remember(id: string, stored: StoredInstance): StoredInstance {
-    this.cache.delete(id);
-    this.cache.set(id, stored);
-    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
-    return stored;
+    return keepNewest(this.cache, id, stored, CACHE_SIZE);
   }
 
   /** Drops what this store remembers: after a rolled-back transaction it may not be what is stored. */
