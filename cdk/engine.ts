@@ -4,94 +4,52 @@
  * DynamoDB table; tasks and replies travel on SQS; every Lambda is fed by a queue with a
  * dead-letter queue, except the sweep, which a rate(1 minute) rule runs.
  */
-import { fileURLToPath } from "node:url";
 import { ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { EventBus, type IEventBus, Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction, SqsQueue } from "aws-cdk-lib/aws-events-targets";
 import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
-import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
-import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
-import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket } from "aws-cdk-lib/aws-s3";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
-import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import type { ITopic } from "aws-cdk-lib/aws-sns";
+import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { STATUS_INDEX } from "../lib/aws/listing.js";
-import { parseTarget, type Target } from "../lib/aws/targets.js";
+import { TRANSIENT_PAYLOAD_DAYS } from "../lib/aws/payloads.js";
+import type { Target } from "../lib/aws/targets.js";
+import { guardEnvironmentSizes } from "./environment.js";
+import { docketFunction, parseTargets } from "./functions.js";
+import { participantQueuePrefix, participantSetDigest, validateParticipants } from "./participants.js";
+import type { DocketEngineProps } from "./props.js";
+import {
+  DEFAULT_TARGET_TIMEOUT,
+  FUNCTION_TIMEOUT,
+  invokeTimeoutFor,
+  MAX_FIFO_BATCH,
+  maxReceiveCountFor,
+  visibilityFor,
+  WORKER_VISIBILITY,
+} from "./sizing.js";
 
-export interface DocketEngineProps {
-  /**
-   * Participants that get a queue of their own; tasks of any other participant go to the default
-   * task queue with the participant's name in the `participant` message attribute.
-   * @default - none: every task goes to the default task queue
-   */
-  readonly participants?: readonly string[];
-  /**
-   * Participants the engine calls itself, by name: `lambda:<function name or ARN>` (invoked with
-   * the task, its result is the reply), `http:<url>` (the task POSTed as JSON, the response is the
-   * reply) or `sfn:<state machine ARN>` (an execution per task; its end is the reply). Their tasks
-   * go to an invoke queue that a function of its own drains.
-   * @default - none
-   */
-  readonly targets?: Readonly<Record<string, string>>;
-  /**
-   * The bucket definitions are dropped in. It must send its events to EventBridge.
-   * @default - a new encrypted, private bucket with EventBridge notifications
-   */
-  readonly definitionsBucket?: IBucket;
-  /**
-   * The bus that launches instances and carries awaited and lifecycle events.
-   * @default - a new event bus
-   */
-  readonly eventBus?: IEventBus;
-  /**
-   * What happens to the table and the bucket when the stack is deleted.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly removalPolicy?: RemovalPolicy;
-  /**
-   * How long the Lambdas' logs are kept.
-   * @default RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: RetentionDays;
-  /**
-   * Whether to alarm when anything lands in a dead-letter queue.
-   * @default true
-   */
-  readonly alarms?: boolean;
-  /**
-   * Contexts and replies larger than this many bytes are stored in S3 and referenced.
-   * @default 65536
-   */
-  readonly largePayloadThreshold?: number;
-}
-
-const FUNCTIONS = new URL("../functions/", import.meta.url);
-
-/** Each target read as the engine will read it, so a typo fails `cdk synth`, not a task in production. */
-function parseTargets(specs: Readonly<Record<string, string>>): Record<string, Target> {
-  const targets: Record<string, Target> = {};
-  for (const [name, spec] of Object.entries(specs)) {
-    try {
-      targets[name] = parseTarget(name, spec);
-    } catch (error) {
-      throw new Error(`DocketEngine: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  return targets;
-}
+export type { DocketEngineProps };
 
 export class DocketEngine extends Construct {
   readonly table: Table;
   readonly bus: IEventBus;
   readonly bucket: IBucket;
+  /** Contexts, messages, task fields and definitions over the threshold (see lib/aws/payloads.ts). */
+  readonly payloadBucket: Bucket;
   /** The FIFO inbox: everything addressed to an instance, grouped by instance. */
   readonly inbox: Queue;
   readonly taskQueue: Queue;
+  /** Participants' own queues, each named `<participantQueuePrefix><participant>`. */
   readonly participantQueues: Readonly<Record<string, Queue>>;
+  /** The name prefix of the participants' queues, unique to this engine (see cdk/participants.ts). */
+  readonly participantQueuePrefix: string;
   readonly deadLetterQueues: Queue[] = [];
   /** The key that signs docket's own inbox messages (read by the functions that send or check them). */
   readonly inboxKey: Secret;
@@ -103,12 +61,10 @@ export class DocketEngine extends Construct {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const targets = parseTargets(props.targets ?? {});
-    for (const name of props.participants ?? []) {
-      if (!/^[A-Za-z0-9_-]{1,60}$/.test(name))
-        throw new Error(
-          `DocketEngine: participant "${name}" cannot name a queue; use letters, digits, _ and - (at most 60)`,
-        );
-    }
+    this.targetNames = new Set(Object.keys(targets));
+    validateParticipants(props.participants ?? []);
+    this.participantQueuePrefix = participantQueuePrefix(this);
+    this.removalPolicy = removalPolicy;
     this.table = new Table(this, "Table", {
       partitionKey: { name: "pk", type: AttributeType.STRING },
       sortKey: { name: "sk", type: AttributeType.STRING },
@@ -136,17 +92,36 @@ export class DocketEngine extends Construct {
         versioned: true,
         eventBridgeEnabled: true,
         removalPolicy,
+        autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
       });
-    this.inbox = this.queue("Inbox", true);
+    // Apart from definitions, so an offloaded payload is never taken for one.
+    this.payloadBucket = new Bucket(this, "Payloads", {
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+      // Task fields and inbox messages in flight: no SQS message outlives them (see payloads.ts).
+      lifecycleRules: [{ prefix: "transient/", expiration: Duration.days(TRANSIENT_PAYLOAD_DAYS) }],
+    });
+    const targetTimeout = props.targetTimeout ?? DEFAULT_TARGET_TIMEOUT;
+    const invokeTimeout = invokeTimeoutFor(targetTimeout);
+    this.inbox = this.queue("Inbox", { fifo: true, feeds: FUNCTION_TIMEOUT });
     this.taskQueue = this.queue("Tasks");
     const participantQueues: Record<string, Queue> = {};
-    for (const name of props.participants ?? []) participantQueues[name] = this.queue(`Participant-${name}`);
+    for (const name of props.participants ?? [])
+      participantQueues[name] = this.queue(`Participant-${name}`, {
+        queueName: `${this.participantQueuePrefix}${name}`,
+        // One dead-letter queue (and alarm) for every worker's tasks: a participant costs a queue
+        // and its TLS policy, no more, within CloudFormation's 500 resources a stack.
+        deadLetters: this.taskQueue.deadLetterQueue?.queue as Queue,
+      });
     this.participantQueues = participantQueues;
-    const timers = this.queue("TimerQueue");
-    const ingest = this.queue("IngestQueue");
-    const register = this.queue("RegisterQueue");
-    const invoke = Object.keys(targets).length ? this.queue("InvokeQueue") : undefined;
-    const deadLetters = this.queue("RejectedMessages", false, false);
+    const timers = this.queue("TimerQueue", { feeds: FUNCTION_TIMEOUT });
+    const ingest = this.queue("IngestQueue", { feeds: FUNCTION_TIMEOUT });
+    const register = this.queue("RegisterQueue", { feeds: FUNCTION_TIMEOUT });
+    const invoke = this.targetNames.size ? this.queue("InvokeQueue", { feeds: invokeTimeout }) : undefined;
+    const deadLetters = this.queue("RejectedMessages", { deadLetters: false });
     // Signs docket's own inbox messages, so a worker (who may send replies there) can forge nothing else.
     this.inboxKey = new Secret(this, "InboxKey", {
       description: "docket: the HMAC key that signs the engine's own inbox messages",
@@ -159,63 +134,95 @@ export class DocketEngine extends Construct {
       DOCKET_TABLE: this.table.tableName,
       DOCKET_BUS: this.bus.eventBusName,
       DOCKET_BUCKET: this.bucket.bucketName,
+      DOCKET_PAYLOAD_BUCKET: this.payloadBucket.bucketName,
       DOCKET_INBOX_URL: this.inbox.queueUrl,
       DOCKET_TIMERS_URL: timers.queueUrl,
       DOCKET_TASKS_URL: this.taskQueue.queueUrl,
       DOCKET_DLQ_URL: deadLetters.queueUrl,
       DOCKET_INBOX_KEY_SECRET: this.inboxKey.secretArn,
-      DOCKET_PARTICIPANT_QUEUES: JSON.stringify(
-        Object.fromEntries(Object.entries(participantQueues).map(([n, q]) => [n, q.queueUrl])),
-      ),
-      DOCKET_LARGE_PAYLOAD_BYTES: String(props.largePayloadThreshold ?? 65536),
-      ...(invoke
-        ? { DOCKET_INVOKE_URL: invoke.queueUrl, DOCKET_TARGETS: JSON.stringify(props.targets) }
+      // Participants' queues are found by name from this prefix; none is listed (Lambda's 4 KB).
+      ...(Object.keys(participantQueues).length
+        ? {
+            DOCKET_PARTICIPANT_QUEUE_PREFIX: this.participantQueuePrefix,
+            DOCKET_PARTICIPANT_SET: participantSetDigest(Object.keys(participantQueues)),
+          }
         : {}),
+      DOCKET_LARGE_PAYLOAD_BYTES: String(props.largePayloadThreshold ?? 65536),
     };
-    const fn = (name: string, file: string) =>
-      new NodejsFunction(this, name, {
-        entry: fileURLToPath(new URL(file, FUNCTIONS)),
-        handler: "handler",
-        runtime: Runtime.NODEJS_24_X,
-        architecture: Architecture.ARM_64,
-        memorySize: 512,
-        timeout: Duration.seconds(30),
-        tracing: Tracing.ACTIVE,
-        logGroup: new LogGroup(this, `${name}Logs`, {
-          retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-          removalPolicy,
-        }),
-        // DOCKET_FUNCTION tells the emulator runner which handler a function is.
-        environment: { ...environment, DOCKET_FUNCTION: file.replace(/\.ts$/, "") },
-        bundling: { minify: true, sourceMap: true, forceDockerBundling: false },
+    // Only the advance function routes tasks to the invoke queue; only the invoke function calls targets.
+    const routing: Record<string, string> = invoke
+      ? { DOCKET_INVOKE_URL: invoke.queueUrl, DOCKET_TARGET_PARTICIPANTS: [...this.targetNames].join(",") }
+      : {};
+    const fn = (name: string, file: string, extra: Record<string, string> = {}, timeout = FUNCTION_TIMEOUT) =>
+      docketFunction(this, name, file, {
+        environment: { ...environment, ...extra },
+        timeout,
+        logRetention: props.logRetention,
+        removalPolicy,
       });
     this.functions = {
-      advance: fn("Advance", "advance.ts"),
+      advance: fn("Advance", "advance.ts", routing),
       ingest: fn("Ingest", "ingest.ts"),
       register: fn("Register", "register.ts"),
       timerRelay: fn("TimerRelay", "timer-relay.ts"),
       sweep: fn("Sweep", "sweep.ts"),
     };
     this.wire({ timers, ingest, register, deadLetters });
-    if (invoke)
-      this.invoker = this.wireTargets(fn("Invoke", "invoke.ts"), { invoke, ingest, deadLetters }, targets);
-    if (props.alarms ?? true) this.alarm();
+    if (invoke) {
+      const calls = {
+        // Its own queue too: it queues the polls of the executions it starts there.
+        DOCKET_INVOKE_URL: invoke.queueUrl,
+        DOCKET_TARGETS: JSON.stringify(props.targets),
+        DOCKET_TARGET_TIMEOUT_S: String(targetTimeout.toSeconds()),
+      };
+      const invoker = fn("Invoke", "invoke.ts", calls, invokeTimeout);
+      this.invoker = this.wireTargets(invoker, { invoke, ingest, deadLetters }, targets);
+    }
+    guardEnvironmentSizes(this, () => [
+      ...Object.values(this.functions),
+      ...(this.invoker ? [this.invoker] : []),
+    ]);
+    if (props.alarms ?? true) this.alarm(props.alarmTopic);
   }
 
-  /** A queue with its own dead-letter queue, encrypted, TLS only. */
-  private queue(name: string, fifo = false, withDeadLetters = true): Queue {
+  private readonly targetNames: ReadonlySet<string>;
+  private readonly removalPolicy: RemovalPolicy;
+
+  /**
+   * A queue with its own dead-letter queue, encrypted, TLS only. One that `feeds` a function of
+   * that timeout is sized by AWS's rules (cdk/sizing.ts); the FIFO one is the inbox: high
+   * throughput, and deduplicated by content, so a worker's reply needs no deduplication id.
+   */
+  private queue(
+    name: string,
+    options: { fifo?: boolean; feeds?: Duration; queueName?: string; deadLetters?: boolean | Queue } = {},
+  ): Queue {
     const common = {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      fifo: fifo || undefined,
+      fifo: options.fifo || undefined,
       retentionPeriod: Duration.days(14),
+      removalPolicy: this.removalPolicy,
     };
-    const deadLetterQueue = withDeadLetters ? new Queue(this, `${name}DeadLetters`, common) : undefined;
-    if (deadLetterQueue) this.deadLetterQueues.push(deadLetterQueue);
+    const shared = options.deadLetters instanceof Queue ? options.deadLetters : undefined;
+    const own =
+      !shared && (options.deadLetters ?? true) ? new Queue(this, `${name}DeadLetters`, common) : undefined;
+    if (own) this.deadLetterQueues.push(own);
+    const deadLetterQueue = shared ?? own;
+    const visibilityTimeout = options.feeds ? visibilityFor(options.feeds) : WORKER_VISIBILITY;
+    const maxReceiveCount = options.feeds ? maxReceiveCountFor(visibilityTimeout) : 5;
     return new Queue(this, name, {
       ...common,
-      visibilityTimeout: Duration.seconds(180),
-      ...(deadLetterQueue ? { deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 5 } } : {}),
+      queueName: options.queueName,
+      visibilityTimeout,
+      ...(options.fifo
+        ? {
+            contentBasedDeduplication: true,
+            deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+            fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+          }
+        : {}),
+      ...(deadLetterQueue ? { deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount } } : {}),
     });
   }
 
@@ -223,7 +230,9 @@ export class DocketEngine extends Construct {
   private wire(q: { timers: Queue; ingest: Queue; register: Queue; deadLetters: Queue }): void {
     const { advance, ingest, register, timerRelay, sweep } = this.functions;
     const feed = (f: NodejsFunction, queue: Queue) =>
-      f.addEventSource(new SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true }));
+      f.addEventSource(
+        new SqsEventSource(queue, { batchSize: MAX_FIFO_BATCH, reportBatchItemFailures: true }),
+      );
     feed(advance, this.inbox);
     feed(ingest, q.ingest);
     feed(register, q.register);
@@ -248,10 +257,19 @@ export class DocketEngine extends Construct {
     for (const f of [advance, ingest, timerRelay]) this.inboxKey.grantRead(f);
     for (const f of [advance, timerRelay, sweep]) q.timers.grantSendMessages(f);
     this.taskQueue.grantSendMessages(advance);
-    for (const queue of Object.values(this.participantQueues)) queue.grantSendMessages(advance);
+    // One statement for every participant's queue, however many: they share the name prefix.
+    if (Object.keys(this.participantQueues).length)
+      advance.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["sqs:SendMessage"],
+          resources: [
+            Stack.of(this).formatArn({ service: "sqs", resource: `${this.participantQueuePrefix}*` }),
+          ],
+        }),
+      );
     for (const f of [advance, register]) this.bus.grantPutEventsTo(f);
     for (const f of [advance, ingest]) q.deadLetters.grantSendMessages(f);
-    for (const f of [advance, ingest]) this.grantPayloads(f);
+    for (const f of [advance, ingest, register]) this.grantPayloads(f);
     // Only reading objects: not listing, not the bucket's configuration.
     register.addToRolePolicy(
       new PolicyStatement({ actions: ["s3:GetObject"], resources: [this.bucket.arnForObjects("*")] }),
@@ -264,7 +282,10 @@ export class DocketEngine extends Construct {
     q: { invoke: Queue; ingest: Queue; deadLetters: Queue },
     targets: Readonly<Record<string, Target>>,
   ): NodejsFunction {
-    invoker.addEventSource(new SqsEventSource(q.invoke, { batchSize: 10, reportBatchItemFailures: true }));
+    // One target call per invocation: a slow one times out alone and redoes no other (cdk/sizing.ts).
+    invoker.addEventSource(new SqsEventSource(q.invoke, { batchSize: 1, reportBatchItemFailures: true }));
+    // The advance function hands the targets' tasks to this queue (without it every such task is refused).
+    q.invoke.grantSendMessages(this.functions.advance);
     this.inbox.grantSendMessages(invoker);
     this.inboxKey.grantRead(invoker);
     q.deadLetters.grantSendMessages(invoker);
@@ -292,7 +313,16 @@ export class DocketEngine extends Construct {
       invoker.addToRolePolicy(
         new PolicyStatement({ actions: ["states:StartExecution"], resources: machines }),
       );
-      // Their executions' ends come on the default bus; the ingest function turns them into replies.
+      // It polls their executions (arn:…:execution:<machine>:<name>) on its own queue: their
+      // status-change events are best effort.
+      invoker.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["states:DescribeExecution"],
+          resources: machines.map((m) => `${m.replace(":stateMachine:", ":execution:")}:*`),
+        }),
+      );
+      q.invoke.grantSendMessages(invoker);
+      // Their executions' ends come on the default bus (a shortcut): the ingest function turns them into replies.
       new Rule(this, "ExecutionEnds", {
         eventPattern: {
           source: ["aws.states"],
@@ -304,12 +334,12 @@ export class DocketEngine extends Construct {
     return invoker;
   }
 
-  /** Contexts, messages and task fields over the threshold are offloaded under payloads/ (read and write). */
+  /** Contexts, messages and task fields over the threshold are offloaded to the payload bucket (read and write). */
   private grantPayloads(f: NodejsFunction): void {
     f.addToRolePolicy(
       new PolicyStatement({
         actions: ["s3:GetObject", "s3:PutObject"],
-        resources: [this.bucket.arnForObjects("payloads/*")],
+        resources: [this.payloadBucket.arnForObjects("*")],
       }),
     );
   }
@@ -322,14 +352,39 @@ export class DocketEngine extends Construct {
     worker.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
         actions: ["s3:GetObject"],
-        resources: [this.bucket.arnForObjects("payloads/*")],
+        resources: [this.payloadBucket.arnForObjects("transient/*")],
       }),
     );
   }
 
-  private alarm(): void {
-    for (const [i, queue] of this.deadLetterQueues.entries()) {
-      new Alarm(this, `DeadLetters${i}`, {
+  /**
+   * Lets a worker of `participant` do its work and nothing more: receive, delete and hand back
+   * (change the visibility of) the tasks of its queue (the default task queue for a participant
+   * without one, shared with the other such participants), send its replies to the inbox, and read
+   * its tasks' offloaded fields.
+   */
+  grantWorker(worker: IGrantable, participant: string): void {
+    if (this.targetNames.has(participant))
+      throw new Error(
+        `DocketEngine: ${participant} is a target: the engine calls it itself, it has no worker`,
+      );
+    const queue = this.participantQueues[participant] ?? this.taskQueue;
+    worker.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+        resources: [queue.queueArn],
+      }),
+    );
+    worker.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [this.inbox.queueArn] }),
+    );
+    this.grantTaskPayloadRead(worker);
+  }
+
+  /** An alarm on each dead-letter queue (named after it, so adding a participant renames none). */
+  private alarm(topic: ITopic | undefined): void {
+    for (const queue of this.deadLetterQueues) {
+      const alarm = new Alarm(this, `${queue.node.id}Alarm`, {
         metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
         threshold: 0,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -337,6 +392,7 @@ export class DocketEngine extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
         alarmDescription: `A message could not be processed and waits in ${queue.node.path}`,
       });
+      if (topic) alarm.addAlarmAction(new SnsAction(topic));
     }
   }
 }

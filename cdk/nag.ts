@@ -38,17 +38,27 @@ export function acknowledgeNagFindings(engine: DocketEngine): void {
     reason:
       "Reading the table includes querying its own indexes (the byStatus listing index), and only those.",
   });
-  const bucket = engine.bucket.node.defaultChild as CfnResource | undefined;
-  if (!bucket) return;
-  const arn = `<${stack.getLogicalId(bucket)}.Arn>`;
+  if (Object.keys(engine.participantQueues).length)
+    Validations.of(stack).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${engine.participantQueuePrefix}*]`,
+      reason:
+        "The advance function sends (sqs:SendMessage only) to the participants' queues, all named with this engine's prefix: one statement whatever their number, as a role's inline policies are limited to 10,240 characters.",
+    });
+  const payloads = `<${stack.getLogicalId(engine.payloadBucket.node.defaultChild as CfnResource)}.Arn>`;
   // The narrower one first: CDK skips an acknowledgement that an earlier wildcard one seems to cover.
   Validations.of(stack).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::${arn}/payloads/*]`,
-    reason:
-      "The advance, ingest and invoke functions read and write (GetObject, PutObject only) offloaded payloads, named by content hash under payloads/.",
+    id: `AwsSolutions-IAM5[Resource::${payloads}/transient/*]`,
+    reason: "A worker reads (s3:GetObject only) its tasks' offloaded fields, kept under transient/.",
   });
   Validations.of(stack).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::${arn}/*]`,
+    id: `AwsSolutions-IAM5[Resource::${payloads}/*]`,
+    reason:
+      "The advance, ingest and invoke functions read and write (GetObject, PutObject only) offloaded payloads in the payload bucket, which holds nothing else.",
+  });
+  const bucket = engine.bucket.node.defaultChild as CfnResource | undefined;
+  if (!bucket) return;
+  Validations.of(stack).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(bucket)}.Arn>/*]`,
     reason:
       "The register function reads (s3:GetObject only) any definition dropped in the one definitions bucket.",
   });

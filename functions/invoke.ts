@@ -1,11 +1,12 @@
-/** Lambda: see makeInvokeHandler in lib/aws/handlers.ts (lambda:, http: and sfn: participants). */
+/** Lambda: see makeInvokeHandler in lib/aws/invoke.ts (lambda:, http: and sfn: participants). */
 import { defaultAwsDeps } from "../lib/aws/deps.js";
-import { makeInvokeHandler } from "../lib/aws/handlers.js";
+import type { LambdaContext, SqsBatch } from "../lib/aws/edge.js";
+import { makeInvokeHandler } from "../lib/aws/invoke.js";
 
+// One handler per container: it keeps its Lambda and Step Functions clients.
 let handle: ReturnType<typeof makeInvokeHandler> | undefined;
 
-export const handler = (event: Parameters<ReturnType<typeof makeInvokeHandler>>[0]) => {
-  // One handler per container: it keeps its Lambda and Step Functions clients.
+export const handler = (event: SqsBatch, context?: LambdaContext) => {
   handle ??= makeInvokeHandler(defaultAwsDeps());
-  return handle(event);
+  return handle(event, context);
 };

@@ -1,6 +1,12 @@
 /** Lambda: see makeRegisterHandler in lib/aws/handlers.ts. */
 import { defaultAwsDeps } from "../lib/aws/deps.js";
+import type { LambdaContext, SqsBatch } from "../lib/aws/edge.js";
 import { makeRegisterHandler } from "../lib/aws/handlers.js";
 
-export const handler = (event: Parameters<ReturnType<typeof makeRegisterHandler>>[0]) =>
-  makeRegisterHandler(defaultAwsDeps())(event);
+// One handler per container: it keeps its logger (and the deps their clients).
+let handle: ReturnType<typeof makeRegisterHandler> | undefined;
+
+export const handler = (event: SqsBatch, context?: LambdaContext) => {
+  handle ??= makeRegisterHandler(defaultAwsDeps());
+  return handle(event, context);
+};

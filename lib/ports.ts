@@ -106,11 +106,21 @@ export interface InstanceStore {
 export interface Dispatcher {
   /** Sends a task; receivers deduplicate by task id, so sending twice is safe. */
   sendTask(task: TaskCommand): Promise<void>;
+  /** Sends many tasks at once (batched where the transport allows); absent: one sendTask each. */
+  sendTasks?(tasks: readonly TaskCommand[]): Promise<void>;
+  /**
+   * Throws a DocketError for a command this dispatcher could never carry out (a participant with
+   * nowhere to go, a message over the transport's size limit), before the step that produced it is
+   * saved: once saved, a step's commands are only ever retried.
+   */
+  check?(commands: readonly Command[]): Promise<void>;
   /** Schedules a timer message for `due`; an existing timer with the same id is kept. */
   startTimer(timer: { timer: string; instance: string; node: string; due: number }): Promise<void>;
   cancelTimer(timer: string): Promise<void>;
   /** Queues a message for an instance (its inbox); messages for one instance are applied in order. */
   enqueue(instance: string, message: Message): Promise<void>;
+  /** Queues many messages at once (batched where the transport allows), in order per instance. */
+  enqueueMany?(entries: readonly { instance: string; message: Message }[]): Promise<void>;
   /** Publishes a lifecycle event (`docket.instance.completed`, …). */
   publish(event: string, detail: JsonObject): Promise<void>;
 }

@@ -37,11 +37,20 @@ export interface AwsResources {
   readonly bus: string;
   readonly bucket: string;
   readonly queues: AwsQueues & { readonly deadLetters?: string };
-  /** Participants the engine calls itself: name → `lambda:…`, `http:…` or `sfn:…` (see targets.ts). */
+  /**
+   * Participants the engine calls itself: name → `lambda:…`, `http:…` or `sfn:…` (see targets.ts).
+   * Only the invoke function needs the specs; the others need `targetParticipants`.
+   */
   readonly targets?: Readonly<Record<string, string>>;
+  /** The names of the participants the engine calls itself (their tasks go to the invoke queue). */
+  readonly targetParticipants?: readonly string[];
+  /** How long the invoke function lets one target call take, in milliseconds. */
+  readonly targetTimeoutMs?: number;
   /** The secret holding the key that signs docket's own inbox messages (see signing.ts). */
   readonly inboxKeySecret?: string;
-  /** Contexts and messages over this many bytes go to S3 (in the bucket); default 64 KB. */
+  /** The bucket large payloads go to (not the definitions bucket: see payloads.ts). */
+  readonly payloadBucket?: string;
+  /** Contexts and messages over this many bytes go to S3 (the payload bucket); default 64 KB. */
   readonly largePayloadBytes?: number;
 }
 
@@ -71,7 +80,7 @@ export function makeAwsDeps(
     client: DynamoDBDocumentClient.from(clients.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
     name: resources.table,
   };
-  const payloads = s3Payloads(clients.s3, resources.bucket, resources.largePayloadBytes);
+  const payloads = s3Payloads(clients.s3, resources.payloadBucket ?? "", resources.largePayloadBytes);
   const signer = resources.inboxKeySecret
     ? secretSigner(clients.secrets ?? new SecretsManagerClient({}), resources.inboxKeySecret)
     : undefined;
@@ -82,11 +91,11 @@ export function makeAwsDeps(
     events: clients.events,
     table,
     queues: resources.queues,
-    targets: resources.targets ?? {},
+    targets: new Set([...Object.keys(resources.targets ?? {}), ...(resources.targetParticipants ?? [])]),
     bus: resources.bus,
     now,
   });
-  const definitions = new DynamoDefinitionStore(table);
+  const definitions = new DynamoDefinitionStore(table, payloads);
   const runtime = new Runtime({
     store: wrap(new DynamoInstanceStore(table, definitions, payloads), "store"),
     dispatcher: wrap(dispatcher, "dispatcher"),
@@ -94,45 +103,65 @@ export function makeAwsDeps(
     definitions: wrap(definitions, "definitions"),
     clock: { now },
     newId,
-    // The inbox is FIFO per instance: no markSent write (see RuntimeDeps.inboxInOrder).
-    inboxInOrder: true,
   });
   return { clients, resources, table, runtime, dispatcher, definitions, payloads, signer, now };
 }
 
-/** The resources a Lambda was configured with, from its environment; names the variable that is missing. */
+/**
+ * The resources a Lambda was configured with, from its environment; names the variable that is
+ * missing or malformed. The construct gives each function only what it reads (cdk/engine.ts), so
+ * the environment stays under Lambda's 4 KB whatever the number of participants.
+ */
 export function resourcesFromEnv(env: Record<string, string | undefined> = process.env): AwsResources {
   const need = (name: string): string => {
     const value = env[name];
     if (!value) throw new EngineError("Configuration", `the environment variable ${name} is not set`);
     return value;
   };
-  const map = (name: string, shape: string): Record<string, string> => {
-    try {
-      const value: unknown = JSON.parse(env[name] ?? "{}");
-      if (value && typeof value === "object" && !Array.isArray(value)) return value as Record<string, string>;
-    } catch {}
-    throw new EngineError("Configuration", `${name} must be a JSON object: { ${shape} }`);
-  };
-  const participants = map("DOCKET_PARTICIPANT_QUEUES", "participant: queue url");
-  const targets = map("DOCKET_TARGETS", 'participant: "lambda:…" | "http:…" | "sfn:…"');
-  for (const [participant, spec] of Object.entries(targets)) parseTarget(participant, spec);
+  const targets = targetSpecs(env.DOCKET_TARGETS);
+  const timeout = env.DOCKET_TARGET_TIMEOUT_S;
+  if (timeout !== undefined && !(Number(timeout) > 0))
+    throw new EngineError(
+      "Configuration",
+      `DOCKET_TARGET_TIMEOUT_S must be a number of seconds, not "${timeout}"`,
+    );
+  const optional = <K extends string>(key: K, value: string | undefined) =>
+    (value ? { [key]: value } : {}) as Partial<Record<K, string>>;
   return {
     table: need("DOCKET_TABLE"),
     bus: need("DOCKET_BUS"),
     bucket: env.DOCKET_BUCKET ?? "",
     largePayloadBytes: Number(env.DOCKET_LARGE_PAYLOAD_BYTES ?? 64 * 1024),
     targets,
-    ...(env.DOCKET_INBOX_KEY_SECRET ? { inboxKeySecret: env.DOCKET_INBOX_KEY_SECRET } : {}),
+    targetParticipants: (env.DOCKET_TARGET_PARTICIPANTS ?? "").split(",").filter(Boolean),
+    ...(timeout !== undefined ? { targetTimeoutMs: Number(timeout) * 1000 } : {}),
+    ...optional("inboxKeySecret", env.DOCKET_INBOX_KEY_SECRET),
+    ...optional("payloadBucket", env.DOCKET_PAYLOAD_BUCKET),
     queues: {
       inbox: need("DOCKET_INBOX_URL"),
       timers: need("DOCKET_TIMERS_URL"),
       tasks: need("DOCKET_TASKS_URL"),
-      participants,
-      ...(env.DOCKET_INVOKE_URL ? { invoke: env.DOCKET_INVOKE_URL } : {}),
-      ...(env.DOCKET_DLQ_URL ? { deadLetters: env.DOCKET_DLQ_URL } : {}),
+      ...optional("participantPrefix", env.DOCKET_PARTICIPANT_QUEUE_PREFIX),
+      ...optional("invoke", env.DOCKET_INVOKE_URL),
+      ...optional("deadLetters", env.DOCKET_DLQ_URL),
     },
   };
+}
+
+/** DOCKET_TARGETS: a JSON object of participant → target spec, each read as the invoke handler will. */
+function targetSpecs(json: string | undefined): Record<string, string> {
+  let value: unknown;
+  try {
+    value = JSON.parse(json ?? "{}");
+  } catch {}
+  if (!value || typeof value !== "object" || Array.isArray(value))
+    throw new EngineError(
+      "Configuration",
+      'DOCKET_TARGETS must be a JSON object: { participant: "lambda:…" | "http:…" | "sfn:…" }',
+    );
+  const targets = value as Record<string, string>;
+  for (const [participant, spec] of Object.entries(targets)) parseTarget(participant, spec);
+  return targets;
 }
 
 let cached: AwsDeps | undefined;

@@ -2,10 +2,10 @@
  * Listing instances on DynamoDB: each head item is in the `byStatus` index (partition `S#<status>`,
  * sorted newest first by `listed`), so a listing is one query per status asked for, never a scan.
  */
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { InstanceStatus } from "../engine/types.js";
 import type { InstanceFilter, InstanceSummary } from "../ports.js";
-import { aws, type TableRef } from "./table.js";
+import { queryPages } from "./calls.js";
+import type { TableRef } from "./table.js";
 
 /** The GSI that lists instances by status without a scan (declared by DocketEngine). */
 export const STATUS_INDEX = "byStatus";
@@ -41,23 +41,19 @@ async function listStatus(
   limit: number,
 ): Promise<InstanceSummary[]> {
   const found: InstanceSummary[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await aws("listing instances", () =>
-      table.client.send(
-        new QueryCommand({
-          TableName: table.name,
-          IndexName: STATUS_INDEX,
-          KeyConditionExpression: "listing = :s",
-          ...(process ? { FilterExpression: "#p = :p", ExpressionAttributeNames: { "#p": "process" } } : {}),
-          ExpressionAttributeValues: { ":s": `S#${status}`, ...(process ? { ":p": process } : {}) },
-          ScanIndexForward: false,
-          Limit: limit,
-          ExclusiveStartKey: start,
-        }),
-      ),
-    );
-    for (const h of (page.Items ?? []) as Listed[])
+  // Limit counts items read before the filter, so a page may hold fewer than asked: read on until
+  // enough are found or LastEvaluatedKey is absent. A GSI cannot be read consistently; a listing decides nothing.
+  const pages = queryPages(table, "listing instances", {
+    IndexName: STATUS_INDEX,
+    KeyConditionExpression: "listing = :s",
+    ...(process ? { FilterExpression: "#p = :p", ExpressionAttributeNames: { "#p": "process" } } : {}),
+    ExpressionAttributeValues: { ":s": `S#${status}`, ...(process ? { ":p": process } : {}) },
+    ScanIndexForward: false,
+    Limit: limit,
+    ConsistentRead: false,
+  });
+  for await (const page of pages) {
+    for (const h of page as unknown as Listed[])
       found.push({
         id: h.pk.slice(2),
         process: h.process,
@@ -65,7 +61,7 @@ async function listStatus(
         createdAt: h.createdAt,
         updatedAt: h.updatedAt,
       });
-    start = page.LastEvaluatedKey;
-  } while (start && found.length < limit);
+    if (found.length >= limit) break;
+  }
   return found;
 }

@@ -3,12 +3,8 @@
  * feeds a handler, passes the batch, deletes what succeeded (failures come back after their
  * visibility timeout), and ticks the sweep. `docket local` and the integration tests use it.
  */
-import {
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
-  type SQSClient,
-  type Message as SqsMessage,
-} from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand, type SQSClient, type Message as SqsMessage } from "@aws-sdk/client-sqs";
+import { deleteMessagesAll } from "./calls.js";
 import type { AwsDeps } from "./deps.js";
 import {
   type BatchResult,
@@ -21,13 +17,23 @@ import {
   type SqsBatch,
 } from "./handlers.js";
 import type { HandlerName, Provisioned } from "./provision.js";
+import type { FunctionName } from "./provision-iam.js";
 
 type Handler = (batch: SqsBatch) => Promise<BatchResult>;
+
+/**
+ * The deps the handlers run with: one set for all, or each function's own (clients signing as its
+ * role, see provision-iam.ts depsPerRole), as each Lambda runs with its execution role.
+ */
+export type RunnerDeps = AwsDeps | ((fn: FunctionName) => AwsDeps);
 
 export interface RunnerOptions {
   /** Seconds a received message stays hidden before a failed one comes back. Default 2. */
   readonly visibilityTimeout?: number;
-  /** The client that polls and deletes, as Lambda's event source mapping does (default: the handlers'). */
+  /**
+   * The client that polls and deletes, as Lambda's event source mapping does (default: the
+   * client of the function the queue feeds, which signs as its role as the mapping does).
+   */
   readonly poller?: SQSClient;
   /** Runs the sweep at most this often, as the rate(1 minute) rule does; default 0: every tick. */
   readonly sweepEveryMs?: number;
@@ -36,20 +42,19 @@ export interface RunnerOptions {
 }
 
 export class LocalRunner {
-  private readonly feeds: [string, Handler][];
+  private readonly feeds: [string, Handler, SQSClient][];
   private readonly sweep: () => Promise<{ handed: number }>;
-  private readonly poller: SQSClient;
   private sweptAt = 0;
   /** Handler calls with a non-empty batch (what Lambda would bill as invocations), and their time. */
   invocations = 0;
   handlerMs = 0;
 
   constructor(
-    deps: AwsDeps,
+    deps: RunnerDeps,
     feeds: Provisioned["feeds"],
     private readonly options: RunnerOptions = {},
   ) {
-    this.poller = options.poller ?? deps.clients.sqs;
+    const depsOf = typeof deps === "function" ? deps : () => deps;
     const make: Record<HandlerName, (deps: AwsDeps) => Handler> = {
       register: makeRegisterHandler,
       ingest: makeIngestHandler,
@@ -61,12 +66,15 @@ export class LocalRunner {
     const order = Object.keys(make);
     this.feeds = [...feeds]
       .sort((a, b) => order.indexOf(a.handler) - order.indexOf(b.handler))
-      .map((feed) => [feed.queue, make[feed.handler](deps)]);
-    this.sweep = makeSweepHandler(deps);
+      .map((feed) => {
+        const own = depsOf(feed.handler);
+        return [feed.queue, make[feed.handler](own), options.poller ?? own.clients.sqs];
+      });
+    this.sweep = makeSweepHandler(depsOf("sweep"));
   }
 
-  private async drain(url: string, handler: Handler): Promise<number> {
-    const { Messages = [] } = await this.poller.send(
+  private async drain(url: string, handler: Handler, poller: SQSClient): Promise<number> {
+    const { Messages = [] } = await poller.send(
       new ReceiveMessageCommand({
         QueueUrl: url,
         MaxNumberOfMessages: 10,
@@ -94,14 +102,12 @@ export class LocalRunner {
     this.invocations += 1;
     const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
     const done = Messages.filter((m) => !failed.has(m.MessageId as string));
-    if (done.length) {
-      await this.poller.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: url,
-          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
-        }),
-      );
-    }
+    // Each entry's result is checked: one left undeleted would be handled again after its visibility timeout.
+    await deleteMessagesAll(
+      poller,
+      url,
+      done.map((m) => m.ReceiptHandle as string),
+    );
     this.options.onBatch?.(url, Messages.length);
     return Messages.length;
   }
@@ -109,7 +115,7 @@ export class LocalRunner {
   /** One round over every queue and the sweep; returns the messages handled. */
   async tick(): Promise<number> {
     let handled = 0;
-    for (const [url, handler] of this.feeds) handled += await this.drain(url, handler);
+    for (const [url, handler, poller] of this.feeds) handled += await this.drain(url, handler, poller);
     const now = Date.now();
     if (now - this.sweptAt >= (this.options.sweepEveryMs ?? 0)) {
       this.sweptAt = now;

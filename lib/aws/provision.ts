@@ -4,23 +4,34 @@
  * part, so the runner reads the template itself: tables, queues (dead-letter queues first), buses,
  * buckets and their notifications, and the rules that target queues. Lambda functions are not
  * created: their environment, resolved, tells the runner how to configure the handlers it runs in
- * process, and their event source mappings tell it which queue feeds which handler.
+ * process, and their event source mappings tell it which queue feeds which handler. Other custom
+ * resources are skipped: the buckets' auto-delete (removalPolicy DESTROY) empties buckets before a
+ * stack's deletion, which never happens on the emulator.
  */
 import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from "@aws-sdk/client-eventbridge";
+import type { IAMClient } from "@aws-sdk/client-iam";
 import { CreateBucketCommand, PutBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
 import { CreateSecretCommand, DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { EngineError } from "../errors.js";
 import { hex } from "../runtime/hex.js";
 import { type AwsClients, type AwsResources, resourcesFromEnv } from "./deps.js";
+import { createRoles, type FunctionName, functionRoles } from "./provision-iam.js";
 
 export type HandlerName = "advance" | "ingest" | "register" | "timer-relay" | "invoke";
 
 export interface Provisioned extends AwsResources {
   /** Each queue that feeds a handler, as the template's event source mappings say. */
   readonly feeds: readonly { readonly queue: string; readonly handler: HandlerName }[];
+  /** Each function's own resources, from its own environment (only the invoke function's has the target specs). */
+  readonly functions: Partial<Record<FunctionName, AwsResources>>;
+  /** Each function's role, created from the template when provisioning was given an IAM client. */
+  readonly roles: Partial<Record<FunctionName, string>>;
 }
+
+/** The clients provisioning uses; with `iam`, the template's roles and policies are created too. */
+export type ProvisionClients = AwsClients & { readonly iam?: IAMClient };
 
 interface Resource {
   readonly Type: string;
@@ -36,7 +47,7 @@ interface Made {
 const HANDLERS: readonly HandlerName[] = ["advance", "ingest", "register", "timer-relay", "invoke"];
 
 export async function provisionTemplate(
-  clients: AwsClients,
+  clients: ProvisionClients,
   template: { readonly Resources: Record<string, unknown> },
   prefix: string,
 ): Promise<Provisioned> {
@@ -73,15 +84,21 @@ export async function provisionTemplate(
   for (const [id] of ofType("AWS::SecretsManager::Secret"))
     made.set(id, await secret(clients, name(id, 256)));
   for (const [id, r] of ofType("AWS::Events::Rule")) await rule(clients, name(id, 64), r, resolve);
-  return runnerConfiguration(resources, resolve, made);
+  if (!clients.iam) return { ...runnerConfiguration(resources, resolve, made), roles: {} };
+  for (const [id, role] of await createRoles(clients.iam, resources, resolve, prefix)) made.set(id, role);
+  return { ...runnerConfiguration(resources, resolve, made), roles: functionRoles(resources, resolve) };
 }
 
-/** The handlers' resources (from a function's environment, as deployed) and the queues that feed them. */
+/**
+ * The handlers' resources (from each function's environment, as deployed) and the queues that
+ * feed them. At the top, the advance function's with the invoke function's target specs: what
+ * one set of deps shared by every handler needs.
+ */
 function runnerConfiguration(
   resources: [string, Resource][],
   resolve: (v: unknown) => unknown,
   made: Map<string, Made>,
-): Provisioned {
+): Omit<Provisioned, "roles"> {
   const urlOfArn = new Map([...made.values()].map((m) => [m.arn, m.ref]));
   const functions = new Map<string, Record<string, string>>();
   for (const [id, r] of resources) {
@@ -89,7 +106,10 @@ function runnerConfiguration(
     const variables = (r.Properties?.Environment as { Variables?: unknown } | undefined)?.Variables;
     if (variables) functions.set(id, resolve(variables) as Record<string, string>);
   }
-  const advance = [...functions.values()].find((env) => env.DOCKET_FUNCTION === "advance");
+  const own: Partial<Record<FunctionName, AwsResources>> = {};
+  for (const env of functions.values())
+    if (env.DOCKET_FUNCTION) own[env.DOCKET_FUNCTION as FunctionName] = resourcesFromEnv(env);
+  const advance = own.advance;
   if (!advance)
     throw new EngineError("Configuration", "the template has no advance function (DOCKET_FUNCTION)");
   const feeds: { queue: string; handler: HandlerName }[] = [];
@@ -101,7 +121,10 @@ function runnerConfiguration(
     const queue = urlOfArn.get(String(resolve(r.Properties?.EventSourceArn)));
     if (queue) feeds.push({ queue, handler });
   }
-  return { ...resourcesFromEnv(advance), feeds };
+  const targets = own.invoke
+    ? { targets: own.invoke.targets, targetTimeoutMs: own.invoke.targetTimeoutMs }
+    : {};
+  return { ...advance, ...targets, functions: own, feeds };
 }
 
 /** Ref, Fn::GetAtt and Fn::Join over what was made, and the pseudo parameters. */
@@ -170,12 +193,23 @@ async function queue(
   const p = r.Properties ?? {};
   const fifo = p.FifoQueue === true;
   const attributes: Record<string, string> = {};
-  for (const key of ["VisibilityTimeout", "MessageRetentionPeriod", "ContentBasedDeduplication"])
-    if (p[key] !== undefined) attributes[key] = String(p[key]);
+  // The inbox's high-throughput FIFO settings included (moto keeps them, and deduplicates by content).
+  const copied = [
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+  ];
+  for (const key of copied) if (p[key] !== undefined) attributes[key] = String(p[key]);
   if (fifo) attributes.FifoQueue = "true";
   if (p.RedrivePolicy) attributes.RedrivePolicy = JSON.stringify(resolve(p.RedrivePolicy));
   const { QueueUrl } = await clients.sqs.send(
-    new CreateQueueCommand({ QueueName: fifo ? `${name}.fifo` : name, Attributes: attributes }),
+    new CreateQueueCommand({
+      // A queue the template names (a participant's: the functions find it by that name) keeps it.
+      QueueName: p.QueueName ? String(resolve(p.QueueName)) : fifo ? `${name}.fifo` : name,
+      Attributes: attributes,
+    }),
   );
   const url = QueueUrl as string;
   const { Attributes } = await clients.sqs.send(

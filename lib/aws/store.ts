@@ -9,9 +9,9 @@
  *   replays them through the pure interpreter, which gives the same snapshot and the last step's
  *   commands: the outbox, until the step is marked sent.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { transition } from "../engine/index.js";
-import type { Command, Message, Note, Snapshot } from "../engine/types.js";
+import type { Command, Message, Snapshot } from "../engine/types.js";
 import { ConflictError, EngineError } from "../errors.js";
 import {
   checkStateSize,
@@ -24,6 +24,7 @@ import {
   type StoredInstance,
 } from "../ports.js";
 import { keepNewest } from "../runtime/lru.js";
+import { readHistory, type Step, sentKey, stepKey, versionOf } from "./history.js";
 import { listInstances } from "./listing.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { aws, instanceKey, pad, type TableRef } from "./table.js";
@@ -39,38 +40,20 @@ interface Head {
   snapshot: string;
   createdAt: number;
   updatedAt: number;
-  /** Version 1 only: the launch's commands (there is no step to replay them from), until sent. */
+  /**
+   * The commands of the step at `version`: loading from this head replays no step, so the outbox
+   * must be here (the launch has no step at all); sent once its `sent` marker item exists.
+   */
   outbox?: string;
-  sent?: boolean;
+  /** The inbox delivery that was applied at `version` (see Runtime.apply). */
   delivery?: string;
   /** The status index (byStatus): partition `S#<status>`, sorted newest first by `listed`. */
   listing: string;
   listed: string;
 }
 
-interface Step {
-  pk: string;
-  sk: string;
-  at: number;
-  message: string;
-  notes?: string;
-  /** A short account of the commands, for the history; the commands themselves are replayed. */
-  commands: string;
-  sent?: boolean;
-  kind?: "note";
-  /** The inbox delivery that was applied (see RuntimeDeps.inboxInOrder). */
-  delivery?: string;
-}
-
 const HEAD_CACHE = 1000;
 
-function sizedSnapshot(snapshot: Snapshot): string {
-  const json = JSON.stringify(snapshot);
-  checkStateSize(snapshot.id, json);
-  return json;
-}
-const STEP_DIGITS = 12;
-const stepKey = (version: number) => `V#${pad(version, STEP_DIGITS)}`;
 const summary = (commands: readonly Command[]) =>
   JSON.stringify(
     commands.map((c) =>
@@ -87,6 +70,11 @@ export class DynamoInstanceStore implements InstanceStore {
   private readonly heads = new Map<string, { head: Head; snapshot: Snapshot }>();
   /** The latest state this process saved or loaded, per instance: a load then reads only newer steps. */
   private readonly tips = new Map<string, StoredInstance>();
+  /** Heads due at a step whose commands are not sent yet: written by markSent. */
+  private readonly dueHeads = new Map<
+    string,
+    { next: Omit<StoredInstance, "version">; json: string; version: number }
+  >();
 
   constructor(
     private readonly table: TableRef,
@@ -100,7 +88,11 @@ export class DynamoInstanceStore implements InstanceStore {
     if (cached) return cached;
     const { Item } = await aws("loading an instance", () =>
       this.table.client.send(
-        new GetCommand({ TableName: this.table.name, Key: { pk: instanceKey(id), sk: "HEAD" } }),
+        new GetCommand({
+          TableName: this.table.name,
+          Key: { pk: instanceKey(id), sk: "HEAD" },
+          ConsistentRead: true,
+        }),
       ),
     );
     if (!Item) return undefined;
@@ -110,8 +102,10 @@ export class DynamoInstanceStore implements InstanceStore {
     return keepNewest(this.heads, id, { head, snapshot }, HEAD_CACHE);
   }
 
-  private async stepsAfter(id: string, version: number): Promise<Step[]> {
+  /** The steps after `version`, and which versions (that one included) are marked sent. */
+  private async stepsAfter(id: string, version: number): Promise<{ steps: Step[]; sent: Set<number> }> {
     const steps: Step[] = [];
+    const sent = new Set<number>();
     let start: Record<string, unknown> | undefined;
     do {
       const page = await aws("reading steps", () =>
@@ -126,31 +120,36 @@ export class DynamoInstanceStore implements InstanceStore {
           }),
         ),
       );
-      steps.push(...((page.Items ?? []) as Step[]).filter((s) => s.sk.startsWith("V#")));
+      for (const item of (page.Items ?? []) as Step[]) {
+        if (item.kind === "sent") sent.add(versionOf(item));
+        else if (item.sk.startsWith("V#")) steps.push(item);
+      }
       start = page.LastEvaluatedKey;
     } while (start);
-    return steps;
+    return { steps, sent };
   }
 
   async load(id: string): Promise<StoredInstance | undefined> {
     // The state this process last saw is a valid base: steps are append-only, so only newer ones are read.
     const tip = this.tips.get(id);
     if (tip) {
-      const steps = await this.stepsAfter(id, tip.version);
-      return this.remember(steps.length ? await this.replay(tip, steps) : tip);
+      const { steps, sent } = await this.stepsAfter(id, tip.version);
+      if (steps.length) return this.remember(await this.replay(tip, steps, sent));
+      return this.remember(sent.has(tip.version) ? { ...tip, outbox: [] } : tip);
     }
     const base = await this.readHead(id);
     if (!base) return undefined;
     const { head } = base;
-    const steps = await this.stepsAfter(id, head.version);
+    const { steps, sent } = await this.stepsAfter(id, head.version);
     if (steps.length)
       return this.remember(
         await this.replay(
           { snapshot: base.snapshot, version: head.version, definition: head.definition },
           steps,
+          sent,
         ),
       );
-    const pending = head.version === 1 && head.outbox !== undefined && !head.sent;
+    const pending = head.outbox !== undefined && !sent.has(head.version);
     return this.remember({
       snapshot: base.snapshot,
       version: head.version,
@@ -164,6 +163,7 @@ export class DynamoInstanceStore implements InstanceStore {
   private async replay(
     base: Pick<StoredInstance, "snapshot" | "version" | "definition">,
     steps: readonly Step[],
+    sent: ReadonlySet<number>,
   ): Promise<StoredInstance> {
     const definition = await this.definitions.byHash(base.definition);
     if (!definition)
@@ -173,15 +173,16 @@ export class DynamoInstanceStore implements InstanceStore {
       );
     let snapshot = base.snapshot;
     let commands: readonly Command[] = [];
-    for (const step of steps) {
-      const message = JSON.parse(await this.payloads.get(step.message)) as Message;
+    const messages = await Promise.all(steps.map((step) => this.payloads.get(step.message)));
+    for (const [i, step] of steps.entries()) {
+      const message = JSON.parse(messages[i] as string) as Message;
       ({ snapshot, commands } = transition(definition, snapshot, message, step.at));
     }
     const last = steps[steps.length - 1] as Step;
     return {
       snapshot,
       version: base.version + steps.length,
-      outbox: last.sent ? [] : commands,
+      outbox: last.sent || sent.has(versionOf(last)) ? [] : commands,
       definition: base.definition,
       ...(last.delivery === undefined ? {} : { delivery: last.delivery }),
     };
@@ -199,19 +200,24 @@ export class DynamoInstanceStore implements InstanceStore {
     const { snapshot } = next;
     const version = (expected ?? 0) + 1;
     const pk = instanceKey(snapshot.id);
+    // Checked before anything is written: a state too large must leave the message unapplied.
+    const json = JSON.stringify(snapshot);
+    checkStateSize(snapshot.id, json);
     if (expected === undefined) {
       // The first version is the head itself: the launch's snapshot.
-      await this.putHead(next, 1, "attribute_not_exists(pk)");
+      await this.putHead(next, json, 1, "attribute_not_exists(pk)");
       this.remember({ ...next, version: 1 });
       return 1;
     }
+    const scope = { instance: snapshot.id };
+    // Every part that grows with the work (a foreach's thousand tasks) may go to S3: the item stays far under 400 KB.
     const step: Step = {
       pk,
       sk: stepKey(version),
       at: record.at,
-      message: await this.payloads.put(JSON.stringify(record.message)),
-      commands: summary(record.commands),
-      ...(record.notes.length ? { notes: JSON.stringify(record.notes) } : {}),
+      message: await this.payloads.put(JSON.stringify(record.message), scope),
+      commands: await this.payloads.put(summary(record.commands), scope),
+      ...(record.notes.length ? { notes: await this.payloads.put(JSON.stringify(record.notes), scope) } : {}),
       ...(next.outbox.length ? {} : { sent: true }),
       ...(next.delivery === undefined ? {} : { delivery: next.delivery }),
     };
@@ -239,23 +245,36 @@ export class DynamoInstanceStore implements InstanceStore {
       base.head.status !== snapshot.status ||
       finished
     ) {
-      // A newer head only: a crash here leaves the older head, and loading replays the steps.
-      await this.putHead(next, version, "attribute_not_exists(pk) OR version < :v", version).catch(
-        (error: Error) => {
-          if (error.name !== "ConditionalCheckFailedException") throw error;
-        },
-      );
+      // A head is rewritten only once its step's commands are sent (markSent), so a head never
+      // carries an outbox: loading from it replays nothing and finds nothing left to send.
+      if (next.outbox.length) this.dueHeads.set(snapshot.id, { next, json, version });
+      else await this.advanceHead(next, json, version);
     }
     return version;
   }
 
+  /** A newer head only: a crash before it leaves the older head, and loading replays the steps. */
+  private async advanceHead(next: Omit<StoredInstance, "version">, json: string, version: number) {
+    await this.putHead(
+      { ...next, outbox: [] },
+      json,
+      version,
+      "attribute_not_exists(pk) OR version < :v",
+      version,
+    ).catch((error: Error) => {
+      if (error.name !== "ConditionalCheckFailedException") throw error;
+    });
+  }
+
   private async putHead(
     next: Omit<StoredInstance, "version">,
+    json: string,
     version: number,
     condition: string,
     below?: number,
   ): Promise<void> {
     const { snapshot } = next;
+    const scope = { instance: snapshot.id };
     const head: Head = {
       pk: instanceKey(snapshot.id),
       sk: "HEAD",
@@ -263,13 +282,11 @@ export class DynamoInstanceStore implements InstanceStore {
       status: snapshot.status,
       process: snapshot.process,
       definition: next.definition,
-      snapshot: await this.payloads.put(sizedSnapshot(snapshot)),
+      snapshot: await this.payloads.put(json, scope),
       createdAt: snapshot.createdAt,
       updatedAt: snapshot.updatedAt,
-      ...(version === 1 && next.outbox.length
-        ? { outbox: await this.payloads.put(JSON.stringify(next.outbox)) }
-        : {}),
-      ...(version === 1 && next.delivery !== undefined ? { delivery: next.delivery } : {}),
+      ...(next.outbox.length ? { outbox: await this.payloads.put(JSON.stringify(next.outbox), scope) } : {}),
+      ...(next.delivery === undefined ? {} : { delivery: next.delivery }),
       listing: `S#${snapshot.status}`,
       listed: `${pad(snapshot.createdAt, 15)}#${snapshot.id}`,
     };
@@ -298,8 +315,8 @@ export class DynamoInstanceStore implements InstanceStore {
       sk: `${stepKey(version)}#n${pad(record.at, 15)}${Math.random().toString(36).slice(2, 8)}`,
       kind: "note",
       at: record.at,
-      message: await this.payloads.put(JSON.stringify(record.message)),
-      notes: JSON.stringify(record.notes),
+      message: await this.payloads.put(JSON.stringify(record.message), { instance: id }),
+      notes: await this.payloads.put(JSON.stringify(record.notes), { instance: id }),
       commands: "[]",
     };
     await aws("recording a note", () =>
@@ -307,66 +324,30 @@ export class DynamoInstanceStore implements InstanceStore {
     );
   }
 
+  /**
+   * Marks a step's commands sent with a small item of its own beside the step (a write unit,
+   * where updating the step would be billed by the step's whole size); loading reads it with the steps.
+   */
   async markSent(id: string, version: number): Promise<void> {
-    const launch = version === 1;
     const tip = this.tips.get(id);
     if (tip?.version === version) this.tips.set(id, { ...tip, outbox: [] });
-    // The launch's commands are on the head; later ones on their step.
-    if (launch) this.heads.delete(id);
-    await this.table.client
-      .send(
-        new UpdateCommand({
-          TableName: this.table.name,
-          Key: { pk: instanceKey(id), sk: launch ? "HEAD" : stepKey(version) },
-          UpdateExpression: "SET sent = :t",
-          ConditionExpression: launch ? "version = :one" : "attribute_exists(pk)",
-          ExpressionAttributeValues: launch ? { ":t": true, ":one": 1 } : { ":t": true },
-        }),
-      )
-      .catch((error: Error) => {
-        if (error.name !== "ConditionalCheckFailedException") throw error;
-      });
-  }
-
-  /** Steps and, after each, the notes of messages it ignored; a page never splits a step from its notes. */
-  async history(id: string, page: { after?: number; limit?: number } = {}): Promise<HistoryPage> {
-    const limit = Math.min(Math.max(page.limit ?? 100, 1), 1000);
-    const seqOf = (s: Step) => Number(s.sk.slice(2, 2 + STEP_DIGITS));
-    const { Items = [], LastEvaluatedKey } = await aws("reading history", () =>
+    const due = this.dueHeads.get(id);
+    this.dueHeads.delete(id);
+    // A head due at this version says as much as a marker: loading from it finds no step to send.
+    if (due?.version === version) return this.advanceHead(due.next, due.json, version);
+    await aws("marking a step's commands sent", () =>
       this.table.client.send(
-        new QueryCommand({
+        new PutCommand({
           TableName: this.table.name,
-          // Past the notes of the version `after` ("~" sorts after "#n…"), up to the last step's.
-          KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
-          ExpressionAttributeValues: {
-            ":pk": instanceKey(id),
-            ":from": `${stepKey(page.after ?? 0)}~`,
-            ":to": "V#~",
-          },
-          Limit: limit + 50,
+          Item: { pk: instanceKey(id), sk: sentKey(version), kind: "sent" },
         }),
       ),
     );
-    const items = Items as Step[];
-    let end = Math.min(limit, items.length);
-    while (end < items.length && seqOf(items[end] as Step) === seqOf(items[end - 1] as Step)) end++;
-    // A page DynamoDB cut short may end inside a version's notes: leave that version to the next page.
-    if (LastEvaluatedKey && end === items.length) {
-      const lastSeq = seqOf(items[end - 1] as Step);
-      while (end > 1 && seqOf(items[end - 1] as Step) === lastSeq) end--;
-    }
-    const records = await Promise.all(
-      items.slice(0, end).map(async (s) => ({
-        seq: seqOf(s),
-        at: s.at,
-        message: JSON.parse(await this.payloads.get(s.message)) as Message,
-        commands: JSON.parse(s.commands) as Command[],
-        notes: s.notes ? (JSON.parse(s.notes) as Note[]) : [],
-      })),
-    );
-    const last = records[records.length - 1];
-    const more = items.length > end || LastEvaluatedKey !== undefined;
-    return more && last ? { records, next: last.seq } : { records };
+  }
+
+  /** Steps and, after each, the notes of messages it ignored (history.ts). */
+  history(id: string, page: { after?: number; limit?: number } = {}): Promise<HistoryPage> {
+    return readHistory(this.table, this.payloads, id, page);
   }
 
   /** Newest first, from the status index (listing.ts). */
@@ -374,20 +355,37 @@ export class DynamoInstanceStore implements InstanceStore {
     return listInstances(this.table, filter);
   }
 
+  /** Deletes the instance's items (every page of them) and its payloads. */
   async remove(id: string): Promise<boolean> {
     this.heads.delete(id);
     this.tips.delete(id);
-    const { Items = [] } = await this.table.client.send(
-      new QueryCommand({
-        TableName: this.table.name,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": instanceKey(id) },
-      }),
-    );
-    for (const item of Items)
-      await this.table.client.send(
-        new DeleteCommand({ TableName: this.table.name, Key: { pk: item.pk, sk: item.sk } }),
+    this.dueHeads.delete(id);
+    let found = false;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await aws("finding an instance's items", () =>
+        this.table.client.send(
+          new QueryCommand({
+            TableName: this.table.name,
+            KeyConditionExpression: "pk = :pk",
+            ExpressionAttributeValues: { ":pk": instanceKey(id) },
+            ProjectionExpression: "pk, sk",
+            ExclusiveStartKey: start,
+            ConsistentRead: true,
+          }),
+        ),
       );
-    return Items.some((item) => item.sk === "HEAD");
+      const items = page.Items ?? [];
+      found ||= items.some((item) => item.sk === "HEAD");
+      for (const item of items)
+        await aws("deleting an instance's item", () =>
+          this.table.client.send(
+            new DeleteCommand({ TableName: this.table.name, Key: { pk: item.pk, sk: item.sk } }),
+          ),
+        );
+      start = page.LastEvaluatedKey;
+    } while (start);
+    await this.payloads.removeInstance(id);
+    return found;
   }
 }

@@ -1,12 +1,7 @@
 /** Await subscriptions on (event, key) and the event buffer, in the DynamoDB table. */
-import {
-  BatchWriteCommand,
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExternalEvent, Subscription, SubscriptionIndex } from "../ports.js";
+import { batchWriteAll, queryAll } from "./calls.js";
 import { aws, instanceKey, pad, type TableRef } from "./table.js";
 
 const subscriptionKey = (event: string, key?: string) => `S#${event}#${key === undefined ? "*" : `=${key}`}`;
@@ -28,71 +23,65 @@ export class DynamoSubscriptionIndex implements SubscriptionIndex {
       event: s.event,
       ...(s.key === undefined ? {} : { key: s.key }),
     };
-    await aws("subscribing", () =>
-      this.table.client.send(
-        new BatchWriteCommand({
-          RequestItems: {
-            [this.table.name]: [
-              { PutRequest: { Item: item } },
-              {
-                PutRequest: { Item: { pk: instanceKey(s.instance), sk: `S#${s.subscription}`, at: item.pk } },
-              },
-            ],
-          },
-        }),
-      ),
-    );
-    const { Items = [] } = await aws("reading the event buffer", () =>
-      this.table.client.send(
-        new QueryCommand({
-          TableName: this.table.name,
-          KeyConditionExpression: "pk = :pk AND sk > :since",
-          ExpressionAttributeValues: { ":pk": `E#${s.event}`, ":since": pad(since, 15) },
-        }),
-      ),
-    );
-    return Items.filter((e) => s.key === undefined || e.key === s.key).map((e) => ({
-      id: String(e.id),
-      name: s.event,
-      ...(e.key === undefined ? {} : { key: String(e.key) }),
-      data: JSON.parse(String(e.data)),
-      at: Number(e.at),
-    }));
+    await batchWriteAll(this.table, "subscribing", [
+      { PutRequest: { Item: item } },
+      { PutRequest: { Item: { pk: instanceKey(s.instance), sk: `S#${s.subscription}`, at: item.pk } } },
+    ]);
+    // Consistent: an event buffered just before this subscription must be found here or find it there.
+    const buffered = await queryAll(this.table, "reading the event buffer", {
+      KeyConditionExpression: "pk = :pk AND sk > :since",
+      ExpressionAttributeValues: { ":pk": `E#${s.event}`, ":since": pad(since, 15) },
+      ConsistentRead: true,
+    });
+    return buffered
+      .filter((e) => s.key === undefined || e.key === s.key)
+      .map((e) => ({
+        id: String(e.id),
+        name: s.event,
+        ...(e.key === undefined ? {} : { key: String(e.key) }),
+        data: JSON.parse(String(e.data)),
+        at: Number(e.at),
+      }));
   }
 
   async unsubscribe(subscription: string): Promise<void> {
     // The subscription's own key is needed to delete it: find it through any instance pointer.
     const pointer = await this.pointer(subscription);
     if (!pointer) return;
-    await this.table.client.send(
-      new DeleteCommand({ TableName: this.table.name, Key: { pk: pointer.at, sk: subscription } }),
+    await aws("unsubscribing", () =>
+      this.table.client.send(
+        new DeleteCommand({ TableName: this.table.name, Key: { pk: pointer.at, sk: subscription } }),
+      ),
     );
-    await this.table.client.send(
-      new DeleteCommand({ TableName: this.table.name, Key: { pk: pointer.pk, sk: `S#${subscription}` } }),
+    await aws("unsubscribing", () =>
+      this.table.client.send(
+        new DeleteCommand({ TableName: this.table.name, Key: { pk: pointer.pk, sk: `S#${subscription}` } }),
+      ),
     );
   }
 
   private async pointer(subscription: string): Promise<{ pk: string; at: string } | undefined> {
     // Subscription ids start with the instance id: `<instance>/<node>/s<n>`.
     const instance = subscription.slice(0, subscription.indexOf("/"));
-    const { Item } = await this.table.client.send(
-      new GetCommand({
-        TableName: this.table.name,
-        Key: { pk: instanceKey(instance), sk: `S#${subscription}` },
-      }),
+    const { Item } = await aws("finding a subscription", () =>
+      this.table.client.send(
+        new GetCommand({
+          TableName: this.table.name,
+          Key: { pk: instanceKey(instance), sk: `S#${subscription}` },
+          ConsistentRead: true,
+        }),
+      ),
     );
     return Item ? { pk: String(Item.pk), at: String(Item.at) } : undefined;
   }
 
   async unsubscribeInstance(instance: string): Promise<void> {
-    const { Items = [] } = await this.table.client.send(
-      new QueryCommand({
-        TableName: this.table.name,
-        KeyConditionExpression: "pk = :pk AND begins_with(sk, :s)",
-        ExpressionAttributeValues: { ":pk": instanceKey(instance), ":s": "S#" },
-      }),
-    );
-    for (const item of Items) await this.unsubscribe(String(item.sk).slice(2));
+    const pointers = await queryAll(this.table, "finding an instance's subscriptions", {
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :s)",
+      ExpressionAttributeValues: { ":pk": instanceKey(instance), ":s": "S#" },
+      ConsistentRead: true,
+    });
+    for (const item of pointers) await this.unsubscribe(String(item.sk).slice(2));
   }
 
   async record(event: ExternalEvent, _since: number): Promise<Subscription[]> {
@@ -118,16 +107,13 @@ export class DynamoSubscriptionIndex implements SubscriptionIndex {
     ];
     const out: Subscription[] = [];
     for (const pk of keys) {
-      const { Items = [] } = await aws("finding subscriptions", () =>
-        this.table.client.send(
-          new QueryCommand({
-            TableName: this.table.name,
-            KeyConditionExpression: "pk = :pk",
-            ExpressionAttributeValues: { ":pk": pk },
-          }),
-        ),
-      );
-      for (const i of Items)
+      // Consistent: a subscription written just before this event must be found here or find it there.
+      const found = await queryAll(this.table, "finding subscriptions", {
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": pk },
+        ConsistentRead: true,
+      });
+      for (const i of found)
         out.push({
           subscription: String(i.sk),
           instance: String(i.instance),

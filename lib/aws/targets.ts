@@ -1,12 +1,14 @@
 /**
  * Participants the engine calls itself on AWS: `lambda:<function name or ARN>` (invoked, its result
  * is the reply), `http:<url>` (the task POSTed as JSON, the response is the reply) and
- * `sfn:<state machine ARN>` (an execution named after the task; its status-change event on the bus
- * becomes the reply). The invoke handler runs them from their own queue, so a slow or failing
- * participant is retried by SQS and never holds up the inbox.
+ * `sfn:<state machine ARN>` (an execution named after the task; the invoke handler polls it with
+ * DescribeExecution until it ends, and its status-change event on the bus is a shortcut: both
+ * become the same reply). The invoke handler runs them from their own queue, so a slow or failing
+ * participant is retried by SQS and never holds up the inbox. Every call has a time limit, so a
+ * participant that hangs fails its own task only (retried) and never the invoke function's batch.
  */
 import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
-import { type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { EngineError, InfrastructureError } from "../errors.js";
 import { asReply, failure, taskRef, type WireReply, type WireTask } from "../runtime/wire.js";
 
@@ -44,22 +46,36 @@ export interface TargetClients {
 /** An execution name is unique per state machine for 90 days: the task id makes a redelivered start a no-op. */
 export const executionName = (task: WireTask["task"]) => task.id.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 80);
 
-const HTTP_TIMEOUT_MS = 30_000;
+/** How long one call to a target may take when the engine is not told (DOCKET_TARGET_TIMEOUT_S). */
+export const DEFAULT_TARGET_TIMEOUT_MS = 60_000;
+
+/** The ARN of the execution `executionName(task)` of a state machine (what StartExecution returns). */
+export const executionArn = (stateMachine: string, task: WireTask["task"]) =>
+  `${stateMachine.replace(":stateMachine:", ":execution:")}:${executionName(task)}`;
+
+/** What calling a target gave: its reply, or an execution whose end will be the reply. */
+export type TargetOutcome = { readonly reply: WireReply } | { readonly execution: string };
 
 /**
- * Runs a task on its target. Returns the reply, or undefined when it comes later (Step Functions).
- * A participant's own failure is an `error` reply (the action's retry policy applies); a failure to
- * reach it throws InfrastructureError, so SQS redelivers the task.
+ * Runs a task on its target, each call limited to `timeoutMs`. A participant's own failure is an
+ * `error` reply (the action's retry policy applies); a failure to reach it, or no answer in time,
+ * throws InfrastructureError, so SQS redelivers the task.
  */
 export async function callTarget(
   clients: TargetClients,
   target: Target,
   task: WireTask,
-): Promise<WireReply | undefined> {
+  timeoutMs = DEFAULT_TARGET_TIMEOUT_MS,
+): Promise<TargetOutcome> {
   const body = JSON.stringify(task);
+  // The SDK's requestTimeout only warns unless the client was made to throw; an abort signal ends the call.
+  const limit = () => ({ abortSignal: AbortSignal.timeout(timeoutMs) });
   if (target.kind === "lambda") {
     const result = await clients.lambda
-      .send(new InvokeCommand({ FunctionName: target.function, Payload: new TextEncoder().encode(body) }))
+      .send(
+        new InvokeCommand({ FunctionName: target.function, Payload: new TextEncoder().encode(body) }),
+        limit(),
+      )
       .catch((error: Error) => {
         throw new InfrastructureError(`invoking ${target.function} for task ${task.task.id}`, {
           cause: error,
@@ -67,30 +83,12 @@ export async function callTarget(
       });
     const text = result.Payload ? new TextDecoder().decode(result.Payload) : "";
     if (result.FunctionError)
-      return failure(taskRef(task), "error", "LambdaError", `${target.function}: ${text.slice(0, 500)}`);
-    return answerOf(task, text, target.function);
+      return {
+        reply: failure(taskRef(task), "error", "LambdaError", `${target.function}: ${text.slice(0, 500)}`),
+      };
+    return { reply: answerOf(task, text, target.function) };
   }
-  if (target.kind === "http") {
-    const response = await (clients.fetch ?? fetch)(target.url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body,
-      signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
-    }).catch((error: Error) => {
-      throw new InfrastructureError(`POSTing task ${task.task.id} to ${target.url}`, { cause: error });
-    });
-    const text = await response.text();
-    if (response.status >= 500 || response.status === 429)
-      throw new InfrastructureError(`${target.url} answered ${response.status} for task ${task.task.id}`);
-    if (!response.ok)
-      return failure(
-        taskRef(task),
-        "critical",
-        "HttpError",
-        `${target.url} answered ${response.status}: ${text.slice(0, 300)}`,
-      );
-    return answerOf(task, text, target.url);
-  }
+  if (target.kind === "http") return { reply: await post(clients, target.url, task, body, timeoutMs) };
   await clients.sfn
     .send(
       new StartExecutionCommand({
@@ -98,6 +96,7 @@ export async function callTarget(
         name: executionName(task.task),
         input: body,
       }),
+      limit(),
     )
     .catch((error: Error) => {
       // The same name and input again is not an error on AWS; a different input under that name is.
@@ -106,7 +105,39 @@ export async function callTarget(
         cause: error,
       });
     });
-  return undefined;
+  return { execution: executionArn(target.stateMachine, task.task) };
+}
+
+/** POSTs the task; the response is the reply. 5xx, 429, no answer in time (body included): retried. */
+async function post(
+  clients: TargetClients,
+  url: string,
+  task: WireTask,
+  body: string,
+  timeoutMs: number,
+): Promise<WireReply> {
+  const unreachable = (error: Error) => {
+    throw new InfrastructureError(`POSTing task ${task.task.id} to ${url}`, { cause: error });
+  };
+  // One signal for the response and its body: a server that answers headers and then stalls times out too.
+  const signal = AbortSignal.timeout(timeoutMs);
+  const response = await (clients.fetch ?? fetch)(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+    signal,
+  }).catch(unreachable);
+  const text = await response.text().catch(unreachable);
+  if (response.status >= 500 || response.status === 429)
+    throw new InfrastructureError(`${url} answered ${response.status} for task ${task.task.id}`);
+  if (!response.ok)
+    return failure(
+      taskRef(task),
+      "critical",
+      "HttpError",
+      `${url} answered ${response.status}: ${text.slice(0, 300)}`,
+    );
+  return answerOf(task, text, url);
 }
 
 function answerOf(task: WireTask, text: string, from: string): WireReply {
@@ -133,7 +164,10 @@ export interface ExecutionStatusChange {
   readonly name?: string;
 }
 
-/** The reply an execution's end means; undefined while it runs, or when it was not started for a task. */
+/**
+ * The reply an execution's end means; undefined while it runs, or when it was not started for a
+ * task. The same for the status-change event and for DescribeExecution's answer (the same fields).
+ */
 export function executionReply(detail: ExecutionStatusChange): WireReply | undefined {
   if (!detail.status || detail.status === "RUNNING" || !detail.input) return undefined;
   let task: WireTask;
@@ -151,4 +185,27 @@ export function executionReply(detail: ExecutionStatusChange): WireReply | undef
     `Execution${detail.status}`,
     why || `the execution ended ${detail.status}`,
   );
+}
+
+/** An execution as DescribeExecution finds it: still running, its reply, or not one docket started. */
+export type ExecutionState = "running" | { readonly reply?: WireReply };
+
+/** Asks Step Functions how an execution is (the poll that does not rely on its best-effort event). */
+export async function describeExecution(
+  sfn: SFNClient,
+  arn: string,
+  timeoutMs = DEFAULT_TARGET_TIMEOUT_MS,
+): Promise<ExecutionState> {
+  const execution = await sfn
+    .send(new DescribeExecutionCommand({ executionArn: arn }), {
+      abortSignal: AbortSignal.timeout(timeoutMs),
+    })
+    .catch((error: Error) => {
+      // Kept 90 days after it ends: one that does not exist will not appear by asking again.
+      if (error.name === "ExecutionDoesNotExist")
+        throw new EngineError("UnknownExecution", `execution ${arn} does not exist`, { cause: error });
+      throw new InfrastructureError(`describing execution ${arn}`, { cause: error });
+    });
+  if (execution.status === "RUNNING" || execution.status === "PENDING_REDRIVE") return "running";
+  return { reply: executionReply(execution) };
 }

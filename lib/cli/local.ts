@@ -7,12 +7,14 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { IAMClient } from "@aws-sdk/client-iam";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { makeAwsDeps } from "../aws/deps.js";
 import { LocalRunner } from "../aws/local.js";
 import type { Provisioned } from "../aws/provision.js";
+import { depsPerRole } from "../aws/provision-iam.js";
 import { awsParticipants, loadConfig } from "../embedded/config.js";
 import { definitionFiles } from "../embedded/folder.js";
 import { DocketError } from "../errors.js";
@@ -44,7 +46,9 @@ export async function localCommand(options: {
   try {
     // Loaded here: the CDK takes a second to load, and only this command needs it.
     const { provisionEngine } = await import("../../cdk/synth.js");
-    resources = await provisionEngine(clients, options.prefix, awsParticipants(config));
+    // With IAM's client the template's roles are created too: each handler then runs as its role.
+    const iam = new IAMClient(aws);
+    resources = await provisionEngine({ ...clients, iam }, options.prefix, awsParticipants(config));
   } catch (error) {
     throw new DocketError(
       "Unreachable",
@@ -69,7 +73,11 @@ export async function localCommand(options: {
       }),
     );
   }
-  const runner = new LocalRunner(makeAwsDeps(clients, resources), resources.feeds);
+  // Each handler signs as its own function's role (assumed with the credentials above), and polls
+  // and deletes with it, as Lambda and its event source mapping do; on an emulator that enforces
+  // IAM (tools/moto-server.py --iam) a grant the template lacks fails as it would on AWS.
+  const functions = depsPerRole(aws, resources, (own, its) => makeAwsDeps(own, its));
+  const runner = new LocalRunner(functions, resources.feeds);
   let stopped = false;
   const stop = () => {
     stopped = true;

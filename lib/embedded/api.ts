@@ -10,6 +10,7 @@ import { rootContext } from "../engine/types.js";
 import { DocketError, MessageError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import { diagram } from "../runtime/diagram.js";
+import { publishedEvent } from "../runtime/events.js";
 import type { EmbeddedEngine } from "./engine.js";
 import { toWire } from "./participants.js";
 
@@ -238,22 +239,11 @@ async function operate(
 
 async function publish(engine: EmbeddedEngine, request: IncomingMessage): Promise<[number, unknown]> {
   const data = await body(request);
-  // bureaucrat's events are { "event": name, key?, …data }; docket's { "name", "key"?, "data"? }.
+  // bureaucrat's events are { "event": name, key?, …data }; docket's { "name", "key"?, "data"?, "id"? }.
   const bureaucrat = data.event !== undefined && data.name === undefined;
-  const name = field<string>(data, bureaucrat ? "event" : "name", "string", true) as string;
-  const key = data.key;
-  if (key !== undefined && typeof key !== "string" && typeof key !== "number")
-    throw new HttpError(
-      400,
-      "BadRequest",
-      `key must be a string or a number, got ${JSON.stringify(key)?.slice(0, 80)}`,
-    );
-  const { event: _event, key: _key, ...rest } = data;
-  const id = await engine.publish({
-    name,
-    key: key === undefined ? undefined : String(key),
-    data: (bureaucrat ? rest : (data.data ?? null)) as JsonObject,
-  });
+  field<string>(data, bureaucrat ? "event" : "name", "string", true);
+  // The one rule both hosts read an event by (the AWS ingest function too).
+  const id = await engine.publish(publishedEvent(data));
   return [202, { id }];
 }
 

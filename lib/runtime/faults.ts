@@ -27,7 +27,7 @@ export class InjectedCrash extends Error {
 /** The methods of each port that the advance loop calls (others, like an emitter's, are left alone). */
 export const PORT_METHODS = {
   store: ["load", "save", "note", "markSent"],
-  dispatcher: ["sendTask", "startTimer", "cancelTimer", "enqueue", "publish"],
+  dispatcher: ["sendTask", "sendTasks", "startTimer", "cancelTimer", "enqueue", "enqueueMany", "publish"],
   subscriptions: ["subscribe", "unsubscribe", "unsubscribeInstance", "record"],
   definitions: ["resolve", "byHash"],
 } as const;

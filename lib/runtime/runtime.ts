@@ -6,8 +6,8 @@
  */
 
 import { checkMessage, transition } from "../engine/index.js";
-import type { Command, Message, ReplyMessage, TransitionResult } from "../engine/types.js";
-import { EngineError, MessageError } from "../errors.js";
+import type { Command, Message, ReplyMessage, TaskCommand, TransitionResult } from "../engine/types.js";
+import { DocketError, EngineError, InfrastructureError, MessageError } from "../errors.js";
 import type { Json, JsonObject } from "../language/model.js";
 import {
   bytesOver,
@@ -40,13 +40,6 @@ export interface RuntimeDeps {
    * commits each message's state and sends together), so there is no gap for an outbox to cover.
    */
   readonly sendsCommitWithState?: boolean;
-  /**
-   * True when the inbox hands over an instance's next message only once the previous one was
-   * acknowledged, which happens only after its commands were sent (SQS FIFO, grouped by instance).
-   * Then a leftover outbox can belong only to a redelivery of that same message: it is sent again
-   * for that delivery and never marked sent, which saves a write per step.
-   */
-  readonly inboxInOrder?: boolean;
   /** Default MAX_MESSAGE_BYTES. */
   readonly maxMessageBytes?: number;
 }
@@ -115,9 +108,7 @@ export class Runtime {
       at: now,
     };
     const matches = await this.deps.subscriptions.record(event, now - this.bufferMs);
-    for (const s of matches) {
-      await this.deps.dispatcher.enqueue(s.instance, eventMessage(s, event));
-    }
+    await this.enqueueAll(matches.map((s) => ({ instance: s.instance, message: eventMessage(s, event) })));
     return event.id;
   }
 
@@ -132,17 +123,18 @@ export class Runtime {
     await this.deps.dispatcher.enqueue(instance as string, { ...(reply as ReplyMessage), type: "reply" });
   }
 
-  /** Applies one message to its instance: the advance loop. */
+  /**
+   * Applies one message to its instance: the advance loop. `delivery` names the inbox delivery that
+   * brought it (an SQS message id): the same delivery found as the last applied step is not applied
+   * again (a second container that got the message after its visibility timeout passed).
+   */
   async apply(instance: string, message: Message, delivery?: string): Promise<ApplyOutcome> {
     const { store, definitions, clock } = this.deps;
-    const inOrder = this.deps.inboxInOrder === true;
     const loaded = await store.load(instance);
-    if (loaded?.outbox.length && !inOrder) {
-      await this.carryOut(loaded.outbox);
-      await store.markSent(instance, loaded.version);
-    } else if (loaded?.outbox.length && delivery !== undefined && loaded.delivery === delivery) {
-      await this.carryOut(loaded.outbox);
-    }
+    // A leftover outbox is sent again whatever brought this message: its own redelivery, a redrive
+    // (a new message id), or the instance's next message after the first went to the dead-letter queue.
+    if (loaded?.outbox.length) await this.finishSends(instance, loaded.version, loaded.outbox);
+    if (loaded && delivery !== undefined && loaded.delivery === delivery) return "ignored";
     const hash = loaded?.definition ?? (message.type === "launch" ? message.version : undefined);
     if (!hash) return "no-instance";
     const definition = await definitions.byHash(hash);
@@ -164,6 +156,8 @@ export class Runtime {
       await store.note(instance, record, loaded.version);
       return "ignored";
     }
+    // What could never be sent is found now, while the message can still be set aside unapplied.
+    await this.deps.dispatcher.check?.(result.commands);
     // When the sends commit with the state (embedded), there is no gap for an outbox to cover.
     const atomic = this.deps.sendsCommitWithState === true;
     const version = await store.save(
@@ -171,13 +165,36 @@ export class Runtime {
       record,
       loaded?.version,
     );
-    await this.carryOut(result.commands);
-    if (!atomic && !inOrder) await store.markSent(instance, version);
+    if (atomic) await this.carryOut(result.commands);
+    else if (result.commands.length) await this.finishSends(instance, version, result.commands);
     return "applied";
   }
 
+  /**
+   * Sends a saved step's commands and marks them sent. The step is saved, so a failure here is only
+   * ever retried (an InfrastructureError), never a reason to set the message aside.
+   */
+  private async finishSends(instance: string, version: number, commands: readonly Command[]): Promise<void> {
+    try {
+      await this.carryOut(commands);
+      await this.deps.store.markSent(instance, version);
+    } catch (error) {
+      if (!(error instanceof DocketError) || error instanceof InfrastructureError) throw error;
+      throw new InfrastructureError(
+        `instance ${instance}'s step ${version} is saved but sending its commands failed (retried): ${error.message}`,
+        { cause: error },
+      );
+    }
+  }
+
   private async carryOut(commands: readonly Command[]): Promise<void> {
-    for (const command of commands) await this.carry(command);
+    const { dispatcher } = this.deps;
+    // Tasks go out in batches where the dispatcher can (a parallel foreach may dispatch thousands);
+    // they are independent of each other and of the other commands, which keep their order.
+    const tasks = commands.filter((c): c is TaskCommand => c.type === "task");
+    const batched = dispatcher.sendTasks !== undefined && tasks.length > 1;
+    if (batched) await dispatcher.sendTasks?.(tasks);
+    for (const command of commands) if (!(batched && command.type === "task")) await this.carry(command);
   }
 
   private async carry(command: Command): Promise<void> {
@@ -191,9 +208,9 @@ export class Runtime {
         return dispatcher.cancelTimer(command.timer);
       case "subscribe": {
         const buffered = await subscriptions.subscribe(command, clock.now() - this.bufferMs);
-        for (const event of buffered)
-          await dispatcher.enqueue(command.instance, eventMessage(command, event));
-        return;
+        return this.enqueueAll(
+          buffered.map((event) => ({ instance: command.instance, message: eventMessage(command, event) })),
+        );
       }
       case "unsubscribe":
         return subscriptions.unsubscribe(command.subscription);
@@ -208,6 +225,13 @@ export class Runtime {
       case "finish":
         return subscriptions.unsubscribeInstance(command.instance);
     }
+  }
+
+  /** Queues messages in one batch where the dispatcher can (an event may wake thousands of awaits). */
+  private async enqueueAll(entries: readonly { instance: string; message: Message }[]): Promise<void> {
+    const { dispatcher } = this.deps;
+    if (entries.length > 1 && dispatcher.enqueueMany) return dispatcher.enqueueMany(entries);
+    for (const { instance, message } of entries) await dispatcher.enqueue(instance, message);
   }
 
   private async startChild(command: Extract<Command, { type: "start-child" }>): Promise<void> {

@@ -1,15 +1,15 @@
-import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
 import { acknowledgeNagFindings } from "../../cdk/nag.js";
 import { DocketStack } from "../../cdk/stack.js";
+import { unbundledApp } from "./helpers.js";
 
 let stack: DocketStack;
 let template: Template;
 
 beforeAll(() => {
-  stack = new DocketStack(new App(), "Test", { engine: { participants: ["approve"] } });
+  stack = new DocketStack(unbundledApp(), "Test", { engine: { participants: ["approve"] } });
   acknowledgeNagFindings(stack.engine);
   template = Template.fromStack(stack);
 }, 120_000);
@@ -21,7 +21,17 @@ describe("DocketStack", () => {
   it("has a FIFO inbox, so one instance is advanced by one Lambda at a time", () => {
     template.hasResourceProperties("AWS::SQS::Queue", {
       FifoQueue: true,
-      RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }),
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 20 }),
+    });
+  });
+
+  it("makes the inbox a high-throughput FIFO queue that deduplicates by content (worker replies need no id)", () => {
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      FifoQueue: true,
+      ContentBasedDeduplication: true,
+      DeduplicationScope: "messageGroup",
+      FifoThroughputLimit: "perMessageGroupId",
+      RedrivePolicy: Match.anyValue(),
     });
   });
 
@@ -38,7 +48,8 @@ describe("DocketStack", () => {
       if (!deadLetterIds.has(id) && !id.includes("RejectedMessages"))
         expect({ id, redrive: Boolean(queue.Properties?.RedrivePolicy) }).toEqual({ id, redrive: true });
     }
-    expect(queues.length).toBe(13); // inbox, tasks, approve, timers, ingest, register, their 6 DLQs, rejected
+    // inbox, tasks, approve, timers, ingest, register; 5 DLQs (approve shares the tasks one); rejected
+    expect(queues.length).toBe(12);
   });
 
   it("encrypts the table and the bucket, blocks public access and refuses plain HTTP", () => {
@@ -86,7 +97,7 @@ describe("DocketStack", () => {
     const of = (name: string) => policies.find(([id]) => id.includes(name))?.[1] ?? "";
     expect(of("Register")).toContain('"s3:GetObject"');
     expect(of("Register")).not.toContain("s3:List");
-    expect(of("Advance")).toMatch(/"Action":\["s3:GetObject","s3:PutObject"\].*payloads\/\*/);
+    expect(of("Advance")).toMatch(/"Action":\["s3:GetObject","s3:PutObject"\].*DocketPayloads/);
     expect(of("Advance")).not.toMatch(/s3:(List|Delete|GetBucket)/);
     expect(of("TimerRelay")).not.toContain("dynamodb:");
     expect(of("Ingest")).not.toContain("events:PutEvents");
@@ -126,7 +137,7 @@ describe("DocketEngine with targets (participants the engine calls)", () => {
   let called: Template;
 
   beforeAll(() => {
-    const withTargets = new DocketStack(new App(), "Targets", {
+    const withTargets = new DocketStack(unbundledApp(), "Targets", {
       engine: {
         targets: {
           score: "lambda:scorer",
@@ -146,6 +157,10 @@ describe("DocketEngine with targets (participants the engine calls)", () => {
     const invoke = policies.find(([id]) => id?.includes("Invoke"))?.[1] ?? "";
     expect(invoke).toMatch(/"Action":"lambda:InvokeFunction".*function:scorer/);
     expect(invoke).toContain(`"Action":"states:StartExecution","Effect":"Allow","Resource":"${machine}"`);
+    // It polls the executions it started (their status-change events are best effort).
+    expect(invoke).toContain(
+      `"Action":"states:DescribeExecution","Effect":"Allow","Resource":"${machine.replace(":stateMachine:", ":execution:")}:*"`,
+    );
     expect(invoke).not.toContain("dynamodb:");
     called.hasResourceProperties("AWS::Lambda::Function", {
       Environment: {
@@ -165,8 +180,8 @@ describe("DocketEngine with targets (participants the engine calls)", () => {
   });
 
   it("refuses a target it cannot call at synth time, naming the participant", () => {
-    expect(() => new DocketStack(new App(), "Bad", { engine: { targets: { ship: "sfn:ship" } } })).toThrow(
-      /DocketEngine: participant ship: target "sfn:ship" is not a state machine ARN/,
-    );
+    expect(
+      () => new DocketStack(unbundledApp(), "Bad", { engine: { targets: { ship: "sfn:ship" } } }),
+    ).toThrow(/DocketEngine: participant ship: target "sfn:ship" is not a state machine ARN/);
   });
 });

@@ -8,11 +8,12 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
-import { type AwsClients, type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
+import { type AwsClients, type AwsDeps, type AwsResources, makeAwsDeps } from "../../lib/aws/deps.js";
 import { LocalRunner } from "../../lib/aws/local.js";
 import type { Provisioned } from "../../lib/aws/provision.js";
 import { rootContext } from "../../lib/engine/index.js";
 import { emulatorClients, emulatorConfig } from "./emulator.js";
+import { depsOfFunctions, provisioning } from "./roles.js";
 
 const config = emulatorConfig(inject("endpoint"));
 const clients: AwsClients = emulatorClients(config.endpoint);
@@ -23,10 +24,17 @@ let runner: LocalRunner;
 let clock = Date.now();
 
 beforeAll(async () => {
-  resources = await provisionEngine(clients, `it${Date.now().toString(36)}`, { participants: ["approve"] });
+  resources = await provisionEngine(provisioning(clients), `it${Date.now().toString(36)}`, {
+    participants: ["approve"],
+  });
   deps = makeAwsDeps(clients, resources, () => clock);
-  runner = new LocalRunner(deps, resources.feeds, { visibilityTimeout: 1 });
+  runner = new LocalRunner(functionsOf(deps), resources.feeds, { visibilityTimeout: 1 });
 });
+
+/** Each function's deps: its role's with IAM enforced (test/integration/roles.ts), else `shared`. */
+function functionsOf(shared: AwsDeps, adjust = (r: AwsResources): AwsResources => r) {
+  return depsOfFunctions(resources, (own, its) => makeAwsDeps(own, adjust(its), () => clock), shared);
+}
 
 async function receive(url: string): Promise<{ body: Record<string, unknown>; handle: string }[]> {
   const { Messages = [] } = await clients.sqs.send(
@@ -188,14 +196,15 @@ describe("on an AWS emulator, under load and faults", () => {
 
   it("recovers from a crash between the state write and the outbox send, with no duplicate task", async () => {
     await deps.definitions.register("two.yaml", "do: [ { action: first }, { action: second } ]\n");
-    const crashing = makeAwsDeps(clients, resources, () => clock);
+    const functions = functionsOf(makeAwsDeps(clients, resources, () => clock));
+    const crashing = functions("advance");
     const send = crashing.dispatcher.sendTask.bind(crashing.dispatcher);
     let crashes = 0;
     crashing.dispatcher.sendTask = async (task) => {
       if (task.task.participant === "second" && crashes++ === 0) throw new Error("the Lambda died here");
       return send(task);
     };
-    const crashRunner = new LocalRunner(crashing, resources.feeds, { visibilityTimeout: 1 });
+    const crashRunner = new LocalRunner(functions, resources.feeds, { visibilityTimeout: 1 });
     await deps.runtime.launch({ process: "two", id: "two-1" });
     await crashRunner.settle();
     await work(resources.queues.tasks, () => ({ a: 1 }));
@@ -213,20 +222,21 @@ describe("on an AWS emulator, under load and faults", () => {
       );
     expect(crashes).toBe(2);
     expect(seconds).toHaveLength(1);
-    // The outbox stays with the step, tied to its delivery: only that delivery coming back resends it.
-    expect((await deps.runtime.deps.store.load("two-1"))?.delivery).toEqual(expect.any(String));
+    // Once sent, the step's commands are marked so: nothing is left to send again.
+    expect((await deps.runtime.deps.store.load("two-1"))?.outbox).toEqual([]);
   }, 60_000);
 
   it("recovers from a crash right after the launch's write: the first task is sent once", async () => {
     await deps.definitions.register("solo.yaml", "do: [ { action: solo } ]\n");
-    const crashing = makeAwsDeps(clients, resources, () => clock);
+    const functions = functionsOf(makeAwsDeps(clients, resources, () => clock));
+    const crashing = functions("advance");
     const send = crashing.dispatcher.sendTask.bind(crashing.dispatcher);
     let crashes = 0;
     crashing.dispatcher.sendTask = async (task) => {
       if (crashes++ === 0) throw new Error("the Lambda died after writing the launch");
       return send(task);
     };
-    const crashRunner = new LocalRunner(crashing, resources.feeds, { visibilityTimeout: 1 });
+    const crashRunner = new LocalRunner(functions, resources.feeds, { visibilityTimeout: 1 });
     await deps.runtime.launch({ process: "solo", id: "solo-1" });
     await crashRunner.settle();
     for (let i = 0; i < 5 && crashes < 2; i++) {
@@ -350,7 +360,10 @@ describe("on an AWS emulator, under load and faults", () => {
 
   it("offloads contexts, messages and task fields over the threshold to S3", async () => {
     const small = makeAwsDeps(clients, { ...resources, largePayloadBytes: 4096 }, () => clock);
-    const smallRunner = new LocalRunner(small, resources.feeds, { visibilityTimeout: 1 });
+    const smaller = (r: AwsResources) => ({ ...r, largePayloadBytes: 4096 });
+    const smallRunner = new LocalRunner(functionsOf(small, smaller), resources.feeds, {
+      visibilityTimeout: 1,
+    });
     await small.definitions.register(
       "big.yaml",
       "context: { blob: '' }\ndo: [ { action: big }, { action: after } ]\n",
@@ -379,15 +392,26 @@ describe("on an AWS emulator, under load and faults", () => {
     expect(after.fields).toBeUndefined();
     const ref = after.fields_ref as { bucket: string; key: string };
     expect(ref).toEqual({
-      bucket: resources.bucket,
-      key: expect.stringMatching(/^payloads\/[0-9a-f]{64}\.json$/),
+      bucket: resources.payloadBucket,
+      key: expect.stringMatching(/^transient\/[0-9a-f]{64}\.json$/),
     });
     const { GetObjectCommand, ListObjectsV2Command } = await import("@aws-sdk/client-s3");
     const object = await clients.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
     expect(JSON.parse((await object.Body?.transformToString()) ?? "{}")).toMatchObject({ blob, seed: blob });
     const { Contents = [] } = await clients.s3.send(
-      new ListObjectsV2Command({ Bucket: resources.bucket, Prefix: "payloads/" }),
+      new ListObjectsV2Command({ Bucket: resources.payloadBucket, Prefix: "instances/big-1/" }),
     );
     expect(Contents.length).toBeGreaterThanOrEqual(2); // the reply's message and the snapshot
+    // Nothing offloaded lands in the definitions bucket, where it would be taken for a definition.
+    const definitions = await clients.s3.send(new ListObjectsV2Command({ Bucket: resources.bucket }));
+    expect((definitions.Contents ?? []).map((o) => o.Key)).not.toContainEqual(
+      expect.stringMatching(/[0-9a-f]{64}/),
+    );
+    // Deleting the instance deletes its payloads.
+    expect(await small.runtime.deps.store.remove("big-1")).toBe(true);
+    const left = await clients.s3.send(
+      new ListObjectsV2Command({ Bucket: resources.payloadBucket, Prefix: "instances/big-1/" }),
+    );
+    expect(left.Contents ?? []).toEqual([]);
   }, 60_000);
 });

@@ -132,13 +132,15 @@ async function measure(instances: number, steps: number, batch: number) {
 }
 
 describe("the cost of an action step (10 KB context)", () => {
-  it("writes about a kilobyte per step, never the state, one instance at a time", async () => {
+  // A step writes its ~1 KB step item and, once its commands are sent, a marker of a write unit
+  // (so a redriven or later message knows what is left to send), and the head every 20 steps.
+  it("writes about a kilobyte per step and its sent marker, never the state, one instance at a time", async () => {
     const { writes } = await measure(1, 40, 1);
-    expect(writes).toBeLessThan(2.5); // rewriting the 10 KB state would be 11
+    expect(writes).toBeLessThan(3.5); // rewriting the 10 KB state would be 11
   }, 120_000);
 
   it("and under load, where SQS and Lambda work in batches of ten", async () => {
     const { writes } = await measure(10, 20, 10);
-    expect(writes).toBeLessThan(2.5); // rewriting the 10 KB state would be 11
+    expect(writes).toBeLessThan(3.5); // rewriting the 10 KB state would be 11
   }, 180_000);
 });

@@ -1,6 +1,8 @@
 /**
  * The emulator for the integration tests: AWS_ENDPOINT_URL when set, else moto's server started
  * here on a free port. Never skipped: with no emulator the tests fail and say why.
+ * DOCKET_TEST_IAM=1 (`npm run test:iam`): always a moto of its own with IAM enforced
+ * (tools/moto-server.py --iam), whatever AWS_ENDPOINT_URL says; see test/integration/roles.ts.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
@@ -10,6 +12,8 @@ import type { TestProject } from "vitest/node";
 declare module "vitest" {
   export interface ProvidedContext {
     endpoint: string;
+    /** Whether the emulator enforces IAM: the handlers then run as their functions' roles. */
+    iam: boolean;
   }
 }
 
@@ -35,13 +39,15 @@ async function reachable(url: string): Promise<boolean> {
 let moto: ChildProcess | undefined;
 
 export default async function setup(project: TestProject): Promise<() => void> {
-  let endpoint = process.env.AWS_ENDPOINT_URL;
+  const iam = process.env.DOCKET_TEST_IAM === "1";
+  let endpoint = iam ? undefined : process.env.AWS_ENDPOINT_URL;
   if (!endpoint) {
     const port = await freePort();
     endpoint = `http://127.0.0.1:${port}`;
     // tools/moto-server.py: moto's server with Step Functions executions on (for `sfn:` participants).
     const script = fileURLToPath(new URL("../../tools/moto-server.py", import.meta.url));
-    moto = spawn("python3", [script, "-H", "127.0.0.1", "-p", String(port)], {
+    const args = [script, ...(iam ? ["--iam"] : []), "-H", "127.0.0.1", "-p", String(port)];
+    moto = spawn("python3", args, {
       stdio: "ignore",
       env: { ...process.env, MOTO_ACCOUNT_ID: "000000000000" },
     });
@@ -54,5 +60,6 @@ export default async function setup(project: TestProject): Promise<() => void> {
     );
   }
   project.provide("endpoint", endpoint);
+  project.provide("iam", iam);
   return () => moto?.kill();
 }

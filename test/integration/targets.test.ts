@@ -2,7 +2,8 @@
  * Participants the engine calls itself, against moto's server over HTTP: an `http:` service (a real
  * server in this process), a `lambda:` function (moto's Lambda without Docker answers what the test
  * queued for it), and an `sfn:` state machine (moto runs the execution; moto sends no status-change
- * events, so the test puts the one AWS would send on the default bus, where the engine's rule takes it).
+ * events: one test puts the one AWS would send on the default bus, where the engine's rule takes it,
+ * another gets the answer by the invoke function's polling alone). Then a target that hangs.
  */
 import { createServer, type Server } from "node:http";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
@@ -17,9 +18,12 @@ import {
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
 import { type AwsClients, type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
+import { makeInvokeHandler, type SqsRecord } from "../../lib/aws/handlers.js";
 import { LocalRunner } from "../../lib/aws/local.js";
 import { rootContext } from "../../lib/engine/index.js";
+import type { WireTask } from "../../lib/runtime/wire.js";
 import { emulatorClients, emulatorConfig } from "./emulator.js";
+import { depsOfFunctions, provisioning } from "./roles.js";
 
 const endpoint = inject("endpoint");
 const config = emulatorConfig(endpoint);
@@ -34,6 +38,7 @@ let server: Server;
 let deps: AwsDeps;
 let runner: LocalRunner;
 let machine: string;
+let serviceUrl: string;
 const posted: unknown[] = [];
 
 /** A pricing service: answers fields, or 400 for a quantity it cannot price. */
@@ -44,6 +49,11 @@ function startService(): Promise<string> {
       body += chunk;
     });
     request.on("end", () => {
+      // A service that hangs: answers long after any sensible time limit.
+      if (request.url?.endsWith("/slow")) {
+        setTimeout(() => response.writeHead(200).end("{}"), 5000).unref();
+        return;
+      }
       const task = JSON.parse(body) as { fields: { qty: number } };
       posted.push(task);
       if (task.fields.qty < 0) {
@@ -78,6 +88,7 @@ async function queueLambdaResults(...results: unknown[]): Promise<void> {
 
 beforeAll(async () => {
   const url = await startService();
+  serviceUrl = url;
   await fetch(`${endpoint}/moto-api/config`, {
     method: "POST",
     body: JSON.stringify({ lambda: { use_docker: false } }),
@@ -105,15 +116,18 @@ beforeAll(async () => {
     }),
   );
   machine = created?.stateMachineArn as string;
-  const resources = await provisionEngine(clients, `tg${suffix}`, {
+  const resources = await provisionEngine(provisioning(clients), `tg${suffix}`, {
     targets: { quote: `http:${url}/quote`, score: `lambda:scorer-${suffix}`, ship: `sfn:${machine}` },
   });
   deps = makeAwsDeps(clients, resources);
-  runner = new LocalRunner(deps, resources.feeds, { visibilityTimeout: 1 });
+  // With IAM enforced, each handler signs as its function's role (test/integration/roles.ts).
+  const functions = depsOfFunctions(resources, (own, its) => makeAwsDeps(own, its), deps);
+  runner = new LocalRunner(functions, resources.feeds, { visibilityTimeout: 1 });
   await deps.definitions.register(
     "fulfil.yaml",
     "do:\n  - action: quote\n  - action: score\n  - action: ship\n",
   );
+  await deps.definitions.register("ship-only.yaml", "do:\n  - action: ship\n");
 }, 60_000);
 
 afterAll(() => server?.close());
@@ -185,5 +199,49 @@ describe("participants the engine calls (lambda:, http:, sfn:)", () => {
     const stored = await deps.runtime.deps.store.load("f-2");
     expect(stored?.snapshot.status).toBe("faulted");
     expect(JSON.stringify(stored?.snapshot.fault)).toMatch(/HttpError|400: qty must not be negative/);
+  }, 30_000);
+});
+
+describe("participants the engine calls, when AWS and the participants let it down", () => {
+  it("answers an sfn task by polling its execution, with no status-change event on the bus", async () => {
+    await deps.runtime.launch({ process: "ship-only", id: "poll-1" });
+    // No event is forwarded: the invoke function's first poll comes 10 s after the start.
+    for (let i = 0; i < 60; i++) {
+      await runner.settle();
+      if ((await deps.runtime.deps.store.load("poll-1"))?.snapshot.status !== "running") break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const stored = await deps.runtime.deps.store.load("poll-1");
+    expect(stored?.snapshot.status).toBe("completed");
+    expect(rootContext(stored?.snapshot ?? ({} as never))).toMatchObject({ shipped: true, carrier: "dhl" });
+  }, 60_000);
+
+  it("fails only the task whose target does not answer in time; the batch's others are answered", async () => {
+    const hurried = makeAwsDeps(clients, {
+      ...deps.resources,
+      targetTimeoutMs: 500,
+      targets: { quote: `http:${serviceUrl}/quote`, stall: `http:${serviceUrl}/slow` },
+    });
+    const record = (participant: string, qty: number): SqsRecord => {
+      const task: WireTask = {
+        docket: 1,
+        task: {
+          id: `late-1/0.${qty}/1`,
+          instance: "late-1",
+          node: `0.${qty}`,
+          participant,
+          attempt: 1,
+          reply_to: deps.resources.queues.inbox,
+          reply_group: "late-1",
+        },
+        fields: { qty },
+      };
+      return { messageId: participant, body: JSON.stringify(task) };
+    };
+    const started = Date.now();
+    const result = await makeInvokeHandler(hurried)({ Records: [record("stall", 1), record("quote", 2)] });
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: "stall" }]);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(posted).toContainEqual(expect.objectContaining({ fields: { qty: 2 } }));
   }, 30_000);
 });

@@ -1,0 +1,64 @@
+/** docket's Lambda functions as NodejsFunctions, and the targets read at synth time. */
+import { fileURLToPath } from "node:url";
+import type { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { Construct } from "constructs";
+import { parseTarget, type Target } from "../lib/aws/targets.js";
+
+const FUNCTIONS = new URL("../functions/", import.meta.url);
+
+/**
+ * docket's own package folder: the functions are bundled from here, wherever `cdk synth` runs (a
+ * user's project has docket under node_modules). NodejsFunction asks for a lock file, only to pick
+ * the package manager; npm publishes none with a package, so docket's package.json stands in
+ * (any other name is read as npm's), the same in this checkout and in a user's node_modules.
+ */
+const PACKAGE_ROOT = fileURLToPath(new URL("../", import.meta.url));
+const PACKAGE_JSON = fileURLToPath(new URL("../package.json", import.meta.url));
+
+/** Each target read as the engine will read it, so a typo fails `cdk synth`, not a task in production. */
+export function parseTargets(specs: Readonly<Record<string, string>>): Record<string, Target> {
+  const targets: Record<string, Target> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    try {
+      targets[name] = parseTarget(name, spec);
+    } catch (error) {
+      throw new Error(`DocketEngine: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return targets;
+}
+
+/** One of docket's functions, bundled from docket's own package wherever `cdk synth` runs. */
+export function docketFunction(
+  scope: Construct,
+  name: string,
+  file: string,
+  options: {
+    environment: Record<string, string>;
+    timeout: Duration;
+    removalPolicy: RemovalPolicy;
+    logRetention?: RetentionDays;
+  },
+): NodejsFunction {
+  return new NodejsFunction(scope, name, {
+    entry: fileURLToPath(new URL(file, FUNCTIONS)),
+    handler: "handler",
+    runtime: Runtime.NODEJS_24_X,
+    architecture: Architecture.ARM_64,
+    memorySize: 512,
+    timeout: options.timeout,
+    tracing: Tracing.ACTIVE,
+    logGroup: new LogGroup(scope, `${name}Logs`, {
+      retention: options.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: options.removalPolicy,
+    }),
+    // DOCKET_FUNCTION tells the emulator runner which handler a function is.
+    environment: { ...options.environment, DOCKET_FUNCTION: file.replace(/\.ts$/, "") },
+    projectRoot: PACKAGE_ROOT,
+    depsLockFilePath: PACKAGE_JSON,
+    bundling: { minify: true, sourceMap: true, forceDockerBundling: false },
+  });
+}
