@@ -12,13 +12,14 @@ import {
 } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
-import { type AwsClients, type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
+import { type AwsClients, type AwsDeps, type AwsResources, makeAwsDeps } from "../../lib/aws/deps.js";
 import { LocalRunner } from "../../lib/aws/local.js";
 import type { Provisioned } from "../../lib/aws/provision.js";
 import type { TaskCommand } from "../../lib/engine/types.js";
 import { InfrastructureError } from "../../lib/errors.js";
 import { emulatorClients, emulatorConfig } from "./emulator.js";
 import { drainQueue, type Received } from "./queues.js";
+import { depsOfFunctions, provisioning } from "./roles.js";
 
 const clients: AwsClients = emulatorClients(emulatorConfig(inject("endpoint")).endpoint);
 let resources: Provisioned;
@@ -26,9 +27,22 @@ let deps: AwsDeps;
 const run = Date.now().toString(36);
 
 beforeAll(async () => {
-  resources = await provisionEngine(clients, `dlv${run}`);
+  resources = await provisionEngine(provisioning(clients), `dlv${run}`);
   deps = makeAwsDeps(clients, resources);
 });
+
+/**
+ * The handlers' deps, each function's with its own role when IAM is enforced (npm run test:iam),
+ * each changed by `patch` as a test needs (a dispatcher that fails, a handler that is slow).
+ */
+function handlers(patch: (d: AwsDeps) => void = () => {}, adjust = (r: AwsResources) => r) {
+  const made = (own: AwsClients, its: AwsResources) => {
+    const d = makeAwsDeps(own, adjust(its));
+    patch(d);
+    return d;
+  };
+  return depsOfFunctions(resources, made, made(clients, resources));
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -81,16 +95,17 @@ describe("the inbox's failure paths (emulator)", () => {
 `,
     );
     const id = `redrive-${run}`;
-    // A process whose sends of `mid` fail, as an outage would, after the step is saved.
-    const broken = makeAwsDeps(clients, resources);
-    const send = broken.dispatcher.sendTask.bind(broken.dispatcher);
+    // Handlers whose sends of `mid` fail, as an outage would, after the step is saved.
     let refused = 0;
-    broken.dispatcher.sendTask = async (task: TaskCommand) => {
-      if (task.task.participant !== "mid") return send(task);
-      refused++;
-      throw new InfrastructureError("the task queue is unreachable");
+    const broken = (d: AwsDeps) => {
+      const send = d.dispatcher.sendTask.bind(d.dispatcher);
+      d.dispatcher.sendTask = async (task: TaskCommand) => {
+        if (task.task.participant !== "mid") return send(task);
+        refused++;
+        throw new InfrastructureError("the task queue is unreachable");
+      };
     };
-    const failing = new LocalRunner(broken, resources.feeds, { visibilityTimeout: 1 });
+    const failing = new LocalRunner(handlers(broken), resources.feeds, { visibilityTimeout: 1 });
     await deps.runtime.launch({ process: "redrive", id });
     await failing.settle();
     const firsts = (await drainQueue(clients.sqs, resources.queues.tasks)).filter(
@@ -113,7 +128,7 @@ describe("the inbox's failure paths (emulator)", () => {
     expect((await deps.runtime.deps.store.load(id))?.outbox.length).toBeGreaterThan(0);
 
     // The instance's next message is applied before anyone redrives: it finishes the step's sends first.
-    const healthy = new LocalRunner(deps, resources.feeds, { visibilityTimeout: 1 });
+    const healthy = new LocalRunner(handlers(), resources.feeds, { visibilityTimeout: 1 });
     const seen: Received[] = [];
     await deps.runtime.reply({ task: second?.body.task, status: "done", fields: {} });
     await healthy.settle();
@@ -144,26 +159,31 @@ describe("the inbox's failure paths (emulator)", () => {
     );
     const id = `pair-${run}`;
     // The first handler is slow after its save: its messages become visible again to the second.
-    const slow = makeAwsDeps(clients, resources);
-    const send = slow.dispatcher.sendTask.bind(slow.dispatcher);
-    slow.dispatcher.sendTask = async (task: TaskCommand) => {
-      await sleep(1600);
-      return send(task);
+    const slow = (d: AwsDeps) => {
+      const send = d.dispatcher.sendTask.bind(d.dispatcher);
+      d.dispatcher.sendTask = async (task: TaskCommand) => {
+        await sleep(1600);
+        return send(task);
+      };
     };
-    const other = makeAwsDeps(clients, resources);
     // Which deliveries each handler took: some must have reached both.
-    const took = (d: AwsDeps) => {
-      const ids = new Set<string>();
+    const took = (ids: Set<string>) => (d: AwsDeps) => {
       const apply = d.runtime.apply.bind(d.runtime);
       d.runtime.apply = (instance, message, delivery) => {
         if (instance === id && delivery) ids.add(delivery);
         return apply(instance, message, delivery);
       };
-      return ids;
     };
-    const [byA, byB] = [took(slow), took(other)];
-    const a = new LocalRunner(slow, resources.feeds, { visibilityTimeout: 1 });
-    const b = new LocalRunner(other, resources.feeds, { visibilityTimeout: 1 });
+    const [byA, byB] = [new Set<string>(), new Set<string>()];
+    const a = new LocalRunner(
+      handlers((d) => {
+        slow(d);
+        took(byA)(d);
+      }),
+      resources.feeds,
+      { visibilityTimeout: 1 },
+    );
+    const b = new LocalRunner(handlers(took(byB)), resources.feeds, { visibilityTimeout: 1 });
     await deps.runtime.launch({ process: "pair", id });
     const seen: Received[] = [];
     for (let i = 0; i < 40 && (await status(id)) !== "completed"; i++) {
@@ -189,11 +209,11 @@ describe("the inbox's failure paths (emulator)", () => {
   it("sets aside, unapplied, a message whose step could never be sent (a target with no invoke queue)", async () => {
     await deps.definitions.register("charged.yaml", "do: [ { action: prepare }, { action: charge } ]\n");
     const id = `charged-${run}`;
-    const misconfigured = makeAwsDeps(clients, {
-      ...resources,
+    const misconfigured = handlers(undefined, (its) => ({
+      ...its,
       targetParticipants: ["charge"],
-      queues: { ...resources.queues, invoke: undefined },
-    });
+      queues: { ...its.queues, invoke: undefined },
+    }));
     const runner = new LocalRunner(misconfigured, resources.feeds, { visibilityTimeout: 1 });
     await deps.runtime.launch({ process: "charged", id });
     await runner.settle();
@@ -217,7 +237,7 @@ describe("the inbox's failure paths (emulator)", () => {
     const id = `wide-${run}`;
     const items = Array.from({ length: 300 }, (_, i) => i);
     await deps.runtime.launch({ process: "wide", id, fields: { items } });
-    const runner = new LocalRunner(deps, resources.feeds, { visibilityTimeout: 5 });
+    const runner = new LocalRunner(handlers(), resources.feeds, { visibilityTimeout: 5 });
     await runner.settle();
     expect((await deps.runtime.deps.store.load(id))?.snapshot.status).toBe("running");
     const { Attributes } = await clients.sqs.send(

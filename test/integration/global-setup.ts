@@ -51,7 +51,8 @@ export default async function setup(project: TestProject): Promise<() => void> {
       stdio: "ignore",
       env: { ...process.env, MOTO_ACCOUNT_ID: "000000000000" },
     });
-    for (let i = 0; i < 150 && !(await reachable(`${endpoint}/moto-api/`)); i++)
+    // Up to a minute: moto takes seconds to import on a busy machine.
+    for (let i = 0; i < 600 && !(await reachable(`${endpoint}/moto-api/`)); i++)
       await new Promise((r) => setTimeout(r, 100));
   }
   if (!(await reachable(endpoint))) {
