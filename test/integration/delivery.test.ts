@@ -206,6 +206,70 @@ describe("the inbox's failure paths (emulator)", () => {
     expect(new Set(taskIds(mine, "two"))).toEqual(new Set([`${id}/0.1/1`]));
   }, 120_000);
 
+  it("finishes a finishing step's sends after a crash, though its status moved the head (a child's end reaches its parent)", async () => {
+    await deps.definitions.register("kid.yaml", "do: [ { action: chore } ]\n");
+    await deps.definitions.register("parent.yaml", "do: [ { call: kid }, { action: after-kid } ]\n");
+    const id = `parent-${run}`;
+    // The child's last step is saved (completed: its head is due), then the handler dies sending.
+    let died = 0;
+    const dying = (d: AwsDeps) => {
+      const enqueue = d.dispatcher.enqueue.bind(d.dispatcher);
+      d.dispatcher.enqueue = async (instance, message) => {
+        if (message.type === "child" && died++ === 0) throw new Error("the Lambda died here");
+        return enqueue(instance, message);
+      };
+    };
+    const runner = new LocalRunner(handlers(dying), resources.feeds, { visibilityTimeout: 1 });
+    await deps.runtime.launch({ process: "parent", id });
+    const seen: Received[] = [];
+    await workUntil(runner, seen, async () => died > 0);
+    // The container is gone with what it kept in memory: a new one takes the redelivery.
+    const fresh = new LocalRunner(handlers(), resources.feeds, { visibilityTimeout: 1 });
+    await workUntil(fresh, seen, async () => (await status(id)) === "completed");
+    expect(died).toBe(1);
+    expect(await status(id)).toBe("completed");
+    expect(taskIds(seen, "after-kid")).toEqual([`${id}/0.1/1`]);
+  }, 60_000);
+
+  it("publishes a lifecycle event too large for EventBridge with its ids and a truncated mark", async () => {
+    const { CreateQueueCommand } = await import("@aws-sdk/client-sqs");
+    const { PutRuleCommand, PutTargetsCommand } = await import("@aws-sdk/client-eventbridge");
+    const name = `dlv${run}-faulted`;
+    const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
+    const { Attributes } = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
+    );
+    await clients.events.send(
+      new PutRuleCommand({
+        Name: name,
+        EventBusName: resources.bus,
+        EventPattern: JSON.stringify({ source: ["docket"], "detail-type": ["docket.instance.faulted"] }),
+      }),
+    );
+    await clients.events.send(
+      new PutTargetsCommand({
+        Rule: name,
+        EventBusName: resources.bus,
+        Targets: [{ Id: "watch", Arn: Attributes?.QueueArn }],
+      }),
+    );
+    await deps.definitions.register("loud.yaml", "do: [ { action: loud } ]\n");
+    const id = `loud-${run}`;
+    const runner = new LocalRunner(handlers(), resources.feeds, { visibilityTimeout: 1 });
+    await deps.runtime.launch({ process: "loud", id });
+    await runner.settle();
+    const [task] = await drainQueue(clients.sqs, resources.queues.tasks);
+    // A fault message of 300 KB: the event that carries it would pass EventBridge's 256 KB.
+    const message = "x".repeat(300_000);
+    await deps.runtime.reply({ task: task?.body.task, status: "critical", error: { message } });
+    await runner.settle();
+    expect(await status(id)).toBe("faulted");
+    const events: Received[] = [];
+    for (let i = 0; i < 10 && !events.length; i++)
+      events.push(...(await drainQueue(clients.sqs, QueueUrl as string)));
+    expect(events.map((e) => e.body.detail)).toEqual([{ instance: id, process: "loud", truncated: true }]);
+  }, 60_000);
+
   it("sets aside, unapplied, a message whose step could never be sent (a target with no invoke queue)", async () => {
     await deps.definitions.register("charged.yaml", "do: [ { action: prepare }, { action: charge } ]\n");
     const id = `charged-${run}`;
