@@ -25,6 +25,10 @@ import { guardEnvironmentSizes } from "./environment.js";
 import { docketFunction, parseTargets } from "./functions.js";
 import { participantQueuePrefix, participantSetDigest, validateParticipants } from "./participants.js";
 import type { DocketEngineProps } from "./props.js";
+
+/** The largest largePayloadThreshold: three parts of a step item (message, commands, notes) stay under 400 KB. */
+const MAX_LARGE_PAYLOAD_THRESHOLD = 100 * 1024;
+
 import {
   DEFAULT_TARGET_TIMEOUT,
   FUNCTION_TIMEOUT,
@@ -105,6 +109,7 @@ export class DocketEngine extends Construct {
       lifecycleRules: [{ prefix: "transient/", expiration: Duration.days(TRANSIENT_PAYLOAD_DAYS) }],
     });
     const targetTimeout = props.targetTimeout ?? DEFAULT_TARGET_TIMEOUT;
+    const threshold = props.largePayloadThreshold ?? 65536;
     const invokeTimeout = invokeTimeoutFor(targetTimeout);
     this.inbox = this.queue("Inbox", { fifo: true, feeds: FUNCTION_TIMEOUT });
     this.taskQueue = this.queue("Tasks");
@@ -117,6 +122,10 @@ export class DocketEngine extends Construct {
         deadLetters: this.taskQueue.deadLetterQueue?.queue as Queue,
       });
     this.participantQueues = participantQueues;
+    if (!(threshold >= 1024 && threshold <= MAX_LARGE_PAYLOAD_THRESHOLD))
+      throw new Error(
+        `DocketEngine: largePayloadThreshold is ${threshold}; it must be from 1024 to ${MAX_LARGE_PAYLOAD_THRESHOLD} bytes (a step item holds a message, commands and notes of up to that size each within DynamoDB's 400 KB, and an SQS message is at most 256 KB)`,
+      );
     const timers = this.queue("TimerQueue", { feeds: FUNCTION_TIMEOUT });
     const ingest = this.queue("IngestQueue", { feeds: FUNCTION_TIMEOUT });
     const register = this.queue("RegisterQueue", { feeds: FUNCTION_TIMEOUT });
@@ -147,7 +156,7 @@ export class DocketEngine extends Construct {
             DOCKET_PARTICIPANT_SET: participantSetDigest(Object.keys(participantQueues)),
           }
         : {}),
-      DOCKET_LARGE_PAYLOAD_BYTES: String(props.largePayloadThreshold ?? 65536),
+      DOCKET_LARGE_PAYLOAD_BYTES: String(threshold),
     };
     // Only the advance function routes tasks to the invoke queue; only the invoke function calls targets.
     const routing: Record<string, string> = invoke
@@ -167,6 +176,9 @@ export class DocketEngine extends Construct {
       timerRelay: fn("TimerRelay", "timer-relay.ts"),
       sweep: fn("Sweep", "sweep.ts"),
     };
+    // Functions find participant queues by name, not by reference: without this a deploy could
+    // update them before a new participant's queue exists, and its tasks would go to the default queue.
+    for (const queue of Object.values(participantQueues)) this.functions.advance.node.addDependency(queue);
     this.wire({ timers, ingest, register, deadLetters });
     if (invoke) {
       const calls = {
@@ -268,7 +280,7 @@ export class DocketEngine extends Construct {
         }),
       );
     for (const f of [advance, register]) this.bus.grantPutEventsTo(f);
-    for (const f of [advance, ingest]) q.deadLetters.grantSendMessages(f);
+    for (const f of [advance, ingest, timerRelay]) q.deadLetters.grantSendMessages(f);
     for (const f of [advance, ingest, register]) this.grantPayloads(f);
     // Only reading objects: not listing, not the bucket's configuration.
     register.addToRolePolicy(

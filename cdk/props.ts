@@ -58,7 +58,8 @@ export interface DocketEngineProps {
    */
   readonly alarms?: boolean;
   /**
-   * Contexts and replies larger than this many bytes are stored in S3 and referenced.
+   * Contexts and replies larger than this many bytes are stored in S3 and referenced; from 1024 to
+   * 102400 (a step item holds three such parts within DynamoDB's 400 KB).
    * @default 65536
    */
   readonly largePayloadThreshold?: number;

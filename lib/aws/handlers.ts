@@ -92,6 +92,14 @@ async function advanceRecord(deps: AwsDeps, record: SqsRecord, log: ReturnType<t
       log,
     );
   const instance = message.type === "reply" ? (message.task.instance ?? group) : group;
+  // A reply outside its instance's group would run beside that group's messages, out of their order.
+  if (group && instance !== group)
+    return deadLetter(
+      deps,
+      record,
+      `a reply for instance ${instance} sent in message group ${group}: send it with MessageGroupId = task.reply_group`,
+      log,
+    );
   log.appendKeys(messageKeys(instance, message));
   let outcome: Awaited<ReturnType<AwsDeps["runtime"]["apply"]>>;
   try {

@@ -7,7 +7,7 @@
  *   instances/<instance>/<sha256>.json  an instance's snapshots, step messages and commands: deleted
  *                                       with the instance
  *   transient/<sha256>.json             task fields and inbox messages in flight: a lifecycle rule
- *                                       expires them after SQS's longest retention (14 days) has passed
+ *                                       expires them once no message can need them (29 days)
  *   definitions/<sha256>.json           definition sources over the threshold: kept
  */
 import {
@@ -27,8 +27,12 @@ const PREFIX = "s3ref:";
 /** Whose a payload is: an instance's (kept as long as it is), one in flight, or a definition's. */
 export type PayloadScope = { readonly instance: string } | "transient" | "definitions";
 
-/** Days a transient payload is kept: past SQS's longest message retention, so no message outlives it. */
-export const TRANSIENT_PAYLOAD_DAYS = 15;
+/**
+ * Days a transient payload is kept, so no message outlives its body: up to 14 days in a queue
+ * (SQS's longest retention), then up to 14 more in its dead-letter queue (a FIFO queue's message
+ * starts its retention again there), and a day's slack for the redrive.
+ */
+export const TRANSIENT_PAYLOAD_DAYS = 29;
 
 export interface PayloadStore {
   /** The text to store in DynamoDB or SQS: the JSON itself, or a reference to where S3 keeps it. */

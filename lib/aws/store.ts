@@ -9,7 +9,7 @@
  *   replays them through the pure interpreter, which gives the same snapshot and the last step's
  *   commands: the outbox, until the step is marked sent.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { transition } from "../engine/index.js";
 import type { Command, Message, Snapshot } from "../engine/types.js";
 import { ConflictError, EngineError } from "../errors.js";
@@ -24,6 +24,7 @@ import {
   type StoredInstance,
 } from "../ports.js";
 import { keepNewest } from "../runtime/lru.js";
+import { batchWriteAll, queryAll, queryPages } from "./calls.js";
 import { readHistory, type Step, sentKey, stepKey, versionOf } from "./history.js";
 import { listInstances } from "./listing.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
@@ -106,26 +107,17 @@ export class DynamoInstanceStore implements InstanceStore {
   private async stepsAfter(id: string, version: number): Promise<{ steps: Step[]; sent: Set<number> }> {
     const steps: Step[] = [];
     const sent = new Set<number>();
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await aws("reading steps", () =>
-        this.table.client.send(
-          new QueryCommand({
-            TableName: this.table.name,
-            KeyConditionExpression: "pk = :pk AND sk > :from",
-            ExpressionAttributeValues: { ":pk": instanceKey(id), ":from": stepKey(version), ":kind": "note" },
-            FilterExpression: "attribute_not_exists(kind) OR kind <> :kind",
-            ExclusiveStartKey: start,
-            ConsistentRead: true,
-          }),
-        ),
-      );
-      for (const item of (page.Items ?? []) as Step[]) {
+    const pages = queryPages(this.table, "reading steps", {
+      KeyConditionExpression: "pk = :pk AND sk > :from",
+      ExpressionAttributeValues: { ":pk": instanceKey(id), ":from": stepKey(version), ":kind": "note" },
+      FilterExpression: "attribute_not_exists(kind) OR kind <> :kind",
+      ConsistentRead: true,
+    });
+    for await (const page of pages)
+      for (const item of page as unknown as Step[]) {
         if (item.kind === "sent") sent.add(versionOf(item));
         else if (item.sk.startsWith("V#")) steps.push(item);
       }
-      start = page.LastEvaluatedKey;
-    } while (start);
     return { steps, sent };
   }
 
@@ -134,7 +126,7 @@ export class DynamoInstanceStore implements InstanceStore {
     const tip = this.tips.get(id);
     if (tip) {
       const { steps, sent } = await this.stepsAfter(id, tip.version);
-      if (steps.length) return this.remember(await this.replay(tip, steps, sent));
+      if (steps.length) return this.rememberLoaded(await this.replay(tip, steps, sent));
       return this.remember(sent.has(tip.version) ? { ...tip, outbox: [] } : tip);
     }
     const base = await this.readHead(id);
@@ -142,7 +134,7 @@ export class DynamoInstanceStore implements InstanceStore {
     const { head } = base;
     const { steps, sent } = await this.stepsAfter(id, head.version);
     if (steps.length)
-      return this.remember(
+      return this.rememberLoaded(
         await this.replay(
           { snapshot: base.snapshot, version: head.version, definition: head.definition },
           steps,
@@ -237,20 +229,39 @@ export class DynamoInstanceStore implements InstanceStore {
       throw error;
     }
     this.remember({ ...next, version });
+    if (this.headDue(snapshot, version)) {
+      // A head is rewritten only once its step's commands are sent (markSent), so a head never
+      // carries an outbox: loading from it replays nothing and finds nothing left to send.
+      if (next.outbox.length) keepNewest(this.dueHeads, snapshot.id, { next, json, version }, HEAD_CACHE);
+      else await this.advanceHead(next, json, version);
+    }
+    return version;
+  }
+
+  /** Whether the head should move to `version`: every `snapshotEvery` steps, and when the status changes. */
+  private headDue(snapshot: Snapshot, version: number): boolean {
     const base = this.heads.get(snapshot.id);
     const finished = ["completed", "faulted", "canceled"].includes(snapshot.status);
-    if (
+    return (
       !base ||
       version - base.head.version >= this.snapshotEvery ||
       base.head.status !== snapshot.status ||
       finished
-    ) {
-      // A head is rewritten only once its step's commands are sent (markSent), so a head never
-      // carries an outbox: loading from it replays nothing and finds nothing left to send.
-      if (next.outbox.length) this.dueHeads.set(snapshot.id, { next, json, version });
-      else await this.advanceHead(next, json, version);
+    );
+  }
+
+  /**
+   * A loaded state whose commands are unsent may be one whose head is due (another container saved
+   * it and died before sending): its markSent here then writes that head, so a finished instance's
+   * head does not stay behind forever.
+   */
+  private rememberLoaded(state: StoredInstance): StoredInstance {
+    if (state.outbox.length && state.version > 1 && this.headDue(state.snapshot, state.version)) {
+      const { version, ...next } = state;
+      const json = JSON.stringify(state.snapshot);
+      keepNewest(this.dueHeads, state.snapshot.id, { next, json, version }, HEAD_CACHE);
     }
-    return version;
+    return this.remember(state);
   }
 
   /** A newer head only: a crash before it leaves the older head, and loading replays the steps. */
@@ -326,15 +337,14 @@ export class DynamoInstanceStore implements InstanceStore {
 
   /**
    * Marks a step's commands sent with a small item of its own beside the step (a write unit,
-   * where updating the step would be billed by the step's whole size); loading reads it with the steps.
+   * where updating the step would be billed by the step's whole size); loading reads it with the
+   * steps. Then writes the head if it was due at this step.
    */
   async markSent(id: string, version: number): Promise<void> {
     const tip = this.tips.get(id);
     if (tip?.version === version) this.tips.set(id, { ...tip, outbox: [] });
     const due = this.dueHeads.get(id);
     this.dueHeads.delete(id);
-    // A head due at this version says as much as a marker: loading from it finds no step to send.
-    if (due?.version === version) return this.advanceHead(due.next, due.json, version);
     await aws("marking a step's commands sent", () =>
       this.table.client.send(
         new PutCommand({
@@ -343,6 +353,8 @@ export class DynamoInstanceStore implements InstanceStore {
         }),
       ),
     );
+    // After the marker: a container that replays this step from an older base reads the marker.
+    if (due?.version === version) await this.advanceHead(due.next, due.json, version);
   }
 
   /** Steps and, after each, the notes of messages it ignored (history.ts). */
@@ -355,37 +367,35 @@ export class DynamoInstanceStore implements InstanceStore {
     return listInstances(this.table, filter);
   }
 
-  /** Deletes the instance's items (every page of them) and its payloads. */
+  /**
+   * Deletes the instance's items and its payloads. The head goes last: a delete cut short (a
+   * timeout on a long history) is found again and finished by the next attempt.
+   */
   async remove(id: string): Promise<boolean> {
     this.heads.delete(id);
     this.tips.delete(id);
     this.dueHeads.delete(id);
-    let found = false;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await aws("finding an instance's items", () =>
-        this.table.client.send(
-          new QueryCommand({
-            TableName: this.table.name,
-            KeyConditionExpression: "pk = :pk",
-            ExpressionAttributeValues: { ":pk": instanceKey(id) },
-            ProjectionExpression: "pk, sk",
-            ExclusiveStartKey: start,
-            ConsistentRead: true,
-          }),
-        ),
-      );
-      const items = page.Items ?? [];
-      found ||= items.some((item) => item.sk === "HEAD");
-      for (const item of items)
-        await aws("deleting an instance's item", () =>
-          this.table.client.send(
-            new DeleteCommand({ TableName: this.table.name, Key: { pk: item.pk, sk: item.sk } }),
-          ),
-        );
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const keys = (
+      await queryAll(this.table, "finding an instance's items", {
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": instanceKey(id) },
+        ProjectionExpression: "pk, sk",
+        ConsistentRead: true,
+      })
+    ).map((item) => ({ pk: item.pk, sk: item.sk }));
+    const head = keys.filter((key) => key.sk === "HEAD");
+    const rest = keys.filter((key) => key.sk !== "HEAD");
+    await batchWriteAll(
+      this.table,
+      "deleting an instance's items",
+      rest.map((Key) => ({ DeleteRequest: { Key } })),
+    );
     await this.payloads.removeInstance(id);
-    return found;
+    await batchWriteAll(
+      this.table,
+      "deleting an instance's head",
+      head.map((Key) => ({ DeleteRequest: { Key } })),
+    );
+    return head.length > 0;
   }
 }

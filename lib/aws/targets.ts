@@ -7,6 +7,7 @@
  * participant is retried by SQS and never holds up the inbox. Every call has a time limit, so a
  * participant that hangs fails its own task only (retried) and never the invoke function's batch.
  */
+import { createHash } from "node:crypto";
 import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { EngineError, InfrastructureError } from "../errors.js";
@@ -43,8 +44,13 @@ export interface TargetClients {
   readonly fetch?: typeof fetch;
 }
 
-/** An execution name is unique per state machine for 90 days: the task id makes a redelivered start a no-op. */
-export const executionName = (task: WireTask["task"]) => task.id.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 80);
+/**
+ * An execution name is unique per state machine for 90 days: named after the task, a redelivered
+ * start is a no-op. Names are at most 80 characters of [A-Za-z0-9_-], so the task id is kept
+ * readable in part and made unique by its hash (two attempts of one node must never share a name).
+ */
+export const executionName = (task: WireTask["task"]) =>
+  `${task.id.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 63)}-${createHash("sha256").update(task.id).digest("hex").slice(0, 16)}`;
 
 /** How long one call to a target may take when the engine is not told (DOCKET_TARGET_TIMEOUT_S). */
 export const DEFAULT_TARGET_TIMEOUT_MS = 60_000;

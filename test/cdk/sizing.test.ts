@@ -94,3 +94,10 @@ it("refuses a target timeout the invoke function could not fit in Lambda's 15 mi
     engineStack({ targets: { score: "lambda:scorer" }, targetTimeout: Duration.minutes(15) }),
   ).toThrow(/targetTimeout must be between 1 and 870 seconds/);
 });
+
+it("refuses a large-payload threshold that would let a step item pass DynamoDB's 400 KB or a message SQS's 256 KB", () => {
+  expect(() => engineStack({ largePayloadThreshold: 300_000 })).toThrow(
+    /largePayloadThreshold is 300000; it must be from 1024 to 102400 bytes/,
+  );
+  expect(() => engineStack({ largePayloadThreshold: 100 * 1024 })).not.toThrow();
+});

@@ -4,7 +4,9 @@
  * message id); two advance handlers on one inbox at once; steps and definitions too large for one
  * DynamoDB item.
  */
+import { PutRuleCommand, PutTargetsCommand } from "@aws-sdk/client-eventbridge";
 import {
+  CreateQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   PurgeQueueCommand,
@@ -56,21 +58,47 @@ async function inboxDeadLetters(): Promise<string> {
   return QueueUrl as string;
 }
 
-/** Answers every task on the default queue with `done`, keeping what came, until `until` holds. */
+/** Answers every task on the default queue with `done` (but `hold`'s), keeping what came, until `until` holds. */
 async function workUntil(
   runner: LocalRunner,
   seen: Received[],
   until: () => Promise<boolean>,
   rounds = 60,
+  hold?: string,
 ): Promise<void> {
   for (let i = 0; i < rounds && !(await until()); i++) {
     for (const task of await drainQueue(clients.sqs, resources.queues.tasks)) {
       seen.push(task);
-      await deps.runtime.reply({ task: task.body.task, status: "done", fields: {} });
+      if ((task.body.task as { participant: string }).participant !== hold)
+        await deps.runtime.reply({ task: task.body.task, status: "done", fields: {} });
     }
     await runner.tick();
     await sleep(200);
   }
+}
+
+/** A queue that a rule on the engine's bus fills with docket's events of one detail-type. */
+async function watchEvents(detailType: string, suffix: string): Promise<string> {
+  const name = `dlv${run}-${suffix}`;
+  const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
+  const { Attributes } = await clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  await clients.events.send(
+    new PutRuleCommand({
+      Name: name,
+      EventBusName: resources.bus,
+      EventPattern: JSON.stringify({ source: ["docket"], "detail-type": [detailType] }),
+    }),
+  );
+  await clients.events.send(
+    new PutTargetsCommand({
+      Rule: name,
+      EventBusName: resources.bus,
+      Targets: [{ Id: "watch", Arn: Attributes?.QueueArn }],
+    }),
+  );
+  return QueueUrl as string;
 }
 
 const status = async (id: string) => (await deps.runtime.deps.store.load(id))?.snapshot.status;
@@ -229,30 +257,13 @@ describe("the inbox's failure paths (emulator)", () => {
     expect(died).toBe(1);
     expect(await status(id)).toBe("completed");
     expect(taskIds(seen, "after-kid")).toEqual([`${id}/0.1/1`]);
+    // The child's head, due at its last step, was written by the container that finished its sends.
+    const kids = await deps.runtime.deps.store.list({ status: "completed", process: "kid" });
+    expect(kids.map((k) => k.id).filter((k) => k.startsWith(id))).toHaveLength(1);
   }, 60_000);
 
   it("publishes a lifecycle event too large for EventBridge with its ids and a truncated mark", async () => {
-    const { CreateQueueCommand } = await import("@aws-sdk/client-sqs");
-    const { PutRuleCommand, PutTargetsCommand } = await import("@aws-sdk/client-eventbridge");
-    const name = `dlv${run}-faulted`;
-    const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
-    const { Attributes } = await clients.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
-    );
-    await clients.events.send(
-      new PutRuleCommand({
-        Name: name,
-        EventBusName: resources.bus,
-        EventPattern: JSON.stringify({ source: ["docket"], "detail-type": ["docket.instance.faulted"] }),
-      }),
-    );
-    await clients.events.send(
-      new PutTargetsCommand({
-        Rule: name,
-        EventBusName: resources.bus,
-        Targets: [{ Id: "watch", Arn: Attributes?.QueueArn }],
-      }),
-    );
+    const watch = await watchEvents("docket.instance.faulted", "faulted");
     await deps.definitions.register("loud.yaml", "do: [ { action: loud } ]\n");
     const id = `loud-${run}`;
     const runner = new LocalRunner(handlers(), resources.feeds, { visibilityTimeout: 1 });
@@ -265,9 +276,63 @@ describe("the inbox's failure paths (emulator)", () => {
     await runner.settle();
     expect(await status(id)).toBe("faulted");
     const events: Received[] = [];
-    for (let i = 0; i < 10 && !events.length; i++)
-      events.push(...(await drainQueue(clients.sqs, QueueUrl as string)));
+    for (let i = 0; i < 10 && !events.length; i++) events.push(...(await drainQueue(clients.sqs, watch)));
     expect(events.map((e) => e.body.detail)).toEqual([{ instance: id, process: "loud", truncated: true }]);
+  }, 60_000);
+
+  it("sends a step's commands once though another container, behind it, replays that step later", async () => {
+    await deps.definitions.register("duo.yaml", "do: [ { action: one }, { action: two } ]\n");
+    const id = `duo-${run}`;
+    const watch = await watchEvents("docket.instance.completed", "completed");
+    const [a, b] = [handlers(), handlers()].map(
+      (functions) => new LocalRunner(functions, resources.feeds, { visibilityTimeout: 1 }),
+    );
+    await deps.runtime.launch({ process: "duo", id });
+    const seen: Received[] = [];
+    // Container A applies the launch and the first reply; B the last (its head is due: completed).
+    const mine = (m: Received) => (m.body.task as { instance: string }).instance === id;
+    await workUntil(
+      a as LocalRunner,
+      seen,
+      async () => taskIds(seen.filter(mine), "two").length > 0,
+      30,
+      "two",
+    );
+    const two = seen.filter(mine).find((m) => (m.body.task as { participant: string }).participant === "two");
+    await deps.runtime.reply({ task: two?.body.task, status: "done", fields: {} });
+    await (b as LocalRunner).settle();
+    expect(await status(id)).toBe("completed");
+    // A duplicate reply reaches A, whose last state is a step behind: it replays the last step.
+    await deps.runtime.reply({ task: two?.body.task, status: "done", fields: { again: true } });
+    await (a as LocalRunner).settle();
+    const events: Received[] = [];
+    for (let i = 0; i < 6; i++) events.push(...(await drainQueue(clients.sqs, watch)));
+    expect(events.filter((e) => (e.body.detail as { instance: string }).instance === id)).toHaveLength(1);
+  }, 60_000);
+
+  it("sets aside a reply sent outside its instance's message group", async () => {
+    await deps.definitions.register("grouped.yaml", "do: [ { action: grouped } ]\n");
+    const id = `grouped-${run}`;
+    const runner = new LocalRunner(handlers(), resources.feeds, { visibilityTimeout: 1 });
+    await deps.runtime.launch({ process: "grouped", id });
+    await runner.settle();
+    const [task] = await drainQueue(clients.sqs, resources.queues.tasks);
+    await clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: resources.queues.inbox,
+        MessageGroupId: "somewhere-else",
+        MessageBody: JSON.stringify({ task: task?.body.task, status: "done", fields: {} }),
+      }),
+    );
+    await runner.settle();
+    expect(await status(id)).toBe("running");
+    const reasons: string[] = [];
+    for (let i = 0; i < 5 && !reasons.length; i++)
+      for (const m of await drainQueue(clients.sqs, resources.queues.deadLetters as string))
+        if (String(m.body.body).includes(id)) reasons.push(String(m.body.reason));
+    expect(reasons).toEqual([
+      `a reply for instance ${id} sent in message group somewhere-else: send it with MessageGroupId = task.reply_group`,
+    ]);
   }, 60_000);
 
   it("sets aside, unapplied, a message whose step could never be sent (a target with no invoke queue)", async () => {

@@ -83,8 +83,15 @@ describe("executionReply", () => {
     });
   });
 
-  it("names executions after the task, within Step Functions' alphabet and length", () => {
-    expect(executionName(task.task)).toBe("i-1_n_1_2");
-    expect(executionName({ ...task.task, id: "x".repeat(100) })).toHaveLength(80);
+  it("names executions after the task, within Step Functions' alphabet and length, one name per task", () => {
+    expect(executionName(task.task)).toMatch(/^i-1_n_1_2-[0-9a-f]{16}$/);
+    const long = `${"x".repeat(100)}/0.1/`;
+    const [first, second] = [
+      executionName({ ...task.task, id: `${long}1` }),
+      executionName({ ...task.task, id: `${long}2` }),
+    ];
+    expect(first).toMatch(/^[A-Za-z0-9_-]{80}$/);
+    // Two attempts of one node differ only at the end of a long id: their executions must not share a name.
+    expect(first).not.toBe(second);
   });
 });
