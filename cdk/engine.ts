@@ -2,11 +2,10 @@
  * DocketEngine: docket on AWS as one construct for your own CDK app. Definitions dropped in the
  * bucket are registered; `docket.launch` events on the bus start instances; state lives in one
  * DynamoDB table; tasks and replies travel on SQS; every Lambda is fed by a queue with a
- * dead-letter queue, except the sweep, which a rate(1 minute) rule runs.
+ * dead-letter queue, except the sweep, which a rate(1 minute) rule runs, and the api function,
+ * behind an IAM-authorized HTTP API (cdk/api.ts).
  */
-import { ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
-import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { EventBus, type IEventBus, Rule, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction, SqsQueue } from "aws-cdk-lib/aws-events-targets";
@@ -15,14 +14,15 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket } from "aws-cdk-lib/aws-s3";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
-import type { ITopic } from "aws-cdk-lib/aws-sns";
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { STATUS_INDEX } from "../lib/aws/listing.js";
 import { TRANSIENT_PAYLOAD_DAYS } from "../lib/aws/payloads.js";
 import type { Target } from "../lib/aws/targets.js";
+import { alarmDeadLetters } from "./alarms.js";
+import { DocketApi, grantApiFunction } from "./api.js";
 import { guardEnvironmentSizes } from "./environment.js";
-import { docketFunction, parseTargets } from "./functions.js";
+import { docketFunction, grantTargetCalls, parseTargets } from "./functions.js";
 import { participantQueuePrefix, participantSetDigest, validateParticipants } from "./participants.js";
 import type { DocketEngineProps } from "./props.js";
 
@@ -57,7 +57,12 @@ export class DocketEngine extends Construct {
   readonly deadLetterQueues: Queue[] = [];
   /** The key that signs docket's own inbox messages (read by the functions that send or check them). */
   readonly inboxKey: Secret;
-  readonly functions: Record<"advance" | "ingest" | "register" | "timerRelay" | "sweep", NodejsFunction>;
+  readonly functions: Record<
+    "advance" | "ingest" | "register" | "timerRelay" | "sweep" | "api",
+    NodejsFunction
+  >;
+  /** The operations API (HTTP API, IAM-authorized): `grantRead`, `grantOperate`; its URL is output as `ApiUrl`. */
+  readonly api: DocketApi;
   /** Runs the tasks of `targets` (absent without targets). */
   readonly invoker?: NodejsFunction;
 
@@ -175,11 +180,18 @@ export class DocketEngine extends Construct {
       register: fn("Register", "register.ts"),
       timerRelay: fn("TimerRelay", "timer-relay.ts"),
       sweep: fn("Sweep", "sweep.ts"),
+      api: fn("Api", "api.ts"),
     };
     // Functions find participant queues by name, not by reference: without this a deploy could
     // update them before a new participant's queue exists, and its tasks would go to the default queue.
     for (const queue of Object.values(participantQueues)) this.functions.advance.node.addDependency(queue);
     this.wire({ timers, ingest, register, deadLetters });
+    this.api = new DocketApi(this, "OperationsApi", {
+      handler: this.functions.api,
+      removalPolicy,
+      logRetention: props.logRetention,
+    });
+    grantApiFunction(this.functions.api, this);
     if (invoke) {
       const calls = {
         // Its own queue too: it queues the polls of the executions it starts there.
@@ -194,7 +206,7 @@ export class DocketEngine extends Construct {
       ...Object.values(this.functions),
       ...(this.invoker ? [this.invoker] : []),
     ]);
-    if (props.alarms ?? true) this.alarm(props.alarmTopic);
+    if (props.alarms ?? true) alarmDeadLetters(this, this.deadLetterQueues, props.alarmTopic);
   }
 
   private readonly targetNames: ReadonlySet<string>;
@@ -302,47 +314,7 @@ export class DocketEngine extends Construct {
     this.inboxKey.grantRead(invoker);
     q.deadLetters.grantSendMessages(invoker);
     this.grantPayloads(invoker);
-    const all = Object.values(targets);
-    const functions = all.flatMap((t) => (t.kind === "lambda" ? [t.function] : []));
-    const machines = all.flatMap((t) => (t.kind === "sfn" ? [t.stateMachine] : []));
-    if (functions.length)
-      invoker.addToRolePolicy(
-        new PolicyStatement({
-          actions: ["lambda:InvokeFunction"],
-          resources: functions.map((f) =>
-            f.startsWith("arn:")
-              ? f
-              : Stack.of(this).formatArn({
-                  service: "lambda",
-                  resource: "function",
-                  resourceName: f,
-                  arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-                }),
-          ),
-        }),
-      );
-    if (machines.length) {
-      invoker.addToRolePolicy(
-        new PolicyStatement({ actions: ["states:StartExecution"], resources: machines }),
-      );
-      // It polls their executions (arn:…:execution:<machine>:<name>) on its own queue: their
-      // status-change events are best effort.
-      invoker.addToRolePolicy(
-        new PolicyStatement({
-          actions: ["states:DescribeExecution"],
-          resources: machines.map((m) => `${m.replace(":stateMachine:", ":execution:")}:*`),
-        }),
-      );
-      q.invoke.grantSendMessages(invoker);
-      // Their executions' ends come on the default bus (a shortcut): the ingest function turns them into replies.
-      new Rule(this, "ExecutionEnds", {
-        eventPattern: {
-          source: ["aws.states"],
-          detailType: ["Step Functions Execution Status Change"],
-          detail: { stateMachineArn: machines, status: ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"] },
-        },
-      }).addTarget(new SqsQueue(q.ingest));
-    }
+    grantTargetCalls(this, invoker, targets, q);
     return invoker;
   }
 
@@ -393,18 +365,13 @@ export class DocketEngine extends Construct {
     this.grantTaskPayloadRead(worker);
   }
 
-  /** An alarm on each dead-letter queue (named after it, so adding a participant renames none). */
-  private alarm(topic: ITopic | undefined): void {
-    for (const queue of this.deadLetterQueues) {
-      const alarm = new Alarm(this, `${queue.node.id}Alarm`, {
-        metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-        alarmDescription: `A message could not be processed and waits in ${queue.node.path}`,
-      });
-      if (topic) alarm.addAlarmAction(new SnsAction(topic));
-    }
+  /** Lets a principal call the operations API with every method: read, launch, publish, operate, delete. */
+  grantOperate(principal: IGrantable): void {
+    this.api.grantOperate(principal);
+  }
+
+  /** Lets a principal only read through the operations API (GET). */
+  grantRead(principal: IGrantable): void {
+    this.api.grantRead(principal);
   }
 }

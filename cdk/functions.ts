@@ -1,9 +1,13 @@
-/** docket's Lambda functions as NodejsFunctions, and the targets read at synth time. */
+/** docket's Lambda functions as NodejsFunctions, and the targets read at synth time and granted. */
 import { fileURLToPath } from "node:url";
-import type { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { ArnFormat, type Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Rule } from "aws-cdk-lib/aws-events";
+import { SqsQueue } from "aws-cdk-lib/aws-events-targets";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { Queue } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { parseTarget, type Target } from "../lib/aws/targets.js";
 
@@ -61,4 +65,54 @@ export function docketFunction(
     depsLockFilePath: PACKAGE_JSON,
     bundling: { minify: true, sourceMap: true, forceDockerBundling: false },
   });
+}
+
+/**
+ * The invoke function may call exactly the targets: invoke the named functions, start executions
+ * of the named state machines and poll them; their executions' ends reach the ingest queue.
+ */
+export function grantTargetCalls(
+  scope: Construct,
+  invoker: NodejsFunction,
+  targets: Readonly<Record<string, Target>>,
+  q: { invoke: Queue; ingest: Queue },
+): void {
+  const all = Object.values(targets);
+  const functions = all.flatMap((t) => (t.kind === "lambda" ? [t.function] : []));
+  const machines = all.flatMap((t) => (t.kind === "sfn" ? [t.stateMachine] : []));
+  if (functions.length)
+    invoker.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["lambda:InvokeFunction"],
+        resources: functions.map((f) =>
+          f.startsWith("arn:")
+            ? f
+            : Stack.of(scope).formatArn({
+                service: "lambda",
+                resource: "function",
+                resourceName: f,
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+        ),
+      }),
+    );
+  if (!machines.length) return;
+  invoker.addToRolePolicy(new PolicyStatement({ actions: ["states:StartExecution"], resources: machines }));
+  // It polls their executions (arn:…:execution:<machine>:<name>) on its own queue: their
+  // status-change events are best effort.
+  invoker.addToRolePolicy(
+    new PolicyStatement({
+      actions: ["states:DescribeExecution"],
+      resources: machines.map((m) => `${m.replace(":stateMachine:", ":execution:")}:*`),
+    }),
+  );
+  q.invoke.grantSendMessages(invoker);
+  // Their executions' ends come on the default bus (a shortcut): the ingest function turns them into replies.
+  new Rule(scope, "ExecutionEnds", {
+    eventPattern: {
+      source: ["aws.states"],
+      detailType: ["Step Functions Execution Status Change"],
+      detail: { stateMachineArn: machines, status: ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"] },
+    },
+  }).addTarget(new SqsQueue(q.ingest));
 }

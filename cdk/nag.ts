@@ -45,10 +45,21 @@ export function acknowledgeNagFindings(engine: DocketEngine): void {
         "The advance function sends (sqs:SendMessage only) to the participants' queues, all named with this engine's prefix: one statement whatever their number, as a role's inline policies are limited to 10,240 characters.",
     });
   const payloads = `<${stack.getLogicalId(engine.payloadBucket.node.defaultChild as CfnResource)}.Arn>`;
-  // The narrower one first: CDK skips an acknowledgement that an earlier wildcard one seems to cover.
+  // The narrower ones first: CDK skips an acknowledgement that an earlier wildcard one seems to cover.
   Validations.of(stack).acknowledge({
     id: `AwsSolutions-IAM5[Resource::${payloads}/transient/*]`,
-    reason: "A worker reads (s3:GetObject only) its tasks' offloaded fields, kept under transient/.",
+    reason:
+      "A worker reads (s3:GetObject only) its tasks' offloaded fields, kept under transient/; the api function writes (s3:PutObject only) large inbox messages there.",
+  });
+  Validations.of(stack).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${payloads}/instances/*]`,
+    reason:
+      "The api function reads an instance's offloaded parts (s3:GetObject) to show it, and deletes them (s3:DeleteObject) with a deleted instance: any instance's, under instances/ only.",
+  });
+  Validations.of(stack).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${payloads}/definitions/*]`,
+    reason:
+      "The api function reads (s3:GetObject only) definition sources over the threshold, to show a diagram or an instance.",
   });
   Validations.of(stack).acknowledge({
     id: `AwsSolutions-IAM5[Resource::${payloads}/*]`,

@@ -76,6 +76,16 @@ export interface InstanceFilter {
   readonly status?: InstanceStatus;
   readonly process?: string;
   readonly limit?: number;
+  /** Only instances listed after this one (newest first): a `listCursor` of the last one seen. */
+  readonly after?: string;
+}
+
+/**
+ * Where an instance sits in a listing (newest first): its creation time, then its id, so a
+ * listing resumes after it whatever was created or changed status since.
+ */
+export function listCursor(summary: { createdAt: number; id: string }): string {
+  return `${String(summary.createdAt).padStart(15, "0")}#${summary.id}`;
 }
 
 export interface InstanceStore {
@@ -150,6 +160,27 @@ export interface SubscriptionIndex {
   unsubscribeInstance(instance: string): Promise<void>;
   /** Buffers an event (dropping ones older than `since`) and returns the subscriptions it matches. */
   record(event: ExternalEvent, since: number): Promise<Subscription[]>;
+}
+
+/** What a host's definitions are: every process with its versions, and the files rejected. */
+export interface Catalogue {
+  readonly processes: readonly {
+    readonly name: string;
+    /** The latest version's hash. */
+    readonly hash: string;
+    readonly updatedAt: number;
+    /** Every registered version, newest first. */
+    readonly versions: readonly { readonly hash: string; readonly registeredAt: number }[];
+  }[];
+  readonly rejected: readonly {
+    readonly name: string;
+    readonly problems: readonly string[];
+    readonly at: number;
+  }[];
+}
+
+export interface DefinitionCatalogue {
+  catalogue(): Promise<Catalogue>;
 }
 
 export type Registration =

@@ -1,14 +1,34 @@
-/** DefinitionStore in DynamoDB: sources by content hash, a latest pointer per process, rejections kept. */
-import { GetCommand, PutCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+/**
+ * DefinitionStore in DynamoDB: sources by content hash, a latest pointer per process, rejections
+ * kept. The catalogue (`GET /definitions`) is read without a scan, from items each registration
+ * writes in the same transaction:
+ *
+ *   D#<hash>    DEF          the source and the process name
+ *   P#<name>    LATEST       the latest version's hash
+ *   P#<name>    REJECTED     the last rejection's problems (deleted by the next registration)
+ *   P#<name>    V#<hash>     a version of the process, with when it was first registered
+ *   CATALOGUE   P#<name>     a registered process: its latest hash and when it became latest
+ *   CATALOGUE   R#<name>     a rejected file: its problems (deleted by the next registration)
+ */
+import {
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from "@aws-sdk/lib-dynamodb";
 import { processNameFromKey } from "../language/index.js";
 import type { Definition } from "../language/model.js";
-import type { DefinitionStore, Registration } from "../ports.js";
+import type { Catalogue, DefinitionCatalogue, DefinitionStore, Registration } from "../ports.js";
 import { readRegistration, storedDefinition } from "../runtime/registration.js";
 import { queryAll } from "./calls.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { aws, type TableRef } from "./table.js";
 
-export class DynamoDefinitionStore implements DefinitionStore {
+const CATALOGUE = "CATALOGUE";
+
+type TransactItems = NonNullable<TransactWriteCommandInput["TransactItems"]>;
+
+export class DynamoDefinitionStore implements DefinitionStore, DefinitionCatalogue {
   private readonly parsed = new Map<string, Definition>();
 
   constructor(
@@ -21,50 +41,34 @@ export class DynamoDefinitionStore implements DefinitionStore {
     const name = processNameFromKey(key);
     const registration = await readRegistration(key, source, name);
     const now = Date.now();
+    const TableName = this.table.name;
     if (!registration.ok) {
-      await aws("recording a rejection", () =>
-        this.table.client.send(
-          new PutCommand({
-            TableName: this.table.name,
-            Item: {
-              pk: `P#${name}`,
-              sk: "REJECTED",
-              problems: JSON.stringify(registration.problems),
-              at: now,
-            },
-          }),
-        ),
-      );
+      const problems = JSON.stringify(registration.problems);
+      await this.transact("recording a rejection", [
+        { Put: { TableName, Item: { pk: `P#${name}`, sk: "REJECTED", problems, at: now } } },
+        { Put: { TableName, Item: { pk: CATALOGUE, sk: `R#${name}`, name, problems, at: now } } },
+      ]);
       return registration;
     }
     const stored = await this.payloads.put(source, "definitions");
-    await aws("registering a definition", () =>
-      this.table.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.table.name,
-                Item: {
-                  pk: `D#${registration.hash}`,
-                  sk: "DEF",
-                  name,
-                  source: stored,
-                  at: now,
-                },
-              },
-            },
-            {
-              Put: {
-                TableName: this.table.name,
-                Item: { pk: `P#${name}`, sk: "LATEST", hash: registration.hash, at: now },
-              },
-            },
-            { Delete: { TableName: this.table.name, Key: { pk: `P#${name}`, sk: "REJECTED" } } },
-          ],
-        }),
-      ),
-    );
+    const { hash } = registration;
+    await this.transact("registering a definition", [
+      { Put: { TableName, Item: { pk: `D#${hash}`, sk: "DEF", name, source: stored, at: now } } },
+      { Put: { TableName, Item: { pk: `P#${name}`, sk: "LATEST", hash, at: now } } },
+      { Delete: { TableName, Key: { pk: `P#${name}`, sk: "REJECTED" } } },
+      // A version keeps the time it was first registered: uploading it again makes it latest only.
+      {
+        Update: {
+          TableName,
+          Key: { pk: `P#${name}`, sk: `V#${hash}` },
+          UpdateExpression: "SET #at = if_not_exists(#at, :now)",
+          ExpressionAttributeNames: { "#at": "at" },
+          ExpressionAttributeValues: { ":now": now },
+        },
+      },
+      { Put: { TableName, Item: { pk: CATALOGUE, sk: `P#${name}`, name, hash, at: now } } },
+      { Delete: { TableName, Key: { pk: CATALOGUE, sk: `R#${name}` } } },
+    ]);
     this.parsed.set(registration.hash, registration.definition);
     return registration;
   }
@@ -131,6 +135,53 @@ export class DynamoDefinitionStore implements DefinitionStore {
     const definition = storedDefinition(source, String(Item.name));
     this.parsed.set(hash, definition);
     return definition;
+  }
+
+  /**
+   * Every registered process with its versions (newest first) and the files rejected: one query
+   * of the catalogue's items, then one per process for its versions; strongly consistent, so a
+   * registration just made is listed.
+   */
+  async catalogue(): Promise<Catalogue> {
+    const entries = await queryAll(this.table, "reading the definitions catalogue", {
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": CATALOGUE },
+      ConsistentRead: true,
+    });
+    const registered = entries.filter((e) => String(e.sk).startsWith("P#"));
+    const processes = await Promise.all(
+      registered.map(async (entry) => ({
+        name: String(entry.name),
+        hash: String(entry.hash),
+        updatedAt: Number(entry.at),
+        versions: await this.versions(String(entry.name)),
+      })),
+    );
+    const rejected = entries
+      .filter((e) => String(e.sk).startsWith("R#"))
+      .map((e) => ({
+        name: String(e.name),
+        problems: JSON.parse(String(e.problems)) as string[],
+        at: Number(e.at),
+      }));
+    return { processes, rejected };
+  }
+
+  /** A process's versions, newest first (ties by hash, so the order is stable). */
+  private async versions(name: string): Promise<{ hash: string; registeredAt: number }[]> {
+    const items = await queryAll(this.table, `reading the versions of ${name}`, {
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :v)",
+      ExpressionAttributeValues: { ":pk": `P#${name}`, ":v": "V#" },
+      ConsistentRead: true,
+    });
+    return items
+      .map((item) => ({ hash: String(item.sk).slice(2), registeredAt: Number(item.at) }))
+      .sort((a, b) => b.registeredAt - a.registeredAt || (a.hash < b.hash ? 1 : -1));
+  }
+
+  /** One transaction on the table: every item written or none. */
+  private async transact(what: string, items: TransactItems): Promise<void> {
+    await aws(what, () => this.table.client.send(new TransactWriteCommand({ TransactItems: items })));
   }
 
   async rejection(name: string): Promise<string[] | undefined> {

@@ -11,7 +11,7 @@ import { EngineError } from "../errors.js";
 import type { FaultInjector } from "../runtime/faults.js";
 import { Runtime } from "../runtime/runtime.js";
 import { DynamoDefinitionStore } from "./definitions.js";
-import { AwsDispatcher, type AwsQueues } from "./dispatcher.js";
+import { AwsDispatcher, type AwsDispatcherDeps, type AwsQueues } from "./dispatcher.js";
 import { type PayloadStore, s3Payloads } from "./payloads.js";
 import { type InboxSigner, secretSigner } from "./signing.js";
 import { DynamoInstanceStore } from "./store.js";
@@ -66,14 +66,29 @@ export interface AwsDeps {
   readonly now: () => number;
 }
 
+/** What else the deps may be made with: the clock and ids (tests), and who hears of published events. */
+export interface AwsDepsOptions {
+  readonly now?: () => number;
+  readonly newId?: () => string;
+  /** Hears of each lifecycle event the dispatcher put on the bus (`docket local` logs them). */
+  readonly onPublish?: AwsDispatcherDeps["onPublish"];
+}
+
+/**
+ * The adapters and the runtime over `clients`. The third argument is the clock, or the options
+ * (`{ now, newId, onPublish }`).
+ */
 export function makeAwsDeps(
   clients: AwsClients,
   resources: AwsResources,
-  now: () => number = Date.now,
-  newId: () => string = () => crypto.randomUUID(),
+  clock: (() => number) | AwsDepsOptions = Date.now,
+  ids?: () => string,
   /** Wraps the advance loop's ports to inject faults (the fault tests); never in production. */
   faults?: FaultInjector,
 ): AwsDeps {
+  const options: AwsDepsOptions = typeof clock === "function" ? { now: clock, newId: ids } : clock;
+  const now = options.now ?? Date.now;
+  const newId = options.newId ?? ids ?? (() => crypto.randomUUID());
   const wrap = <T extends object>(port: T, name: Parameters<FaultInjector["wrap"]>[1]): T =>
     faults ? faults.wrap(port, name) : port;
   const table: TableRef = {
@@ -94,6 +109,7 @@ export function makeAwsDeps(
     targets: new Set([...Object.keys(resources.targets ?? {}), ...(resources.targetParticipants ?? [])]),
     bus: resources.bus,
     now,
+    onPublish: options.onPublish,
   });
   const definitions = new DynamoDefinitionStore(table, payloads);
   const runtime = new Runtime({

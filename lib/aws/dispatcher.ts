@@ -50,6 +50,8 @@ export interface AwsDispatcherDeps {
   readonly payloads: PayloadStore;
   /** Signs what docket itself puts in the inbox (absent: unsigned, for a setup without the key). */
   readonly signer?: InboxSigner;
+  /** Hears of each lifecycle event once it is on the bus (`docket local` logs them). */
+  readonly onPublish?: (event: string, detail: JsonObject) => void;
 }
 
 export const timerKey = (due: number, timer: string) => `${pad(due, 15)}#${timer}`;
@@ -279,6 +281,7 @@ export class AwsDispatcher implements Dispatcher {
     await putEventsAll(this.deps.events, `publishing ${event}`, [
       { EventBusName: this.deps.bus, Source: "docket", DetailType: event, Detail: fittedDetail(detail) },
     ]);
+    this.deps.onPublish?.(event, detail);
   }
 }
 

@@ -7,8 +7,9 @@
  */
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
+import { unknownTask } from "../engine/check.js";
 import { checkMessage } from "../engine/index.js";
-import type { Message } from "../engine/types.js";
+import type { Message, ReplyMessage } from "../engine/types.js";
 import { EngineError, formatProblem } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import { publishedEvent } from "../runtime/events.js";
@@ -108,9 +109,33 @@ async function advanceRecord(deps: AwsDeps, record: SqsRecord, log: ReturnType<t
     if (cannotApply(error)) return deadLetter(deps, record, error.message, log);
     throw error;
   }
+  if (message.type === "reply") {
+    const reason = await unansweredReason(deps, instance, message, outcome);
+    if (reason) return deadLetter(deps, record, reason, log);
+  }
   // Not acknowledged: SQS gives it again, and after the inbox's maxReceiveCount sets it aside.
   if (outcome === "no-instance" && message.type !== "launch")
     throw new EngineError("NoInstance", `no instance ${instance} for this ${message.type} message (yet)`);
+}
+
+/**
+ * Why a reply can never be applied, or undefined. A worker's reply comes after its task, so one
+ * that finds no instance never will (the instance was deleted, or never was); one whose task the
+ * instance never issued (engine/check.ts unknownTask) never will either. Both are set aside with
+ * the reason rather than retried. A reply the interpreter ignored is checked with the state it
+ * met: the store read it for apply, so this load reads only steps written since.
+ */
+async function unansweredReason(
+  deps: AwsDeps,
+  instance: string,
+  reply: ReplyMessage,
+  outcome: Awaited<ReturnType<AwsDeps["runtime"]["apply"]>>,
+): Promise<string | undefined> {
+  if (outcome === "no-instance") return `no instance ${instance} for the reply to task ${reply.task.id}`;
+  if (outcome !== "ignored") return undefined;
+  const stored = await deps.runtime.deps.store.load(instance);
+  const definition = stored && (await deps.definitions.byHash(stored.definition));
+  return stored && definition ? unknownTask(definition, stored.snapshot, reply.task) : undefined;
 }
 
 /** The inbox (FIFO, grouped by instance): applies each message; a failure stops its group, as FIFO requires. */

@@ -4,7 +4,7 @@
  */
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { Command, Message, Note } from "../engine/types.js";
-import type { HistoryPage } from "../ports.js";
+import type { HistoryPage, HistoryRecord, StoredInstance } from "../ports.js";
 import type { PayloadStore } from "./payloads.js";
 import { aws, instanceKey, pad, type TableRef } from "./table.js";
 
@@ -28,6 +28,38 @@ export const stepKey = (version: number) => `V#${pad(version, STEP_DIGITS)}`;
 /** The marker item that the commands of the step at `version` were sent (sorts after its notes). */
 export const sentKey = (version: number) => `${stepKey(version)}#sent`;
 export const versionOf = (item: { sk: string }) => Number(item.sk.slice(2, 2 + STEP_DIGITS));
+
+/** The commands as history shows them: what was sent where, not the fields (the steps replay those). */
+const summary = (commands: readonly Command[]) =>
+  JSON.stringify(
+    commands.map((c) =>
+      c.type === "task"
+        ? { type: c.type, task: c.task.id, participant: c.task.participant }
+        : "timer" in c
+          ? { type: c.type, timer: c.timer }
+          : { type: c.type },
+    ),
+  );
+
+/** A step's item; every part that grows with the work (a foreach's thousand tasks) may go to S3, far under 400 KB. */
+export async function stepItem(
+  payloads: PayloadStore,
+  next: Omit<StoredInstance, "version">,
+  record: HistoryRecord,
+  version: number,
+): Promise<Step> {
+  const scope = { instance: next.snapshot.id };
+  return {
+    pk: instanceKey(next.snapshot.id),
+    sk: stepKey(version),
+    at: record.at,
+    message: await payloads.put(JSON.stringify(record.message), scope),
+    commands: await payloads.put(summary(record.commands), scope),
+    ...(record.notes.length ? { notes: await payloads.put(JSON.stringify(record.notes), scope) } : {}),
+    ...(next.outbox.length ? {} : { sent: true }),
+    ...(next.delivery === undefined ? {} : { delivery: next.delivery }),
+  };
+}
 
 /** A page of history; a page never splits a step from its notes. */
 export async function readHistory(

@@ -24,7 +24,7 @@ import { EngineError } from "../errors.js";
 import type { AwsClients, AwsResources } from "./deps.js";
 
 /** Each function the template defines, as its DOCKET_FUNCTION names it. */
-export type FunctionName = "advance" | "ingest" | "register" | "timer-relay" | "invoke" | "sweep";
+export type FunctionName = "advance" | "ingest" | "register" | "timer-relay" | "invoke" | "sweep" | "api";
 
 interface Resource {
   readonly Type: string;
@@ -77,12 +77,35 @@ export async function createRoles(
         new PutRolePolicyCommand({
           RoleName: made.ref,
           PolicyName: String(p.PolicyName),
-          PolicyDocument: JSON.stringify(resolve(p.PolicyDocument)),
+          PolicyDocument: JSON.stringify(forEmulator(resolve(p.PolicyDocument) as PolicyDocument)),
         }),
       );
     }
   }
   return roles;
+}
+
+interface PolicyDocument {
+  readonly Statement?: readonly { readonly Action?: unknown; readonly Resource?: unknown }[];
+}
+
+/**
+ * A policy as moto can evaluate it. moto authorizes a multi-object delete (DeleteObjects) as
+ * s3:DeleteObject on the bucket's ARN, where AWS checks each key: a statement allowing
+ * s3:DeleteObject on some of a bucket's keys also names the bucket here, so the call reaches moto's
+ * delete (which then checks no key against identity policies). Emulator only, never deployed.
+ */
+function forEmulator(document: PolicyDocument): PolicyDocument {
+  const statements = (document.Statement ?? []).map((statement) => {
+    const actions = [statement.Action].flat();
+    if (!actions.includes("s3:DeleteObject")) return statement;
+    const resources = [statement.Resource].flat().map(String);
+    const buckets = resources.flatMap((r) =>
+      /^arn:aws:s3:::[^/]+\//.test(r) ? [r.split("/")[0] as string] : [],
+    );
+    return { ...statement, Resource: [...new Set([...resources, ...buckets])] };
+  });
+  return { ...document, Statement: statements };
 }
 
 async function createRole(iam: IAMClient, name: string): Promise<string> {

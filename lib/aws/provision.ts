@@ -6,7 +6,9 @@
  * created: their environment, resolved, tells the runner how to configure the handlers it runs in
  * process, and their event source mappings tell it which queue feeds which handler. Other custom
  * resources are skipped: the buckets' auto-delete (removalPolicy DESTROY) empties buckets before a
- * stack's deletion, which never happens on the emulator.
+ * stack's deletion, which never happens on the emulator. So is the HTTP API (AWS::ApiGatewayV2::*,
+ * its access log group and the Lambda permissions that let it invoke the api function): the runner
+ * serves the operations API itself, as the api function's role (`docket local --api-port`).
  */
 import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { CreateEventBusCommand, PutRuleCommand, PutTargetsCommand } from "@aws-sdk/client-eventbridge";

@@ -25,7 +25,7 @@ import {
 } from "../ports.js";
 import { keepNewest } from "../runtime/lru.js";
 import { batchWriteAll, queryAll, queryPages } from "./calls.js";
-import { readHistory, type Step, sentKey, stepKey, versionOf } from "./history.js";
+import { readHistory, type Step, sentKey, stepItem, stepKey, versionOf } from "./history.js";
 import { listInstances } from "./listing.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { aws, instanceKey, pad, type TableRef } from "./table.js";
@@ -54,17 +54,6 @@ interface Head {
 }
 
 const HEAD_CACHE = 1000;
-
-const summary = (commands: readonly Command[]) =>
-  JSON.stringify(
-    commands.map((c) =>
-      c.type === "task"
-        ? { type: c.type, task: c.task.id, participant: c.task.participant }
-        : "timer" in c
-          ? { type: c.type, timer: c.timer }
-          : { type: c.type },
-    ),
-  );
 
 export class DynamoInstanceStore implements InstanceStore {
   /** Heads (snapshot + version) this process wrote or read last: most loads skip the head read. */
@@ -191,28 +180,19 @@ export class DynamoInstanceStore implements InstanceStore {
   ): Promise<number> {
     const { snapshot } = next;
     const version = (expected ?? 0) + 1;
-    const pk = instanceKey(snapshot.id);
     // Checked before anything is written: a state too large must leave the message unapplied.
     const json = JSON.stringify(snapshot);
     checkStateSize(snapshot.id, json);
     if (expected === undefined) {
-      // The first version is the head itself: the launch's snapshot.
+      // The first version is the head itself: the launch's snapshot (the head is the lock).
       await this.putHead(next, json, 1, "attribute_not_exists(pk)");
       this.remember({ ...next, version: 1 });
+      // The launch's step item is history only (loading starts at the head, after it), so an
+      // operator sees what launched the instance and with which fields, as on the embedded host.
+      await this.putLaunchRecord(await stepItem(this.payloads, next, record, 1));
       return 1;
     }
-    const scope = { instance: snapshot.id };
-    // Every part that grows with the work (a foreach's thousand tasks) may go to S3: the item stays far under 400 KB.
-    const step: Step = {
-      pk,
-      sk: stepKey(version),
-      at: record.at,
-      message: await this.payloads.put(JSON.stringify(record.message), scope),
-      commands: await this.payloads.put(summary(record.commands), scope),
-      ...(record.notes.length ? { notes: await this.payloads.put(JSON.stringify(record.notes), scope) } : {}),
-      ...(next.outbox.length ? {} : { sent: true }),
-      ...(next.delivery === undefined ? {} : { delivery: next.delivery }),
-    };
+    const step = await stepItem(this.payloads, next, record, version);
     try {
       await this.table.client.send(
         new PutCommand({
@@ -236,6 +216,21 @@ export class DynamoInstanceStore implements InstanceStore {
       else await this.advanceHead(next, json, version);
     }
     return version;
+  }
+
+  /** Written once: a redelivered launch that finds it there changes nothing. */
+  private async putLaunchRecord(step: Step): Promise<void> {
+    try {
+      await this.table.client.send(
+        new PutCommand({
+          TableName: this.table.name,
+          Item: step,
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof Error && error.name === "ConditionalCheckFailedException")) throw error;
+    }
   }
 
   /** Whether the head should move to `version`: every `snapshotEvery` steps, and when the status changes. */

@@ -1,11 +1,15 @@
 /**
  * The single DynamoDB table: key layout and small helpers. Every item has `pk` and `sk`.
  *
- *   I#<instance>  HEAD                 version, status, snapshot, outbox, definition, history seq
- *   I#<instance>  H#<seq, 12 digits>   one history record
+ *   I#<instance>  HEAD                 version, status, snapshot, outbox, definition (+ byStatus keys)
+ *   I#<instance>  V#<version, 12 digits>   one step (history; replayed after the head), the launch's too
+ *   I#<instance>  V#<version>#n…        a note of a message that met that version and changed nothing
+ *   I#<instance>  V#<version>#sent      the marker that the step's commands were sent
  *   I#<instance>  S#<subscription>     pointer to a subscription, to drop them when it ends
  *   D#<hash>      DEF                  a definition's source and name
  *   P#<name>      LATEST | REJECTED    the latest version of a process, or its rejection
+ *   P#<name>      V#<hash>             a registered version of the process (at: when first registered)
+ *   CATALOGUE     P#<name> | R#<name>  the processes registered, and the rejected files (one query lists them)
  *   S#<event>#<key or *>  <subscription>  an await subscription
  *   E#<event>     <at, 15 digits>#<id>  a buffered event (expires by TTL)
  *   TIMERS        <due, 15 digits>#<timer>  a timer beyond SQS's 15-minute delay

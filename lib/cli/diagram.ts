@@ -2,20 +2,18 @@
 import { writeFileSync } from "node:fs";
 import { readDefinition } from "../language/index.js";
 import { diagram } from "../runtime/diagram.js";
-import { call } from "./client.js";
+import { ApiClient } from "./connection.js";
 import { readTextFile } from "./files.js";
+import type { Target } from "./stack.js";
 
 export async function diagramCommand(
   file: string,
-  options: { instance?: string; url: string; output?: string },
+  options: Target & { instance?: string; output?: string },
 ): Promise<number> {
   let text: string;
   if (options.instance) {
-    const { body } = await call(
-      options.url,
-      "GET",
-      `/instances/${encodeURIComponent(options.instance)}/diagram`,
-    );
+    const api = await ApiClient.connect(options);
+    const { body } = await api.call("GET", `/instances/${encodeURIComponent(options.instance)}/diagram`);
     text = String(body);
   } else {
     text = diagram(readDefinition(readTextFile(file), { file }));

@@ -41,4 +41,14 @@ export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** A commander argument parser for a number of seconds in [min, max], fractions allowed. */
+export function seconds(min: number, max: number) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!/^\d+(\.\d+)?$/.test(text.trim()) || value < min || value > max)
+      throw new InvalidArgumentError(`must be a number of seconds from ${min} to ${max}.`);
+    return value;
+  };
+}
+
 export const STATUSES = ["running", "suspended", "completed", "faulted", "canceled"] as const;

@@ -1,9 +1,12 @@
 /**
  * `docket local`: docket's AWS resources on an emulator endpoint (LocalStack or moto's server), the
  * very Lambda handlers run in this process by polling their queues, and the sweep ticked, until
- * stopped. Definitions in the config's folder are uploaded to the bucket, as a user would.
+ * stopped; the operations API served on localhost as the api function's role (what API Gateway
+ * fronts on AWS). Definitions in the config's folder are uploaded to the bucket, as a user would.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -11,19 +14,54 @@ import { IAMClient } from "@aws-sdk/client-iam";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { serveOperations } from "../api/http.js";
 import { makeAwsDeps } from "../aws/deps.js";
 import { LocalRunner } from "../aws/local.js";
+import { awsOperations } from "../aws/operations.js";
 import type { Provisioned } from "../aws/provision.js";
 import { depsPerRole } from "../aws/provision-iam.js";
 import { awsParticipants, loadConfig } from "../embedded/config.js";
 import { definitionFiles } from "../embedded/folder.js";
 import { DocketError } from "../errors.js";
+import type { JsonObject } from "../language/model.js";
+
+const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
+
+/** A lifecycle event as `docket serve` logs it: the event, the instance, a fault's or incident's details. */
+export function lifecycleLine(event: string, detail: JsonObject): string {
+  const fault = detail.fault as { id?: string; code?: string; message?: string } | undefined;
+  const incident = detail.incident as { id?: string } | undefined;
+  if (event.startsWith("docket.definition."))
+    return `${event} ${detail.process}${detail.version ? ` (${detail.version})` : ""}${
+      Array.isArray(detail.problems) ? `:\n  ${detail.problems.join("\n  ")}` : ""
+    }`;
+  const extra = fault
+    ? ` fault ${fault.code} (error id ${fault.id}): ${fault.message}`
+    : incident
+      ? ` incident ${incident.id}`
+      : "";
+  return `${event} ${detail.instance}${extra}`;
+}
+
+/** Serves the operations API; resolves with its URL once it listens. */
+async function listen(server: Server, host: string, port: number): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${bound}`;
+}
 
 export async function localCommand(options: {
   endpoint?: string;
   config?: string;
   outputs?: string;
   prefix: string;
+  /** The operations API's port (0: any free one); default 7071. */
+  apiPort?: string;
+  /** The operations API's address; default 127.0.0.1. */
+  host?: string;
 }): Promise<number> {
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL ?? "http://127.0.0.1:4566";
   const config = loadConfig(options.config);
@@ -55,12 +93,28 @@ export async function localCommand(options: {
       `cannot create docket's resources at ${endpoint}: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+  // Each handler signs as its own function's role (assumed with the credentials above), and polls
+  // and deletes with it, as Lambda and its event source mapping do; on an emulator that enforces
+  // IAM (tools/moto-server.py --iam) a grant the template lacks fails as it would on AWS. So does
+  // the operations API, served here as the api function's role.
+  const onPublish = (event: string, detail: JsonObject) => log(lifecycleLine(event, detail));
+  const functions = depsPerRole(aws, resources, (own, its) => makeAwsDeps(own, its, { onPublish }));
+  const host = options.host ?? "127.0.0.1";
+  // DOCKET_API_TOKEN (from the environment, not the command line, where `ps` would show it), as `docket serve`.
+  const token = process.env.DOCKET_API_TOKEN || undefined;
+  if (!token && !["127.0.0.1", "localhost", "::1"].includes(host))
+    log(
+      `warning: serving the API on ${host} without DOCKET_API_TOKEN: anyone who reaches it can steer instances`,
+    );
+  const server = serveOperations(awsOperations(functions("api")), { log, token });
+  const api = await listen(server, host, Number(options.apiPort ?? 7071));
   const outputs = {
     bucket: resources.bucket,
     bus: resources.bus,
     table: resources.table,
     inbox: resources.queues.inbox,
     queues: { ...resources.queues.participants, default: resources.queues.tasks },
+    api,
   };
   if (options.outputs) writeFileSync(options.outputs, `${JSON.stringify(outputs, null, 2)}\n`);
   console.error(`docket local on ${endpoint}: ${JSON.stringify(outputs)}`);
@@ -73,10 +127,6 @@ export async function localCommand(options: {
       }),
     );
   }
-  // Each handler signs as its own function's role (assumed with the credentials above), and polls
-  // and deletes with it, as Lambda and its event source mapping do; on an emulator that enforces
-  // IAM (tools/moto-server.py --iam) a grant the template lacks fails as it would on AWS.
-  const functions = depsPerRole(aws, resources, (own, its) => makeAwsDeps(own, its));
   const runner = new LocalRunner(functions, resources.feeds);
   let stopped = false;
   const stop = () => {
@@ -92,5 +142,6 @@ export async function localCommand(options: {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+  server.close();
   return 0;
 }

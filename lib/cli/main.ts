@@ -1,15 +1,16 @@
-/** The `docket` command. Exit codes: 0 success, 1 a check or test failed, 2 bad usage or unreadable input. */
+/**
+ * The `docket` command. Exit codes: 0 success, 1 a check or test failed (or a watched instance did
+ * not complete), 2 bad usage, unreadable input or an error answer from the API.
+ */
 import { Command } from "commander";
 import { DocketError } from "../errors.js";
-import { addClientCommands } from "./client.js";
-import { diagramCommand } from "./diagram.js";
+import { addClientCommands, withTarget } from "./client.js";
 import { wholeNumber } from "./json-argument.js";
-import { localCommand } from "./local.js";
-import { runCommand } from "./run.js";
-import { serveCommand } from "./serve.js";
-import { testCommand } from "./test.js";
-import { validateCommand } from "./validate.js";
 
+/**
+ * The program and its commands. The engines' and the AWS SDK's modules load only for the command
+ * that needs them (`docket local` alone takes seconds to import), so a client command starts fast.
+ */
 export function buildProgram(): Command {
   const program = new Command("docket")
     .description("docket: a serverless workflow engine for AWS")
@@ -22,14 +23,16 @@ export function buildProgram(): Command {
     .description("check definitions (XML, YAML or JSON); print every problem with file:line:col")
     .argument("<files...>", "definition files or folders")
     .option("--json", "print the result as JSON")
-    .action((files: string[], options: { json?: boolean }) => {
+    .action(async (files: string[], options: { json?: boolean }) => {
+      const { validateCommand } = await import("./validate.js");
       process.exitCode = validateCommand(files, options);
     });
   program
     .command("test")
     .description("run scenario files on a virtual clock; prints 'N passed, N failed'")
     .argument("<files...>", "scenario files (.yaml) or folders holding them")
-    .action((files: string[]) => {
+    .action(async (files: string[]) => {
+      const { testCommand } = await import("./test.js");
       process.exitCode = testCommand(files);
     });
   program
@@ -42,6 +45,7 @@ export function buildProgram(): Command {
     .option("--wait <seconds>", "wait for timers due within this many seconds", wholeNumber(0), "30")
     .option("--json", "print the result as JSON")
     .action(async (file: string, options) => {
+      const { runCommand } = await import("./run.js");
       process.exitCode = await guarded(() => runCommand(file, options));
     });
   program
@@ -51,18 +55,21 @@ export function buildProgram(): Command {
     .option("--host <host>", "", "127.0.0.1")
     .option("--config <file>", "docket.config.yaml")
     .action(async (options) => {
+      const { serveCommand } = await import("./serve.js");
       process.exitCode = await guarded(() => serveCommand(options));
     });
-  program
-    .command("diagram")
-    .description(
-      "write a definition as a Mermaid flowchart; with --instance, coloured by the instance's state",
-    )
-    .argument("<definition>", "the definition file (ignored with --instance)")
-    .option("--instance <id>", "colour by this instance (asks docket serve)")
-    .option("--url <url>", "the docket server", process.env.DOCKET_URL ?? "http://127.0.0.1:7070")
+  withTarget(
+    program
+      .command("diagram")
+      .description(
+        "write a definition as a Mermaid flowchart; with --instance, coloured by the instance's state",
+      )
+      .argument("<definition>", "the definition file (ignored with --instance)")
+      .option("--instance <id>", "colour by this instance (asks the API)"),
+  )
     .option("-o, --output <file>", "write to a file instead of stdout")
     .action(async (file: string, options) => {
+      const { diagramCommand } = await import("./diagram.js");
       process.exitCode = await guarded(() => diagramCommand(file, options));
     });
   program
@@ -72,9 +79,17 @@ export function buildProgram(): Command {
     )
     .option("--endpoint <url>", "the emulator (default: $AWS_ENDPOINT_URL or http://127.0.0.1:4566)")
     .option("--config <file>", "docket.config.yaml: the definitions folder and the participants with queues")
-    .option("--outputs <file>", "write { bucket, bus, table, inbox, queues } as JSON")
+    .option("--outputs <file>", "write { bucket, bus, table, inbox, queues, api } as JSON")
     .option("--prefix <name>", "prefix of the resources' names", "docket")
+    .option(
+      "--api-port <port>",
+      "serve the operations API on this port (0: any free one)",
+      wholeNumber(0, 65535),
+      "7071",
+    )
+    .option("--host <host>", "the operations API's address", "127.0.0.1")
     .action(async (options) => {
+      const { localCommand } = await import("./local.js");
       process.exitCode = await guarded(() => localCommand(options));
     });
   addClientCommands(program, async (fn) => {

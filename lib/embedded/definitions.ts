@@ -4,11 +4,11 @@
  */
 import { processNameFromKey } from "../language/index.js";
 import type { Definition } from "../language/model.js";
-import type { DefinitionStore, Registration } from "../ports.js";
+import type { Catalogue, DefinitionCatalogue, DefinitionStore, Registration } from "../ports.js";
 import { readRegistration, storedDefinition } from "../runtime/registration.js";
 import type { Db } from "./database.js";
 
-export class SqliteDefinitionStore implements DefinitionStore {
+export class SqliteDefinitionStore implements DefinitionStore, DefinitionCatalogue {
   private readonly parsed = new Map<string, Definition>();
   private readonly statements;
 
@@ -36,6 +36,9 @@ export class SqliteDefinitionStore implements DefinitionStore {
       ),
       names: db.prepare<[], { name: string; hash: string; updated_at: number }>(
         "SELECT * FROM latest ORDER BY name",
+      ),
+      versions: db.prepare<[string], { hash: string; created_at: number }>(
+        "SELECT hash, created_at FROM definitions WHERE name = ? ORDER BY created_at DESC, rowid DESC",
       ),
     };
   }
@@ -92,15 +95,17 @@ export class SqliteDefinitionStore implements DefinitionStore {
     return definition;
   }
 
-  /** Every registered process with its latest version, and the files rejected with their errors. */
-  catalogue(): {
-    processes: { name: string; hash: string; updatedAt: number }[];
-    rejected: { name: string; problems: string[]; at: number }[];
-  } {
+  /** Every registered process with its versions (newest first), and the files rejected with their errors. */
+  async catalogue(): Promise<Catalogue> {
     return {
-      processes: this.statements.names
-        .all()
-        .map((r) => ({ name: r.name, hash: r.hash, updatedAt: r.updated_at })),
+      processes: this.statements.names.all().map((r) => ({
+        name: r.name,
+        hash: r.hash,
+        updatedAt: r.updated_at,
+        versions: this.statements.versions
+          .all(r.name)
+          .map((v) => ({ hash: v.hash, registeredAt: v.created_at })),
+      })),
       rejected: this.statements.rejections
         .all()
         .map((r) => ({ name: r.name, problems: JSON.parse(r.problems) as string[], at: r.at })),

@@ -3,7 +3,7 @@
  * beyond `npm install`. An instance survives a restart: the inbox, timers and tasks are tables.
  */
 import { randomUUID } from "node:crypto";
-import type { OperatorMessage, Snapshot } from "../engine/types.js";
+import type { Message, OperatorMessage, Snapshot } from "../engine/types.js";
 import { DocketError, EngineError, InfrastructureError, MessageError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import type { Clock, Registration } from "../ports.js";
@@ -256,6 +256,12 @@ export class EmbeddedEngine {
     });
   }
 
+  /** Queues a message for an instance (an operator command), committed before it returns. */
+  enqueue(instance: string, message: Message): Promise<void> {
+    return this.write(() => this.queues.enqueue(instance, message));
+  }
+
+  /** Queues an operator command for an instance, as `docket serve`'s API does (without its checks). */
   async operate(
     instance: string,
     action: OperatorMessage["action"],
@@ -268,7 +274,7 @@ export class EmbeddedEngine {
     ) {
       throw new MessageError([{ path: "fields", message: "must be an object" }]);
     }
-    await this.write(() => this.queues.enqueue(instance, { type: "operator", action, ...options }));
+    await this.enqueue(instance, { type: "operator", action, ...options });
   }
 
   async snapshot(instance: string): Promise<Snapshot | undefined> {

@@ -53,6 +53,7 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher {
       ),
       lease: db.prepare("UPDATE tasks SET leased_until = ? WHERE id = ?"),
       close: db.prepare("UPDATE tasks SET state = 'replied' WHERE id = ?"),
+      state: db.prepare<[string], { state: string }>("SELECT state FROM tasks WHERE id = ?"),
       dead: db.prepare(
         "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT, message TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL)",
       ),
@@ -152,6 +153,11 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher {
       this.statements.lease.run(now + leaseMs, row.id);
       return JSON.parse(row.task) as TaskCommand;
     })();
+  }
+
+  /** Whether a task was sent ("open") and answered ("replied"); undefined when there is no such task. */
+  taskState(id: string): "open" | "replied" | undefined {
+    return this.statements.state.get(id)?.state as "open" | "replied" | undefined;
   }
 
   /** Marks a task answered, so it is not run again after a restart. */

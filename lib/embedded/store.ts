@@ -160,7 +160,7 @@ export class SqliteInstanceStore implements InstanceStore {
 
   async list(filter: InstanceFilter = {}): Promise<InstanceSummary[]> {
     const where: string[] = [];
-    const params: Record<string, unknown> = { limit: Math.min(filter.limit ?? 100, 1000) };
+    const params: Record<string, unknown> = { limit: Math.min(filter.limit ?? 100, 1001) };
     if (filter.status) {
       where.push("status = @status");
       params.status = filter.status;
@@ -169,7 +169,14 @@ export class SqliteInstanceStore implements InstanceStore {
       where.push("process = @process");
       params.process = filter.process;
     }
-    const sql = `SELECT id, process, status, created_at, updated_at FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id LIMIT @limit`;
+    if (filter.after) {
+      // The cursor is the last row's (created_at, id): newest first, ties by id, as DynamoDB's index.
+      const [created, ...id] = filter.after.split("#");
+      where.push("(created_at < @created OR (created_at = @created AND id < @id))");
+      params.created = Number(created);
+      params.id = id.join("#");
+    }
+    const sql = `SELECT id, process, status, created_at, updated_at FROM instances ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT @limit`;
     return this.db
       .prepare<
         Record<string, unknown>,

@@ -3,7 +3,9 @@
  * a malformed message is rejected with a reason naming the field, and changes nothing.
  */
 import type { Problem } from "../errors.js";
-import type { Message } from "./types.js";
+import type { Definition } from "../language/model.js";
+import { indexDefinition, staticPath } from "../language/validate.js";
+import type { Message, ReplyMessage, Snapshot } from "./types.js";
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value);
@@ -62,6 +64,7 @@ const CHECKS: Record<Message["type"], Check> = {
       add("action", `must be one of ${ACTIONS.join(", ")}, got ${JSON.stringify(m.action)}`);
     str(m, "node", add, true);
     obj(m, "fields", add);
+    str(m, "id", add, true);
   },
 };
 
@@ -101,4 +104,30 @@ export function checkMessage(message: unknown): readonly Problem[] {
     ];
   check(message, (path, text) => problems.push({ path, message: text }));
   return problems;
+}
+
+/**
+ * Why `snapshot`'s instance never issued the task a reply names, or undefined when it may have (a
+ * stale or duplicate reply to a task it did issue is the interpreter's to ignore, and note). An
+ * instance's task ids are `<instance>/<node>/<attempt>`, its node the runtime path of one of the
+ * definition's actions (a parallel foreach's branch adds `.b<k>`, which the node index drops, as
+ * the interpreter does), and no attempt beyond the latest one it holds for that path. What cannot
+ * be told from the snapshot (an earlier attempt of a finished action) counts as issued.
+ */
+export function unknownTask(
+  definition: Definition,
+  snapshot: Snapshot,
+  task: ReplyMessage["task"],
+): string | undefined {
+  const expected = `${snapshot.id}/${task.node}/${task.attempt}`;
+  if (task.id !== expected)
+    return `instance ${snapshot.id} never issued task ${task.id}: a task of node ${task.node}, attempt ${task.attempt} is ${expected}`;
+  const node = indexDefinition(definition).get(staticPath(task.node));
+  if (node?.kind !== "action")
+    return `instance ${snapshot.id} never issued task ${task.id}: process ${definition.name} has ${node ? `a ${node.kind}, not an action,` : "no node"} at ${task.node}`;
+  const state = snapshot.nodes.find(([path]) => path === task.node)?.[1];
+  const latest = Math.max(state?.k === "action" ? state.attempt : 0, snapshot.attempts[task.node] ?? 0);
+  if (latest > 0 && task.attempt > latest)
+    return `instance ${snapshot.id} never issued task ${task.id}: its latest attempt at ${task.node} is ${latest}`;
+  return undefined;
 }

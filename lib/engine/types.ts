@@ -208,6 +208,11 @@ export interface OperatorMessage {
   readonly node?: string;
   readonly fields?: JsonObject;
   readonly reason?: string;
+  /**
+   * The command's own id, from the operations API: two commands alike (pause, resume, pause) are
+   * two messages, where a FIFO inbox that deduplicates by content would drop the second.
+   */
+  readonly id?: string;
 }
 
 export type Message =

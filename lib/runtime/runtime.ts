@@ -7,7 +7,7 @@
 
 import { checkMessage, transition } from "../engine/index.js";
 import type { Command, Message, ReplyMessage, TaskCommand, TransitionResult } from "../engine/types.js";
-import { DocketError, EngineError, InfrastructureError, MessageError } from "../errors.js";
+import { DocketError, EngineError, InfrastructureError, MessageError, type Problem } from "../errors.js";
 import type { Json, JsonObject } from "../language/model.js";
 import {
   bytesOver,
@@ -115,12 +115,10 @@ export class Runtime {
   /** Queues a participant's reply for its instance; a malformed reply is refused with the field at fault. */
   async reply(reply: unknown): Promise<void> {
     this.checkSize("fields", (reply as { fields?: unknown } | undefined)?.fields);
-    const problems = [...checkMessage({ ...(reply as object), type: "reply" })];
-    const instance = (reply as ReplyMessage | undefined)?.task?.instance;
-    if (typeof instance !== "string" || instance === "")
-      problems.push({ path: "task.instance", message: "must name the instance" });
+    const problems = replyProblems(reply);
     if (problems.length) throw new MessageError(problems);
-    await this.deps.dispatcher.enqueue(instance as string, { ...(reply as ReplyMessage), type: "reply" });
+    const message = reply as ReplyMessage;
+    await this.deps.dispatcher.enqueue(message.task.instance as string, { ...message, type: "reply" });
   }
 
   /**
@@ -275,6 +273,15 @@ export class Runtime {
       parent: command.parent,
     });
   }
+}
+
+/** What is wrong with a participant's reply (as a reply message naming its instance); empty when nothing. */
+export function replyProblems(reply: unknown): Problem[] {
+  const problems = [...checkMessage({ ...(reply as object), type: "reply" })];
+  const instance = (reply as ReplyMessage | undefined)?.task?.instance;
+  if (typeof instance !== "string" || instance === "")
+    problems.push({ path: "task.instance", message: "must name the instance" });
+  return problems;
 }
 
 /** The message that hands an event to the await holding a subscription. */

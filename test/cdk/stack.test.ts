@@ -74,7 +74,7 @@ describe("DocketStack", () => {
     });
   });
 
-  it("feeds every Lambda from a queue, except the sweep, which a rate(1 minute) rule runs", () => {
+  it("feeds every Lambda from a queue, except the sweep, which a rate(1 minute) rule runs, and the api function, which the HTTP API invokes", () => {
     const functions = Object.keys(resources("AWS::Lambda::Function"));
     const fed = Object.values(resources("AWS::Lambda::EventSourceMapping")).map(
       (m) => (m.Properties?.FunctionName as { Ref?: string } | undefined)?.Ref,
@@ -83,10 +83,17 @@ describe("DocketStack", () => {
       expect(mapping.Properties?.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
     // CDK's own helper (the bucket's EventBridge switch) is not one of docket's functions.
     const unfed = functions.filter((f) => !fed.includes(f) && !f.startsWith("BucketNotificationsHandler"));
-    expect(unfed).toEqual([expect.stringMatching(/Sweep/)]);
+    const sweep = unfed.find((f) => /Sweep/.test(f));
+    const api = unfed.find((f) => /DocketApi/.test(f));
+    expect(unfed.sort()).toEqual([api, sweep].sort());
     template.hasResourceProperties("AWS::Events::Rule", {
       ScheduleExpression: "rate(1 minute)",
-      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [unfed[0], "Arn"] } })],
+      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [sweep, "Arn"] } })],
+    });
+    template.hasResourceProperties("AWS::Lambda::Permission", {
+      Action: "lambda:InvokeFunction",
+      FunctionName: { "Fn::GetAtt": [api, "Arn"] },
+      Principal: "apigateway.amazonaws.com",
     });
   });
 

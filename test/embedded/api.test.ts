@@ -59,9 +59,12 @@ describe("the HTTP API", () => {
       reply_group: "order-1",
     });
     expect((await api("GET", "/tasks?participant=worker&wait=0")).status).toBe(204);
-    expect(
-      (await api("POST", "/replies", { task: task.body.task, status: "done", fields: { n: 1 } })).status,
-    ).toBe(202);
+    const reply = { task: task.body.task, status: "done", fields: { n: 1 } };
+    expect((await api("POST", "/replies", reply)).status).toBe(202);
+    // The same reply again: refused, as the task is answered already.
+    const again = await api("POST", "/replies", reply);
+    expect(again).toMatchObject({ status: 409, body: { error: { code: "TaskClosed" } } });
+    expect(again.body.error.message).toBe("task order-1/0.0/1 was answered already");
     expect((await api("POST", "/events", { event: "paid", key: "R1", amount: 5 })).status).toBe(202);
     await until(async () =>
       (await api("GET", "/instances/order-1")).body.status === "completed" ? true : undefined,
@@ -73,9 +76,13 @@ describe("the HTTP API", () => {
       status: "completed",
       context: { ref: "R1", n: 1, payment: { amount: 5 } },
     });
-    expect((await api("GET", "/instances?status=completed")).body.map((r: { id: string }) => r.id)).toContain(
-      "order-1",
-    );
+    const completed = await api("GET", "/instances?status=completed");
+    expect(completed.body.instances.map((r: { id: string }) => r.id)).toContain("order-1");
+    expect(completed.body.instances[0]).toMatchObject({
+      id: "order-1",
+      process: "order",
+      status: "completed",
+    });
     const page = await api("GET", "/instances/order-1/history?limit=2");
     expect(page.body.records).toHaveLength(2);
     expect(page.body.next).toBe(2);
@@ -96,7 +103,7 @@ describe("the HTTP API", () => {
   });
 
   it("refuses bad requests with a 4xx and the reason, changing nothing", async () => {
-    const before = (await api("GET", "/instances")).body.length;
+    const before = JSON.stringify((await api("GET", "/instances")).body);
     const cases: [string, string, unknown, number, RegExp][] = [
       ["POST", "/instances", {}, 400, /process is required/],
       ["POST", "/instances", { process: "nope" }, 404, /no process "nope" is registered/],
@@ -106,6 +113,16 @@ describe("the HTTP API", () => {
       ["GET", "/instances?status=sleeping", undefined, 400, /status must be one of running/],
       ["GET", "/instances/ghost", undefined, 404, /no instance ghost/],
       ["POST", "/instances/ghost/pause", {}, 404, /no instance ghost/],
+      // Operator commands that would change nothing: 409 with the interpreter's reason.
+      [
+        "POST",
+        "/instances/same/retry",
+        {},
+        409,
+        /retry does not apply to instance same: the instance has no incident/,
+      ],
+      ["POST", "/instances/same/resume", {}, 409, /the instance is not paused/],
+      ["POST", "/instances/same/skip", { node: "0.9" }, 409, /no incident at node 0.9/],
       ["POST", "/instances/same/explode", {}, 404, /no operation "explode"/],
       ["POST", "/instances/same/skip", { fields: "x" }, 400, /fields must be a JSON object/],
       ["DELETE", "/instances/same", undefined, 409, /cancel it before deleting it/],
@@ -119,6 +136,28 @@ describe("the HTTP API", () => {
         400,
         /task.instance: must name the instance/,
       ],
+      [
+        "POST",
+        "/replies",
+        { task: { id: "ghost/0.0/1", instance: "ghost", node: "0.0", attempt: 1 }, status: "done" },
+        404,
+        /no instance ghost for the reply to task ghost\/0.0\/1/,
+      ],
+      [
+        "POST",
+        "/replies",
+        { task: { id: "same/0.7/1", instance: "same", node: "0.7", attempt: 1 }, status: "done" },
+        404,
+        /instance same has no task same\/0.7\/1/,
+      ],
+      ["GET", "/instances?after=nope", undefined, 400, /after must be a listing's next cursor/],
+      [
+        "GET",
+        "/instances/same/history?limit=0",
+        undefined,
+        400,
+        /limit must be a whole number from 1 to 1000, got 0/,
+      ],
       ["PUT", "/instances", {}, 405, /not part of the API/],
       ["GET", "/nowhere", undefined, 404, /not part of the API/],
     ];
@@ -131,7 +170,32 @@ describe("the HTTP API", () => {
     expect(wrongType.status).toBe(415);
     const huge = await api("POST", "/events", { name: "big", data: "x".repeat(1_100_000) });
     expect(huge.status).toBe(413);
-    expect((await api("GET", "/instances")).body.length).toBe(before);
+    expect(JSON.stringify((await api("GET", "/instances")).body)).toBe(before);
+  });
+});
+
+describe("listing instances", () => {
+  it("pages newest first, each page's next cursor leading to the rest, none after the last", async () => {
+    for (const id of ["page-a", "page-b", "page-c"])
+      await api("POST", "/instances", { process: "order", id });
+    const seen: string[] = [];
+    let after = "";
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await api(
+        "GET",
+        `/instances?limit=2${after ? `&after=${encodeURIComponent(after)}` : ""}`,
+      );
+      expect(page.status).toBe(200);
+      expect(page.body.instances.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.instances.map((r: { id: string }) => r.id));
+      if (!page.body.next) break;
+      after = page.body.next;
+    }
+    const all = (await api("GET", "/instances?limit=1000")).body;
+    expect(all.next).toBeUndefined();
+    expect(seen).toEqual(all.instances.map((r: { id: string }) => r.id));
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.indexOf("page-c")).toBeLessThan(seen.indexOf("page-a"));
   });
 });
 

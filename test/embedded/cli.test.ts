@@ -1,12 +1,33 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { project } from "./helpers.js";
+import { CloudFormationClient, CreateStackCommand, DeleteStackCommand } from "@aws-sdk/client-cloudformation";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { emulatorConfig } from "../integration/emulator.js";
+import { project, until } from "./helpers.js";
 
 const BIN = `${process.cwd()}/bin/docket.js`;
 const docket = (cwd: string, ...args: string[]) => {
   const result = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: "utf8" });
   return { code: result.status, out: result.stdout, err: result.stderr };
 };
+
+/** A command left running (watch): its output so far, and its exit code when it ends. */
+function started(cwd: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env });
+  const run = { out: "", err: "", code: undefined as number | null | undefined };
+  child.stdout.on("data", (d: Buffer) => {
+    run.out += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    run.err += d.toString();
+  });
+  const ended = new Promise<typeof run>((resolve) =>
+    child.on("close", (code) => {
+      run.code = code;
+      resolve(run);
+    }),
+  );
+  return { run, ended, child };
+}
 
 describe("docket run", () => {
   const { dir } = project({
@@ -46,9 +67,30 @@ describe("docket serve and the client commands", () => {
   let server: ChildProcess;
   let url: string;
   const { dir } = project(
-    { "definitions/order.yaml": "do:\n  - action: worker\n" },
+    {
+      "definitions/order.yaml": "do:\n  - action: worker\n",
+      // An external participant (no module of that name) whose error reply is an incident at once.
+      "definitions/manual.yaml": "do:\n  - action: { participant: manual, retry: 0 }\n",
+      "definitions/breaks.yaml": "do:\n  - fault: { code: Broken, message: on purpose }\n",
+    },
     "database: state/docket.sqlite\n",
   );
+  const api = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  };
+  /** Runs a client command without blocking this process (the server's idle sockets close in time). */
+  const cli = async (...args: string[]) => {
+    const { code, out, err } = await started(dir, args).ended;
+    return { code, out, err };
+  };
+  /** Claims the external participant's next task, as a worker would. */
+  const claim = async () => (await api("GET", "/tasks?participant=manual&wait=5")).body.task;
 
   beforeAll(async () => {
     const port = String(20000 + Math.floor(Math.random() * 20000));
@@ -65,38 +107,195 @@ describe("docket serve and the client commands", () => {
     server.kill("SIGTERM");
   });
 
-  it("launch, list, show, history, diagram, cancel, delete", () => {
-    const launched = docket(dir, "launch", "order", "--id", "o-1", "--fields", '{"n":1}', "--url", url);
+  it("launch, list, show, history, diagram, cancel, delete", async () => {
+    const launched = await cli("launch", "order", "--id", "o-1", "--fields", '{"n":1}', "--url", url);
     expect(launched).toMatchObject({ code: 0, out: "o-1\n" });
-    expect(docket(dir, "list", "--url", url).out).toMatch(/^o-1 {2}order {2}running/m);
-    expect(JSON.parse(docket(dir, "show", "o-1", "--url", url).out)).toMatchObject({
+    const [list, show, history, diagram] = await Promise.all([
+      cli("list", "--url", url),
+      cli("show", "o-1", "--url", url),
+      cli("history", "o-1", "--url", url),
+      cli("diagram", "x", "--instance", "o-1", "--url", url),
+    ]);
+    expect(list.out).toMatch(/^o-1 {2}order {2}running/m);
+    expect(JSON.parse(show.out)).toMatchObject({
       id: "o-1",
       status: "running",
       context: { n: 1 },
+      active: expect.arrayContaining([
+        { node: "0.0", state: "action", task: "o-1/0.0/1", attempt: 1, wait: "reply" },
+      ]),
     });
-    expect(docket(dir, "history", "o-1", "--url", url).out).toMatch(/1 .* launch -> publish, task/);
-    expect(docket(dir, "diagram", "x", "--instance", "o-1", "--url", url).out).toMatch(/class n0_0 active/);
-    expect(docket(dir, "delete", "o-1", "--url", url)).toMatchObject({
+    expect(history.out).toMatch(/1 .* launch -> publish, task/);
+    expect(diagram.out).toMatch(/class n0_0 active/);
+    expect(await cli("delete", "o-1", "--url", url)).toMatchObject({
       code: 2,
-      err: expect.stringMatching(/cancel it before deleting it \(HTTP 409\)/),
+      err: "docket: instance o-1 is running: cancel it before deleting it (HTTP 409)\n",
     });
-    expect(docket(dir, "cancel", "o-1", "--url", url).code).toBe(0);
-    // The cancel is queued; poll until the server has applied it.
-    let status = "";
-    for (let i = 0; i < 20 && status !== "canceled"; i++) {
-      status = JSON.parse(docket(dir, "show", "o-1", "--url", url).out).status;
-      if (status !== "canceled") spawnSync("sleep", ["0.2"]);
-    }
-    expect(status).toBe("canceled");
-    expect(docket(dir, "delete", "o-1", "--url", url).code).toBe(0);
+    expect(await cli("cancel", "o-1", "--url", url)).toMatchObject({
+      code: 0,
+      out: "cancel: accepted for o-1\n",
+    });
+    // The cancel is queued; wait until the server has applied it.
+    await until(async () => (await api("GET", "/instances/o-1")).body.status === "canceled", 10_000);
+    expect(await cli("cancel", "o-1", "--url", url)).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(
+        /^docket: cancel does not apply to instance o-1: .*canceled.* \(HTTP 409\)$/m,
+      ),
+    });
+    expect(await cli("delete", "o-1", "--url", url)).toMatchObject({ code: 0, out: "deleted o-1\n" });
   });
 
-  it("names the problem when the server is not there or the instance does not exist", () => {
-    expect(docket(dir, "show", "ghost", "--url", url)).toMatchObject({
+  it("list: a page at a time, printing the cursor of the next", async () => {
+    for (const id of ["l-1", "l-2", "l-3"]) await api("POST", "/instances", { process: "order", id });
+    const first = await cli("list", "--process", "order", "--limit", "2", "--url", url);
+    expect(first.code).toBe(0);
+    const lines = first.out.trim().split("\n");
+    expect(lines).toHaveLength(3);
+    const cursor = /^… more: --after (\S+)$/.exec(lines[2] ?? "")?.[1];
+    expect(cursor).toBeDefined();
+    const rest = await cli("list", "--process", "order", "--after", cursor ?? "", "--url", url);
+    const ids = (out: string) => out.split("\n").flatMap((l) => /^(l-\d) {2}/.exec(l)?.[1] ?? []);
+    expect([...ids(first.out), ...ids(rest.out)].sort()).toEqual(["l-1", "l-2", "l-3"]);
+    expect(rest.out).not.toContain("more:");
+    const json = JSON.parse((await cli("list", "--limit", "1", "--json", "--url", url)).out);
+    expect(json).toMatchObject({ instances: [expect.objectContaining({ process: "order" })] });
+    expect(json.next).toMatch(/^\d{15}#/);
+  });
+
+  it("an operator command that cannot apply exits 2 with the reason", async () => {
+    await api("POST", "/instances", { process: "order", id: "n-1" });
+    const [retry, skip, resume] = await Promise.all([
+      cli("retry", "n-1", "--url", url),
+      cli("skip", "n-1", "--node", "0.7", "--url", url),
+      cli("resume", "n-1", "--url", url),
+    ]);
+    expect(retry).toEqual({
+      code: 2,
+      out: "",
+      err: "docket: retry does not apply to instance n-1: the instance has no incident (HTTP 409)\n",
+    });
+    expect(skip).toMatchObject({
+      code: 2,
+      err: "docket: skip does not apply to instance n-1: no incident at node 0.7 (HTTP 409)\n",
+    });
+    expect(resume).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("the instance is not paused (HTTP 409)"),
+    });
+    const paused = await cli("pause", "n-1", "--json", "--url", url);
+    expect({ code: paused.code, body: JSON.parse(paused.out) }).toEqual({
+      code: 0,
+      body: { id: "n-1", action: "pause" },
+    });
+  });
+
+  it("watch: a line per change, the task, its incident, the retry, exit 0 on completion", async () => {
+    await api("POST", "/instances", { process: "manual", id: "w-1" });
+    const watch = started(dir, ["watch", "w-1", "--interval", "0.1", "--url", url]);
+    await until(() => watch.run.out.includes("task w-1/0.0/1 0.0 attempt 1 waiting reply"), 15_000);
+    const task = await claim();
+    const failed = { task, status: "error", error: { code: "Nope", message: "it broke" } };
+    expect((await api("POST", "/replies", failed)).status).toBe(202);
+    await until(() => watch.run.out.includes("incident"), 10_000);
+    expect(await cli("retry", "w-1", "--url", url)).toMatchObject({
+      code: 0,
+      out: "retry: accepted for w-1\n",
+    });
+    const retried = await claim();
+    expect(retried.id).toBe("w-1/0.0/2");
+    // Replied to only once watch has seen the new attempt, so no change falls between two polls.
+    await until(() => watch.run.out.includes("task w-1/0.0/2"), 10_000);
+    expect((await api("POST", "/replies", { task: retried, status: "done" })).status).toBe(202);
+    const { code, out, err } = await watch.ended;
+    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect(out.split("\n").filter(Boolean)).toEqual([
+      "status running",
+      "task w-1/0.0/1 0.0 attempt 1 waiting reply",
+      "status suspended",
+      "task w-1/0.0/1 0.0 attempt 1 waiting incident",
+      "incident w-1/e1 at 0.0: Nope it broke",
+      "status running",
+      "task w-1/0.0/2 0.0 attempt 2 waiting reply",
+      "status completed",
+    ]);
+    // Done: an operator command has nothing left to act on.
+    expect(await cli("cancel", "w-1", "--url", url)).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/cancel does not apply to instance w-1: .*completed.*\(HTTP 409\)/),
+    });
+  });
+
+  it("watch --json: one JSON line per change; exit 1 when the instance faults, 2 for an unknown one", async () => {
+    await api("POST", "/instances", { process: "breaks", id: "f-1" });
+    const { code, out } = await started(dir, ["watch", "f-1", "--json", "--interval", "0.1", "--url", url])
+      .ended;
+    expect(code).toBe(1);
+    const changes = out
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(changes).toEqual([
+      { change: "status", status: "faulted", paused: false },
+      { change: "fault", id: expect.any(String), node: "0.0", code: "Broken", message: "on purpose" },
+    ]);
+    expect(await cli("watch", "ghost", "--url", url)).toMatchObject({
+      code: 2,
+      err: "docket: no instance ghost (HTTP 404)\n",
+    });
+  });
+
+  it("--stack: the API URL from the stack's ApiUrl output; a clear error naming a missing stack or output", async () => {
+    const endpoint = inject("endpoint");
+    const cloudformation = new CloudFormationClient(emulatorConfig(endpoint));
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const template = (outputs: Record<string, unknown>) =>
+      JSON.stringify({ Resources: { Queue: { Type: "AWS::SQS::Queue" } }, Outputs: outputs });
+    const withApi = `docket-cli-${suffix}`;
+    const without = `docket-cli-bare-${suffix}`;
+    await cloudformation.send(
+      new CreateStackCommand({ StackName: withApi, TemplateBody: template({ ApiUrl: { Value: url } }) }),
+    );
+    await cloudformation.send(
+      new CreateStackCommand({ StackName: without, TemplateBody: template({ Other: { Value: "x" } }) }),
+    );
+    const env = {
+      ...process.env,
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+    };
+    try {
+      await api("POST", "/instances", { process: "order", id: "s-1" });
+      const show = (stack: string) => started(dir, ["show", "s-1", "--stack", stack], env).ended;
+      const [listed, missing, bare] = await Promise.all([
+        show(withApi),
+        show(`nope-${suffix}`),
+        show(without),
+      ]);
+      expect(listed.code).toBe(0);
+      expect(JSON.parse(listed.out)).toMatchObject({ id: "s-1", status: "running" });
+      expect(missing).toMatchObject({
+        code: 2,
+        err: expect.stringContaining(`docket: no stack nope-${suffix} in us-east-1`),
+      });
+      expect(bare).toMatchObject({
+        code: 2,
+        err: expect.stringContaining(`docket: stack ${without} has no output ApiUrl`),
+      });
+    } finally {
+      await cloudformation.send(new DeleteStackCommand({ StackName: withApi }));
+      await cloudformation.send(new DeleteStackCommand({ StackName: without }));
+    }
+  });
+
+  it("names the problem when the server is not there or the instance does not exist", async () => {
+    expect(await cli("show", "ghost", "--url", url)).toMatchObject({
       code: 2,
       err: expect.stringMatching(/no instance ghost \(HTTP 404\)/),
     });
-    expect(docket(dir, "list", "--url", "http://127.0.0.1:1")).toMatchObject({
+    expect(await cli("list", "--url", "http://127.0.0.1:1")).toMatchObject({
       code: 2,
       err: expect.stringMatching(/cannot reach docket at http:\/\/127.0.0.1:1/),
     });

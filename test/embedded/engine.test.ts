@@ -148,10 +148,11 @@ describe("the embedded engine", () => {
     writeFileSync(`${dir}/definitions/team/order.xml`, '<process><action participant="x"/></process>');
     writeFileSync(`${dir}/definitions/broken.xml`, "<process><nope/></process>");
     await until(
-      () => engine.definitions.catalogue().processes.some((p) => p.name === "team/order") || undefined,
+      async () =>
+        (await engine.definitions.catalogue()).processes.some((p) => p.name === "team/order") || undefined,
     );
-    const rejected = await until(() =>
-      engine.definitions.catalogue().rejected.find((r) => r.name === "broken"),
+    const rejected = await until(async () =>
+      (await engine.definitions.catalogue()).rejected.find((r) => r.name === "broken"),
     );
     expect(rejected.problems[0]).toMatch(/^broken\.xml:1:\d+: unknown element <nope>/);
     await expect(engine.launch({ process: "broken" })).rejects.toThrow(/no process "broken" is registered/);

@@ -225,6 +225,7 @@ describe("the inbox's failure paths (emulator)", () => {
     const history = (await deps.runtime.deps.store.history(id)).records;
     // One step per message, in order, none applied twice (a duplicate would show as an ignored note).
     expect(history.map((r) => [r.seq, r.message.type, r.notes.length])).toEqual([
+      [1, "launch", 0],
       [2, "reply", 0],
       [3, "reply", 0],
       [4, "reply", 0],
@@ -381,6 +382,9 @@ describe("the inbox's failure paths (emulator)", () => {
     await clients.sqs.send(new PurgeQueueCommand({ QueueUrl: resources.queues.tasks }));
     await deps.runtime.reply({ task: one?.body.task, status: "done", fields: {} });
     await runner.settle();
-    expect((await deps.runtime.deps.store.history(id)).records.map((r) => r.message.type)).toEqual(["reply"]);
+    expect((await deps.runtime.deps.store.history(id)).records.map((r) => r.message.type)).toEqual([
+      "launch",
+      "reply",
+    ]);
   }, 180_000);
 });

@@ -1,5 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { changes, describeChange } from "../../lib/cli/watch.js";
+import { type InstanceView, OPERATOR_ACTIONS } from "../../lib/runtime/operations.js";
 import { runScenarioFile } from "../../lib/scenario/runner.js";
 
 function docket(...args: string[]) {
@@ -55,8 +57,87 @@ describe("the docket command", () => {
     );
     expect(run.code).toBe(1);
   });
+  it("has a command for every operator action, and watch; each client command takes --url or --stack", () => {
+    const help = docket("--help").out;
+    for (const command of [
+      ...OPERATOR_ACTIONS,
+      "watch",
+      "launch",
+      "publish",
+      "list",
+      "show",
+      "history",
+      "delete",
+    ])
+      expect(help).toMatch(new RegExp(`^  ${command} `, "m"));
+    const watch = docket("watch", "--help").out;
+    for (const option of ["--url <url>", "--stack <name>", "--interval <seconds>", "--json"])
+      expect(watch).toContain(option);
+  });
   it("exit 2 on bad usage or a missing file", () => {
     expect(docket("frobnicate").code).toBe(2);
     expect(docket("validate", "no/such/file.xml").code).toBe(2);
+  });
+});
+
+describe("docket watch's changes", () => {
+  const view = (over: Partial<InstanceView>): InstanceView => ({
+    id: "i",
+    process: "p",
+    version: "v",
+    status: "running",
+    paused: false,
+    createdAt: 0,
+    updatedAt: 0,
+    steps: 1,
+    context: {},
+    active: [
+      { node: "0", state: "seq" },
+      { node: "0.0", state: "action", task: "i/0.0/1", attempt: 1, wait: "reply" },
+    ],
+    incidents: [],
+    fault: null,
+    parent: null,
+    ...over,
+  });
+  const lines = (before: InstanceView | undefined, now: InstanceView) =>
+    changes(before, now).map(describeChange);
+
+  it("prints everything at first, then only what changed", () => {
+    const first = view({});
+    expect(lines(undefined, first)).toEqual(["status running", "task i/0.0/1 0.0 attempt 1 waiting reply"]);
+    expect(lines(first, view({ updatedAt: 5, steps: 2, context: { a: 1 } }))).toEqual([]);
+    const held = view({
+      status: "suspended",
+      paused: true,
+      active: [{ node: "0.0", state: "action", task: "i/0.0/1", attempt: 1, wait: "held" }],
+    });
+    expect(lines(first, held)).toEqual([
+      "status suspended (paused)",
+      "task i/0.0/1 0.0 attempt 1 waiting held",
+    ]);
+  });
+
+  it("each new incident once, and the fault", () => {
+    const incident = {
+      id: "i/e1",
+      node: "0.0",
+      task: "i/0.0/1",
+      attempt: 1,
+      error: { code: "Nope", message: "it broke" },
+      at: 1,
+    };
+    const stuck = view({ status: "suspended", incidents: [incident] });
+    expect(lines(view({}), stuck)).toEqual(["status suspended", "incident i/e1 at 0.0: Nope it broke"]);
+    expect(lines(stuck, stuck)).toEqual([]);
+    const faulted = view({
+      status: "faulted",
+      active: [],
+      fault: { id: "f1", code: "Broken", message: "on purpose", node: "0.1" },
+    });
+    expect(lines(stuck, faulted)).toEqual([
+      "status faulted",
+      "fault Broken at 0.1 (error id f1): on purpose",
+    ]);
   });
 });

@@ -1,0 +1,296 @@
+/**
+ * The operations port: what an operator or a client may ask of a running engine (list, show,
+ * history, diagram, launch, publish, the operator commands, delete, definitions), written once over
+ * the advance loop's ports. The embedded engine and the AWS adapters each give it a host (how a
+ * launch, an event and an operator message reach their inbox); the HTTP router (lib/api/router.ts)
+ * serves it the same way on both.
+ */
+import { checkMessage, transition } from "../engine/index.js";
+import {
+  FINAL_STATUSES,
+  type InstanceStatus,
+  type Message,
+  type OperatorAction,
+  rootContext,
+  type Snapshot,
+  type TaskCommand,
+} from "../engine/types.js";
+import { EngineError, MessageError } from "../errors.js";
+import type { JsonObject } from "../language/model.js";
+import { utf8Length } from "../language/xml.js";
+import {
+  type Catalogue,
+  type Clock,
+  type DefinitionCatalogue,
+  type DefinitionStore,
+  type HistoryPage,
+  type InstanceStore,
+  type InstanceSummary,
+  listCursor,
+} from "../ports.js";
+import { diagram } from "./diagram.js";
+import type { LaunchRequest, PublishRequest } from "./runtime.js";
+
+export const STATUSES: readonly InstanceStatus[] = [
+  "running",
+  "suspended",
+  "completed",
+  "faulted",
+  "canceled",
+];
+export const OPERATOR_ACTIONS: readonly OperatorAction[] = [
+  "pause",
+  "resume",
+  "cancel",
+  "retry",
+  "skip",
+  "fail",
+];
+
+/** The most instances or history records one page holds. */
+export const MAX_PAGE = 1000;
+
+/**
+ * The most bytes (of JSON) a history page holds: an answer from Lambda is at most 6 MB, and a
+ * thousand steps of large messages could pass it. A shorter page says so with `next`.
+ */
+export const MAX_PAGE_BYTES = 4 * 1024 * 1024;
+
+export interface InstancePage {
+  readonly instances: readonly InstanceSummary[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  readonly next?: string;
+}
+
+/** An active node as an operator sees it; an action's task, attempt and what it waits for. */
+export interface ActiveNode {
+  readonly node: string;
+  readonly state: string;
+  readonly task?: string;
+  readonly attempt?: number;
+  readonly wait?: "reply" | "backoff" | "incident" | "held";
+  readonly child?: string;
+}
+
+export interface InstanceView {
+  readonly id: string;
+  readonly process: string;
+  readonly version: string;
+  readonly status: InstanceStatus;
+  readonly paused: boolean;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly steps: number;
+  readonly context: JsonObject;
+  readonly active: readonly ActiveNode[];
+  readonly incidents: Snapshot["incidents"];
+  readonly fault: Snapshot["fault"] | null;
+  readonly parent: Snapshot["parent"] | null;
+}
+
+export interface OperatorRequest {
+  readonly node?: string;
+  readonly fields?: JsonObject;
+  readonly reason?: string;
+}
+
+/** Claiming and answering tasks over the API: only where workers have no queue of their own (embedded). */
+export interface TaskPort {
+  /** Leases the oldest open task of a participant, waiting up to `waitMs`; undefined when none came. */
+  claim(participant: string, waitMs: number, leaseMs: number, signal?: AbortSignal): Promise<unknown>;
+  /** Takes a reply; 404 for an unknown instance or task, 409 for a task answered already. */
+  reply(reply: unknown): Promise<void>;
+}
+
+export interface OperationsPort {
+  /** Which host serves it: "embedded" or "aws". */
+  readonly host: string;
+  definitions(): Promise<Catalogue>;
+  launch(request: LaunchRequest): Promise<string>;
+  publish(request: PublishRequest): Promise<string>;
+  list(filter: {
+    status?: InstanceStatus;
+    process?: string;
+    limit?: number;
+    after?: string;
+  }): Promise<InstancePage>;
+  show(id: string): Promise<InstanceView>;
+  history(id: string, page: { after?: number; limit?: number }): Promise<HistoryPage>;
+  diagram(id: string): Promise<string>;
+  /** Queues an operator command; refuses one that cannot apply now (a 409) with the reason. */
+  operate(id: string, action: OperatorAction, request: OperatorRequest): Promise<void>;
+  /** Deletes a finished instance with its history; refuses one still running (a 409). */
+  remove(id: string): Promise<void>;
+  /** Present where workers claim tasks over HTTP (embedded); on AWS they read their SQS queue. */
+  readonly tasks?: TaskPort;
+}
+
+/** What differs between hosts: how messages reach an instance's inbox (signed, batched, in a transaction). */
+export interface OperationsHost {
+  readonly name: string;
+  readonly store: InstanceStore;
+  readonly definitions: DefinitionStore & DefinitionCatalogue;
+  readonly clock: Clock;
+  launch(request: LaunchRequest): Promise<string>;
+  publish(request: PublishRequest): Promise<string>;
+  /** Queues an operator message in the instance's inbox. */
+  enqueue(instance: string, message: Message): Promise<void>;
+  readonly tasks?: TaskPort;
+}
+
+/** A request that cannot apply to the instance as it is now: HTTP 409, the CLI's exit 2. */
+export class NotApplicableError extends EngineError {
+  constructor(message: string) {
+    super("NotApplicable", message);
+  }
+}
+
+export class EngineOperations implements OperationsPort {
+  readonly host: string;
+  readonly tasks?: TaskPort;
+
+  constructor(private readonly deps: OperationsHost) {
+    this.host = deps.name;
+    this.tasks = deps.tasks;
+  }
+
+  definitions(): Promise<Catalogue> {
+    return this.deps.definitions.catalogue();
+  }
+
+  launch(request: LaunchRequest): Promise<string> {
+    return this.deps.launch(request);
+  }
+
+  publish(request: PublishRequest): Promise<string> {
+    return this.deps.publish(request);
+  }
+
+  async list(filter: {
+    status?: InstanceStatus;
+    process?: string;
+    limit?: number;
+    after?: string;
+  }): Promise<InstancePage> {
+    const limit = Math.min(filter.limit ?? 100, MAX_PAGE);
+    // One more than asked tells whether there is a next page without an empty last one.
+    const found = await this.deps.store.list({ ...filter, limit: limit + 1 });
+    const instances = found.slice(0, limit);
+    const last = instances[instances.length - 1];
+    return found.length > limit && last ? { instances, next: listCursor(last) } : { instances };
+  }
+
+  private async snapshot(id: string): Promise<Snapshot> {
+    const stored = await this.deps.store.load(id);
+    if (!stored) throw new EngineError("NoInstance", `no instance ${id}`);
+    return stored.snapshot;
+  }
+
+  async show(id: string): Promise<InstanceView> {
+    return instanceView(await this.snapshot(id));
+  }
+
+  async history(id: string, page: { after?: number; limit?: number }): Promise<HistoryPage> {
+    await this.snapshot(id);
+    const found = await this.deps.store.history(id, {
+      after: page.after,
+      limit: Math.min(page.limit ?? 100, MAX_PAGE),
+    });
+    return withinBytes(found, MAX_PAGE_BYTES);
+  }
+
+  async diagram(id: string): Promise<string> {
+    const snapshot = await this.snapshot(id);
+    const definition = await this.deps.definitions.byHash(snapshot.version);
+    if (!definition)
+      throw new EngineError("UnknownDefinition", `definition ${snapshot.version} is not stored`);
+    const records = (await this.deps.store.history(id, { limit: MAX_PAGE })).records;
+    return diagram(definition, { snapshot, history: records });
+  }
+
+  async operate(id: string, action: OperatorAction, request: OperatorRequest): Promise<void> {
+    const message: Message = {
+      type: "operator",
+      action,
+      id: crypto.randomUUID(),
+      ...(request.node === undefined ? {} : { node: request.node }),
+      ...(request.fields === undefined ? {} : { fields: request.fields }),
+      ...(request.reason === undefined ? {} : { reason: request.reason }),
+    };
+    const problems = checkMessage(message);
+    if (problems.length) throw new MessageError(problems);
+    const stored = await this.deps.store.load(id);
+    if (!stored) throw new EngineError("NoInstance", `no instance ${id}`);
+    const definition = await this.deps.definitions.byHash(stored.definition);
+    if (!definition)
+      throw new EngineError("UnknownDefinition", `definition ${stored.definition} is not stored`);
+    // The interpreter is pure: trying the command on the state as it is now says whether it applies
+    // and, when not, why (the note it would record). It is queued, not applied here, so it keeps its
+    // place among the instance's messages; what changes in between is noted in the history.
+    const tried = transition(definition, stored.snapshot, message, this.deps.clock.now());
+    if (tried.snapshot === stored.snapshot)
+      throw new NotApplicableError(
+        `${action} does not apply to instance ${id}: ${tried.notes.map((n) => n.reason).join("; ")}`,
+      );
+    await this.deps.enqueue(id, message);
+  }
+
+  async remove(id: string): Promise<void> {
+    const snapshot = await this.snapshot(id);
+    if (!FINAL_STATUSES.includes(snapshot.status))
+      throw new NotApplicableError(`instance ${id} is ${snapshot.status}: cancel it before deleting it`);
+    await this.deps.store.remove(id);
+  }
+}
+
+/**
+ * A history page cut to `limit` bytes, at a seq boundary (a step and the notes that share its seq
+ * stay together), keeping at least the first step so a page always moves on.
+ */
+export function withinBytes(page: HistoryPage, limit: number): HistoryPage {
+  let bytes = 0;
+  let end = 0;
+  for (const record of page.records) {
+    bytes += utf8Length(JSON.stringify(record));
+    if (bytes > limit && end > 0) break;
+    end++;
+  }
+  if (end === page.records.length) return page;
+  const cut = page.records[end]?.seq;
+  while (end > 1 && page.records[end - 1]?.seq === cut) end--;
+  const records = page.records.slice(0, end);
+  return { records, next: records[records.length - 1]?.seq ?? page.next };
+}
+
+function activeNode([node, state]: Snapshot["nodes"][number], held: ReadonlySet<string>): ActiveNode {
+  if (state.k === "action")
+    return {
+      node,
+      state: state.k,
+      task: state.task,
+      attempt: state.attempt,
+      wait: held.has(state.task) ? "held" : state.wait,
+    };
+  if (state.k === "call") return { node, state: state.k, child: state.child };
+  return { node, state: state.k };
+}
+
+/** An instance as the API shows it: its state, its active nodes with their tasks, its incidents. */
+export function instanceView(s: Snapshot): InstanceView {
+  const held = new Set(s.held.map((t: TaskCommand) => t.task.id));
+  return {
+    id: s.id,
+    process: s.process,
+    version: s.version,
+    status: s.status,
+    paused: s.paused,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+    steps: s.steps,
+    context: rootContext(s),
+    active: s.nodes.map((entry) => activeNode(entry, held)),
+    incidents: s.incidents,
+    fault: s.fault ?? null,
+    parent: s.parent ?? null,
+  };
+}

@@ -1,0 +1,220 @@
+import { spawn } from "node:child_process";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, expect, it } from "vitest";
+import { joinUrl } from "../../lib/cli/connection.js";
+import { signingScope, signRequest } from "../../lib/cli/signing.js";
+
+// AWS's Signature Version 4 test suite (aws-sig-v4-test-suite): its example credentials, region,
+// service and date. The expected signatures are the suite's.
+const SUITE_CREDENTIALS = {
+  accessKeyId: "AKIDEXAMPLE",
+  secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+};
+const SUITE_SCOPE = { region: "us-east-1", service: "service" };
+const SUITE_DATE = new Date("2015-08-30T12:36:00Z");
+const CREDENTIAL = "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request";
+
+describe("SigV4 signing, against AWS's test suite", () => {
+  it("get-vanilla", async () => {
+    const headers = await signRequest(
+      { method: "GET", url: new URL("https://example.amazonaws.com/"), headers: {} },
+      SUITE_CREDENTIALS,
+      SUITE_SCOPE,
+      SUITE_DATE,
+    );
+    expect(headers.authorization).toBe(
+      `AWS4-HMAC-SHA256 ${CREDENTIAL}, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31`,
+    );
+    expect(headers["x-amz-date"]).toBe("20150830T123600Z");
+  });
+
+  it("get-vanilla-query-order-key-case: the query sorted by key", async () => {
+    const headers = await signRequest(
+      {
+        method: "GET",
+        url: new URL("https://example.amazonaws.com/?Param2=value2&Param1=value1"),
+        headers: {},
+      },
+      SUITE_CREDENTIALS,
+      SUITE_SCOPE,
+      SUITE_DATE,
+    );
+    expect(headers.authorization).toBe(
+      `AWS4-HMAC-SHA256 ${CREDENTIAL}, SignedHeaders=host;x-amz-date, Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500`,
+    );
+  });
+
+  it("post-x-www-form-urlencoded: a body and its content type", async () => {
+    const headers = await signRequest(
+      {
+        method: "POST",
+        url: new URL("https://example.amazonaws.com/"),
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "Param1=value1",
+      },
+      SUITE_CREDENTIALS,
+      SUITE_SCOPE,
+      SUITE_DATE,
+    );
+    expect(headers.authorization).toBe(
+      `AWS4-HMAC-SHA256 ${CREDENTIAL}, SignedHeaders=content-type;host;x-amz-date, Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a`,
+    );
+    // No x-amz-content-sha256 (S3's): the body's hash is inside the signature.
+    expect(headers["x-amz-content-sha256"]).toBeUndefined();
+  });
+});
+
+describe("which URLs are signed", () => {
+  const scope = (url: string, env: NodeJS.ProcessEnv = {}) => signingScope(new URL(url), env);
+  it("API Gateway and function URLs, with the region from the host; a custom domain by DOCKET_SIGV4_REGION", () => {
+    expect(scope("https://a1b2c3.execute-api.eu-west-1.amazonaws.com/")).toEqual({
+      region: "eu-west-1",
+      service: "execute-api",
+    });
+    expect(scope("https://abc.lambda-url.us-east-2.on.aws/")).toEqual({
+      region: "us-east-2",
+      service: "lambda",
+    });
+    expect(scope("https://docket.example.com/", { DOCKET_SIGV4_REGION: "ap-south-1" })).toEqual({
+      region: "ap-south-1",
+      service: "execute-api",
+    });
+    expect(scope("http://127.0.0.1:7070/")).toBeUndefined();
+    expect(scope("https://execute-api.example.com/")).toBeUndefined();
+  });
+  it("paths go under the base URL's own path (a stage or a base path)", () => {
+    expect(joinUrl("https://x.example/prod", "/instances?limit=2").href).toBe(
+      "https://x.example/prod/instances?limit=2",
+    );
+    expect(joinUrl("http://127.0.0.1:7070/", "/instances/a").href).toBe("http://127.0.0.1:7070/instances/a");
+  });
+});
+
+interface Captured {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** Runs the CLI against a local server that records each request and answers `answer`. */
+async function capture(args: string[], env: NodeJS.ProcessEnv, answer: unknown) {
+  const requests: Captured[] = [];
+  const server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => {
+      body += chunk;
+    });
+    request.on("end", () => {
+      requests.push({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body });
+      response.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const child = spawn(process.execPath, ["bin/docket.js", ...args, "--url", url], {
+      env: { PATH: process.env.PATH, HOME: "/nonexistent", ...env },
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.stderr.on("data", (d) => {
+      err += d;
+    });
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    return { code, out, err, requests };
+  } finally {
+    server.close();
+  }
+}
+
+const fromAmzDate = (text: string) =>
+  new Date(text.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, "$1-$2-$3T$4:$5:$6Z"));
+
+/** Signs the captured request again with the same credentials and date: the same Authorization when it was signed right. */
+async function resign(
+  request: Captured,
+  credentials: typeof SUITE_CREDENTIALS & { sessionToken: string },
+  body = request.body,
+) {
+  const signed = /SignedHeaders=([^,]+)/.exec(String(request.headers.authorization))?.[1]?.split(";") ?? [];
+  const given = Object.fromEntries(
+    signed
+      .filter((name) => !["host", "x-amz-date", "x-amz-security-token"].includes(name))
+      .map((name) => [name, String(request.headers[name])]),
+  );
+  const headers = await signRequest(
+    {
+      method: request.method,
+      url: new URL(request.url, `http://${request.headers.host}`),
+      headers: given,
+      body: body || undefined,
+    },
+    credentials,
+    { region: "eu-west-1", service: "execute-api" },
+    fromAmzDate(String(request.headers["x-amz-date"])),
+  );
+  return headers.authorization;
+}
+
+describe("the client", () => {
+  const credentials = { ...SUITE_CREDENTIALS, sessionToken: "session-token-example" };
+  const awsEnv = {
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_SESSION_TOKEN: credentials.sessionToken,
+    DOCKET_SIGV4_REGION: "eu-west-1",
+    DOCKET_API_TOKEN: "not-for-aws",
+  };
+
+  it("signs each request to an AWS API with SigV4 (method, path, query, body), never sending the bearer token", async () => {
+    const [launch, list] = await Promise.all([
+      capture(["launch", "order", "--id", "o-1", "--fields", '{"n":1}'], awsEnv, { id: "o-1" }),
+      capture(["list", "--status", "running", "--limit", "5"], awsEnv, { instances: [] }),
+    ]);
+    expect(launch).toMatchObject({ code: 0, out: "o-1\n" });
+    expect(list).toMatchObject({ code: 0, out: "no instances\n" });
+    const post = launch.requests[0];
+    const get = list.requests[0];
+    if (!post || !get) throw new Error("no request reached the server");
+    expect(get.url).toBe("/instances?limit=5&status=running");
+    for (const request of [post, get]) {
+      expect(request.headers.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[^,]*host;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/,
+      );
+      expect(request.headers["x-amz-security-token"]).toBe(credentials.sessionToken);
+      expect(
+        Math.abs(fromAmzDate(String(request.headers["x-amz-date"])).getTime() - Date.now()),
+      ).toBeLessThan(5 * 60_000);
+      expect(await resign(request, credentials)).toBe(request.headers.authorization);
+    }
+    expect(post.headers.authorization).toContain("SignedHeaders=content-type;host;");
+    expect(JSON.parse(post.body)).toEqual({ process: "order", fields: { n: 1 }, id: "o-1" });
+    // The body is part of what is signed: another body does not match the signature.
+    expect(await resign(post, credentials, post.body.replace('"n":1', '"n":2'))).not.toBe(
+      post.headers.authorization,
+    );
+  });
+
+  it("sends DOCKET_API_TOKEN as a bearer token to a URL that is not AWS's", async () => {
+    const { code, requests } = await capture(["show", "x"], { DOCKET_API_TOKEN: "s3cret" }, { id: "x" });
+    expect(code).toBe(0);
+    expect(requests[0]?.headers.authorization).toBe("Bearer s3cret");
+    expect(requests[0]?.headers["x-amz-date"]).toBeUndefined();
+  });
+
+  it("says so when there are no AWS credentials to sign with", async () => {
+    const { code, err, requests } = await capture(
+      ["show", "x"],
+      { DOCKET_SIGV4_REGION: "eu-west-1", AWS_EC2_METADATA_DISABLED: "true" },
+      {},
+    );
+    expect(code).toBe(2);
+    expect(err).toContain("docket: no AWS credentials to sign the request with");
+    expect(requests).toHaveLength(0);
+  });
+});
