@@ -122,6 +122,16 @@ export class DocketApi extends Construct {
   }
 }
 
+/** The partition keys the api function may put (lib/aws/table.ts): publish's buffered events. */
+export const API_PUT_KEYS: readonly string[] = ["E#*"];
+/** The partition keys the api function may batch-write (delete): a deleted instance's items. */
+export const API_BATCH_WRITE_KEYS: readonly string[] = ["I#*"];
+
+/** A condition allowing a write only when every item's partition key is like one of `patterns`. */
+const partitions = (patterns: readonly string[]) => ({
+  "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [...patterns] },
+});
+
 /** What the api function is given: the engine's parts it reads or writes. */
 export interface ApiResources {
   readonly table: Table;
@@ -133,8 +143,10 @@ export interface ApiResources {
 /**
  * The api function's grants, each for an operation:
  * - GetItem and Query on the table and the status index: show, history, diagram, list, definitions;
- * - PutItem on the table: publish buffers the event (lib/aws/subscriptions.ts record);
- * - BatchWriteItem on the table: delete removes an instance's items in batches (lib/aws/store.ts);
+ * - PutItem on the table, only on event buffer keys (`E#…`): publish buffers the event
+ *   (lib/aws/subscriptions.ts record);
+ * - BatchWriteItem on the table, only on instance keys (`I#…`): delete removes an instance's items
+ *   in batches, its steps, notes, markers, subscription pointers and head (lib/aws/store.ts remove);
  * - SendMessage on the inbox: launch, publish and the operator commands queue their messages;
  * - GetSecretValue on the inbox key: those messages are signed;
  * - on the payload bucket: GetObject of instances' and definitions' offloaded parts, PutObject of
@@ -145,7 +157,11 @@ export function grantApiFunction(fn: NodejsFunction, r: ApiResources): void {
     fn.addToRolePolicy(new PolicyStatement({ actions, resources, conditions }));
   const table = r.table.tableArn;
   statement(["dynamodb:GetItem", "dynamodb:Query"], [table, `${table}/index/${STATUS_INDEX}`]);
-  statement(["dynamodb:PutItem", "dynamodb:BatchWriteItem"], [table]);
+  // dynamodb:LeadingKeys is the partition key of every item a call writes: the puts reach only the
+  // event buffer, the batches only instances' items (no definition, timer or await subscription). A batch
+  // may put as well as delete (IAM cannot tell its requests apart); the function only deletes.
+  statement(["dynamodb:PutItem"], [table], partitions(API_PUT_KEYS));
+  statement(["dynamodb:BatchWriteItem"], [table], partitions(API_BATCH_WRITE_KEYS));
   statement(["sqs:SendMessage"], [r.inbox.queueArn]);
   statement(["secretsmanager:GetSecretValue"], [r.inboxKey.secretArn]);
   const payloads = r.payloadBucket;

@@ -108,6 +108,8 @@ export interface InstanceStore {
   /** Clears the outbox once every command in it was sent, if the version is unchanged. */
   markSent(id: string, version: number): Promise<void>;
   history(id: string, page?: { after?: number; limit?: number }): Promise<HistoryPage>;
+  /** The last `limit` entries of an instance's history, newest first (what an operator command came to). */
+  recentHistory(id: string, limit: number): Promise<HistoryRecord[]>;
   list(filter?: InstanceFilter): Promise<InstanceSummary[]>;
   remove(id: string): Promise<boolean>;
 }

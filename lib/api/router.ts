@@ -118,7 +118,14 @@ function whole(query: URLSearchParams, name: string, fallback: number, min: numb
   return value;
 }
 
-const id = (params: string[]) => decodeURIComponent(params[0] ?? "");
+/** A path's id, decoded (API Gateway hands paths decoded already; ids hold nothing to decode, see ids.ts). */
+function id(params: string[]): string {
+  try {
+    return decodeURIComponent(params[0] ?? "");
+  } catch {
+    throw new HttpError(400, "BadRequest", `the path's id is not URL-encoded correctly: ${params[0]}`);
+  }
+}
 
 const launch: Handler = async (ops, request) => {
   const data = only(json(request), ["process", "version", "fields", "id"]);
@@ -176,12 +183,12 @@ const operate: Handler = async (ops, request, params) => {
     throw new HttpError(404, "NoRoute", `no operation "${action}"; allowed: ${OPERATOR_ACTIONS.join(", ")}`);
   const data = only(json(request), ["node", "fields", "reason"]);
   const instance = id(params);
-  await ops.operate(instance, action, {
+  const outcome = await ops.operate(instance, action, {
     node: field<string>(data, "node", "string"),
     fields: field<JsonObject>(data, "fields", "object"),
     reason: field<string>(data, "reason", "string"),
   });
-  return { status: 202, body: { id: instance, action } };
+  return { status: 202, body: outcome };
 };
 
 const remove: Handler = async (ops, _request, params) => {

@@ -29,17 +29,75 @@ export const stepKey = (version: number) => `V#${pad(version, STEP_DIGITS)}`;
 export const sentKey = (version: number) => `${stepKey(version)}#sent`;
 export const versionOf = (item: { sk: string }) => Number(item.sk.slice(2, 2 + STEP_DIGITS));
 
-/** The commands as history shows them: what was sent where, not the fields (the steps replay those). */
-const summary = (commands: readonly Command[]) =>
-  JSON.stringify(
-    commands.map((c) =>
-      c.type === "task"
-        ? { type: c.type, task: c.task.id, participant: c.task.participant }
-        : "timer" in c
-          ? { type: c.type, timer: c.timer }
-          : { type: c.type },
-    ),
-  );
+/**
+ * The commands as history keeps them: each as the interpreter issued it (what the embedded host
+ * stores) less what grows with the work and the steps replay anyway: a task's or a child's fields,
+ * an inline child definition, a child's output to its parent, a lifecycle event's detail. What
+ * stays names every node a command came from (a task's `task.node`, a timer's or an await's
+ * `node`), which the diagram colours done (lib/runtime/diagram.ts) and an operator reads.
+ */
+function summarized(command: Command): Record<string, unknown> {
+  switch (command.type) {
+    case "task":
+      return { type: command.type, task: command.task };
+    case "start-child": {
+      const { type, child, parent, process } = command;
+      return { type, child, parent, ...("name" in process ? { process } : {}) };
+    }
+    case "notify-parent": {
+      const { fields: _fields, ...message } = command.message;
+      return { type: command.type, message };
+    }
+    case "publish":
+      return { type: command.type, event: command.event };
+    default:
+      return command;
+  }
+}
+
+const summary = (commands: readonly Command[]) => JSON.stringify(commands.map(summarized));
+
+/**
+ * A node from an id the interpreter made `<instance>/<node>/<n>` (a task's, a timer's), for the
+ * summaries stored before they kept the node.
+ */
+function nodeOfId(instance: string, id: unknown): string | undefined {
+  if (typeof id !== "string" || !id.startsWith(`${instance}/`)) return undefined;
+  const end = id.lastIndexOf("/");
+  return end > instance.length + 1 ? id.slice(instance.length + 1, end) : undefined;
+}
+
+/** A summary stored before it kept the node, in today's shape; any other as it is. */
+function upgraded(c: Record<string, unknown>, instance: string): Record<string, unknown> {
+  if (c.type === "task" && typeof c.task === "string") {
+    const node = nodeOfId(instance, c.task);
+    const attempt = Number(c.task.slice(c.task.lastIndexOf("/") + 1));
+    const task = {
+      id: c.task,
+      instance,
+      ...(node === undefined ? {} : { node }),
+      participant: c.participant,
+      ...(Number.isInteger(attempt) ? { attempt } : {}),
+    };
+    return { type: c.type, task };
+  }
+  if (c.type === "timer" && c.node === undefined) {
+    const node = nodeOfId(instance, c.timer);
+    return node === undefined ? c : { ...c, instance, node };
+  }
+  return c;
+}
+
+/**
+ * A step's commands back from its summary: the commands less what `summarized` leaves out.
+ * Summaries written before the node was kept (`{type: "task", task: <id>, participant}`,
+ * `{type: "timer", timer}`) are read in today's shape, the node taken from the id, so older
+ * instances' histories and diagrams read as newer ones.
+ */
+export function readCommands(json: string, instance: string): Command[] {
+  const summaries = JSON.parse(json) as Record<string, unknown>[];
+  return summaries.map((c) => upgraded(c, instance)) as unknown as Command[];
+}
 
 /** A step's item; every part that grows with the work (a foreach's thousand tasks) may go to S3, far under 400 KB. */
 export async function stepItem(
@@ -101,7 +159,7 @@ export async function readHistory(
       seq: seqOf(s),
       at: s.at,
       message: JSON.parse(await payloads.get(s.message)) as Message,
-      commands: JSON.parse(await payloads.get(s.commands)) as Command[],
+      commands: readCommands(await payloads.get(s.commands), id),
       notes: s.notes ? (JSON.parse(await payloads.get(s.notes)) as Note[]) : [],
     })),
   );

@@ -15,5 +15,7 @@ export function awsOperations(deps: AwsDeps): OperationsPort {
     launch: (request) => deps.runtime.launch(request),
     publish: (request) => deps.runtime.publish(request),
     enqueue: (instance, message) => deps.dispatcher.enqueue(instance, message),
+    // The advance function takes an inbox message within a second or two; API Gateway waits 30 s.
+    operatorWaitMs: 10_000,
   });
 }

@@ -28,6 +28,7 @@ import { batchWriteAll, queryAll, queryPages } from "./calls.js";
 import { readHistory, type Step, sentKey, stepItem, stepKey, versionOf } from "./history.js";
 import { listInstances } from "./listing.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
+import { readRecentHistory } from "./recent-history.js";
 import { aws, instanceKey, pad, type TableRef } from "./table.js";
 
 interface Head {
@@ -189,24 +190,23 @@ export class DynamoInstanceStore implements InstanceStore {
       this.remember({ ...next, version: 1 });
       // The launch's step item is history only (loading starts at the head, after it), so an
       // operator sees what launched the instance and with which fields, as on the embedded host.
-      await this.putLaunchRecord(await stepItem(this.payloads, next, record, 1));
+      // Written once: a redelivered launch that finds it there changes nothing. Not in one
+      // transaction with the head: a crash between the two leaves the history without its launch
+      // (the state is whole, the head has it), at the price of one write, not a transaction's two.
+      const launch = await stepItem(this.payloads, next, record, 1);
+      await aws("recording the launch in the history", () => this.putStepIfAbsent(launch));
       return 1;
     }
-    const step = await stepItem(this.payloads, next, record, version);
-    try {
-      await this.table.client.send(
-        new PutCommand({
-          TableName: this.table.name,
-          Item: step,
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      );
-    } catch (error) {
-      this.heads.delete(snapshot.id);
-      this.tips.delete(snapshot.id);
-      if (error instanceof Error && error.name === "ConditionalCheckFailedException")
-        throw new ConflictError(`instance ${snapshot.id} is past version ${expected}`, { cause: error });
-      throw error;
+    // The step's put-if-absent is the optimistic lock; whatever fails, the cached state is not trusted.
+    const written = await this.putStepIfAbsent(await stepItem(this.payloads, next, record, version)).catch(
+      (error: unknown) => {
+        this.forgetCached(snapshot.id);
+        throw error;
+      },
+    );
+    if (!written) {
+      this.forgetCached(snapshot.id);
+      throw new ConflictError(`instance ${snapshot.id} is past version ${expected}`);
     }
     this.remember({ ...next, version });
     if (this.headDue(snapshot, version)) {
@@ -218,8 +218,13 @@ export class DynamoInstanceStore implements InstanceStore {
     return version;
   }
 
-  /** Written once: a redelivered launch that finds it there changes nothing. */
-  private async putLaunchRecord(step: Step): Promise<void> {
+  private forgetCached(id: string): void {
+    this.heads.delete(id);
+    this.tips.delete(id);
+  }
+
+  /** Puts a step item unless one is there already (false then). */
+  private async putStepIfAbsent(step: Step): Promise<boolean> {
     try {
       await this.table.client.send(
         new PutCommand({
@@ -228,8 +233,10 @@ export class DynamoInstanceStore implements InstanceStore {
           ConditionExpression: "attribute_not_exists(pk)",
         }),
       );
+      return true;
     } catch (error) {
-      if (!(error instanceof Error && error.name === "ConditionalCheckFailedException")) throw error;
+      if (error instanceof Error && error.name === "ConditionalCheckFailedException") return false;
+      throw error;
     }
   }
 
@@ -357,6 +364,10 @@ export class DynamoInstanceStore implements InstanceStore {
     return readHistory(this.table, this.payloads, id, page);
   }
 
+  recentHistory(id: string, limit: number): Promise<HistoryRecord[]> {
+    return readRecentHistory(this.table, this.payloads, id, limit);
+  }
+
   /** Newest first, from the status index (listing.ts). */
   list(filter: InstanceFilter = {}): Promise<InstanceSummary[]> {
     return listInstances(this.table, filter);
@@ -367,8 +378,7 @@ export class DynamoInstanceStore implements InstanceStore {
    * timeout on a long history) is found again and finished by the next attempt.
    */
   async remove(id: string): Promise<boolean> {
-    this.heads.delete(id);
-    this.tips.delete(id);
+    this.forgetCached(id);
     this.dueHeads.delete(id);
     const keys = (
       await queryAll(this.table, "finding an instance's items", {

@@ -5,7 +5,7 @@
  */
 import { type Command, Option } from "commander";
 import type { OperatorAction } from "../engine/types.js";
-import { ApiClient } from "./connection.js";
+import { ApiClient, encodeComponent, queryString } from "./connection.js";
 import { parseJsonArgument, STATUSES, seconds, wholeNumber } from "./json-argument.js";
 import { DEFAULT_URL } from "./stack.js";
 import { watchCommand } from "./watch.js";
@@ -43,7 +43,7 @@ function print(value: unknown, json: boolean | undefined, text: (value: never) =
 }
 
 const at = (time: number) => new Date(time).toISOString();
-const instancePath = (id: string, rest = "") => `/instances/${encodeURIComponent(id)}${rest}`;
+const instancePath = (id: string, rest = "") => `/instances/${encodeComponent(id)}${rest}`;
 
 interface InstancePage {
   instances: { id: string; process: string; status: string; updatedAt: number }[];
@@ -126,13 +126,8 @@ function addReads(program: Command, run: Runner): void {
     .option("--after <cursor>", "the next page: the cursor the previous page printed")
     .action((o: TargetOptions & { status?: string; process?: string; limit: string; after?: string }) =>
       run(async () => {
-        const query = new URLSearchParams({
-          limit: o.limit,
-          ...(o.status ? { status: o.status } : {}),
-          ...(o.process ? { process: o.process } : {}),
-          ...(o.after ? { after: o.after } : {}),
-        });
-        const { body } = await (await ApiClient.connect(o)).call("GET", `/instances?${query}`);
+        const query = queryString({ limit: o.limit, status: o.status, process: o.process, after: o.after });
+        const { body } = await (await ApiClient.connect(o)).call("GET", `/instances${query}`);
         print(body, o.json, listText);
         return 0;
       }),
@@ -151,11 +146,8 @@ function addReads(program: Command, run: Runner): void {
     .option("--limit <n>", "", wholeNumber(1, 1000), "100")
     .action((id: string, o: TargetOptions & { after: string; limit: string }) =>
       run(async () => {
-        const query = new URLSearchParams({ after: o.after, limit: o.limit });
-        const { body } = await (await ApiClient.connect(o)).call(
-          "GET",
-          instancePath(id, `/history?${query}`),
-        );
+        const query = queryString({ after: o.after, limit: o.limit });
+        const { body } = await (await ApiClient.connect(o)).call("GET", instancePath(id, `/history${query}`));
         print(body, o.json, historyText);
         return 0;
       }),
@@ -165,6 +157,22 @@ function addReads(program: Command, run: Runner): void {
 /** As lib/runtime/operations.ts's OPERATOR_ACTIONS, without loading the engine for every command. */
 const OPERATOR_ACTIONS: readonly OperatorAction[] = ["pause", "resume", "cancel", "retry", "skip", "fail"];
 const INCIDENT_ACTIONS: readonly OperatorAction[] = ["retry", "skip", "fail"];
+
+/** The answer to an operator command: 202, with whether it was applied yet. */
+interface OperatorAnswer {
+  readonly state?: "applied" | "queued";
+}
+
+/**
+ * "applied" when the instance took the command within the API's wait; otherwise it is in the
+ * instance's inbox, applied in its turn (watch or show to see it). An API that does not say is
+ * taken as queued: the command was accepted, no more is known.
+ */
+export function operatorText(action: string, id: string, answer: OperatorAnswer): string {
+  return answer.state === "applied"
+    ? `${action}: applied to ${id}`
+    : `${action}: queued for ${id} (not applied yet)`;
+}
 
 function addOperatorCommands(program: Command, run: Runner): void {
   for (const action of OPERATOR_ACTIONS) {
@@ -186,11 +194,8 @@ function addOperatorCommands(program: Command, run: Runner): void {
           ...(o.reason ? { reason: o.reason } : {}),
         };
         const api = await ApiClient.connect(o);
-        const { status, body } = await api.call("POST", instancePath(id, `/${action}`), payload);
-        // 202: the command is in the instance's inbox, applied in its turn (watch or show to see it).
-        print(body, o.json, () =>
-          status === 202 ? `${action}: accepted for ${id}` : `${action}: HTTP ${status} for ${id}`,
-        );
+        const { body } = await api.call("POST", instancePath(id, `/${action}`), payload);
+        print(body, o.json, (b: OperatorAnswer) => operatorText(action, id, b));
         return 0;
       }),
     );

@@ -18,6 +18,12 @@ export class ApiError extends DocketError {
   }
 }
 
+/**
+ * How long a request may take: API Gateway gives up on its integration after 29 s; beyond this a
+ * connection that answers nothing is taken as lost (docket watch then tries again).
+ */
+const REQUEST_TIMEOUT_MS = 60_000;
+
 export interface Answer {
   readonly status: number;
   readonly body: unknown;
@@ -56,21 +62,55 @@ export class ApiClient {
     const body = payload === undefined ? undefined : JSON.stringify(payload);
     const headers = await this.headers(method, url, body);
     let response: Response;
+    let text: string;
     try {
-      response = await fetch(url, { method, headers, body });
+      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      // Inside the try: a connection dropped while the answer arrives is as unreachable as a refused one.
+      text = await response.text();
     } catch (error) {
-      const reason =
-        error instanceof Error
+      throw new UnreachableError(this.base, error);
+    }
+    return answerOf(response, text);
+  }
+}
+
+/** No answer from the API: refused, reset, or none within REQUEST_TIMEOUT_MS. */
+export class UnreachableError extends DocketError {
+  constructor(base: string, error: unknown) {
+    const reason =
+      error instanceof Error && error.name === "TimeoutError"
+        ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`
+        : error instanceof Error
           ? ((error.cause as Error | undefined)?.message ?? error.message)
           : String(error);
-      throw new DocketError(
-        "Unreachable",
-        `cannot reach docket at ${this.base} (start it with \`docket serve\`, or give --url or --stack): ${reason}`,
-        { cause: error },
-      );
-    }
-    return answerOf(response);
+    super(
+      "Unreachable",
+      `cannot reach docket at ${base} (start it with \`docket serve\`, or give --url or --stack): ${reason}`,
+      { cause: error },
+    );
   }
+}
+
+/**
+ * A component of a URL's path or query as RFC 3986 has it and SigV4 signs it: encodeURIComponent,
+ * with !'()* escaped too. A space is %20, never `+`, which AWS reads as a plus.
+ */
+export function encodeComponent(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/**
+ * `?key=value&…` for the given parameters (undefined ones left out), each key and value encoded by
+ * encodeComponent, so that the query sent is byte for byte the one signed; "" when there are none.
+ */
+export function queryString(parameters: Record<string, string | undefined>): string {
+  const pairs = Object.entries(parameters).flatMap(([key, value]) =>
+    value === undefined ? [] : [`${encodeComponent(key)}=${encodeComponent(value)}`],
+  );
+  return pairs.length ? `?${pairs.join("&")}` : "";
 }
 
 /** `path` (with its query) under the base URL's own path: an API behind a stage or a base path. */
@@ -82,8 +122,7 @@ export function joinUrl(base: string, path: string): URL {
   return url;
 }
 
-async function answerOf(response: Response): Promise<Answer> {
-  const text = await response.text();
+function answerOf(response: Response, text: string): Answer {
   let body: unknown = text;
   if ((response.headers.get("content-type") ?? "").includes("json") && text) {
     try {
@@ -96,6 +135,14 @@ async function answerOf(response: Response): Promise<Answer> {
   const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
   // API Gateway's own refusals (a missing or wrong signature) are { "message": … }.
   const message =
-    error?.message ?? (body as { message?: string } | undefined)?.message ?? (text || response.statusText);
+    error?.message ??
+    (body as { message?: string } | undefined)?.message ??
+    briefly(text, response.statusText);
   throw new ApiError(error?.code ?? "HttpError", message, response.status);
+}
+
+/** A text answer that is not docket's (a proxy's error page) on one line, or the status text. */
+function briefly(text: string, statusText: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length === 0 || line.length > 200 ? statusText || "no message" : line;
 }

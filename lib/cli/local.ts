@@ -15,12 +15,12 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { serveOperations } from "../api/http.js";
-import { makeAwsDeps } from "../aws/deps.js";
+import { type AwsDeps, makeAwsDeps } from "../aws/deps.js";
 import { LocalRunner } from "../aws/local.js";
 import { awsOperations } from "../aws/operations.js";
 import type { Provisioned } from "../aws/provision.js";
-import { depsPerRole } from "../aws/provision-iam.js";
-import { awsParticipants, loadConfig } from "../embedded/config.js";
+import { type ClientConfig, depsPerRole, type FunctionName } from "../aws/provision-iam.js";
+import { awsParticipants, type DocketConfig, loadConfig } from "../embedded/config.js";
 import { definitionFiles } from "../embedded/folder.js";
 import { DocketError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
@@ -53,7 +53,7 @@ async function listen(server: Server, host: string, port: number): Promise<strin
   return `http://${host.includes(":") ? `[${host}]` : host}:${bound}`;
 }
 
-export async function localCommand(options: {
+export interface LocalOptions {
   endpoint?: string;
   config?: string;
   outputs?: string;
@@ -62,43 +62,48 @@ export async function localCommand(options: {
   apiPort?: string;
   /** The operations API's address; default 127.0.0.1. */
   host?: string;
-}): Promise<number> {
-  const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL ?? "http://127.0.0.1:4566";
-  const config = loadConfig(options.config);
-  const aws = {
-    endpoint,
-    region: process.env.AWS_REGION ?? "us-east-1",
-    credentials: {
-      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? "test",
-      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? "test",
-    },
-  };
-  const clients = {
+}
+
+/** Each function's dependencies, signing as its role. */
+type Functions = (fn: FunctionName) => AwsDeps;
+
+function emulatorClients(aws: ClientConfig) {
+  return {
     dynamo: new DynamoDBClient(aws),
     sqs: new SQSClient(aws),
     events: new EventBridgeClient(aws),
     s3: new S3Client(aws),
     secrets: new SecretsManagerClient(aws),
   };
-  let resources: Provisioned;
+}
+
+/** Creates the stack's resources on the emulator, the template's roles included. */
+async function provision(
+  aws: ClientConfig,
+  clients: ReturnType<typeof emulatorClients>,
+  options: LocalOptions,
+  config: DocketConfig,
+): Promise<Provisioned> {
   try {
     // Loaded here: the CDK takes a second to load, and only this command needs it.
     const { provisionEngine } = await import("../../cdk/synth.js");
     // With IAM's client the template's roles are created too: each handler then runs as its role.
     const iam = new IAMClient(aws);
-    resources = await provisionEngine({ ...clients, iam }, options.prefix, awsParticipants(config));
+    return await provisionEngine({ ...clients, iam }, options.prefix, awsParticipants(config));
   } catch (error) {
     throw new DocketError(
       "Unreachable",
-      `cannot create docket's resources at ${endpoint}: ${error instanceof Error ? error.message : String(error)}`,
+      `cannot create docket's resources at ${aws.endpoint}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
     );
   }
-  // Each handler signs as its own function's role (assumed with the credentials above), and polls
-  // and deletes with it, as Lambda and its event source mapping do; on an emulator that enforces
-  // IAM (tools/moto-server.py --iam) a grant the template lacks fails as it would on AWS. So does
-  // the operations API, served here as the api function's role.
-  const onPublish = (event: string, detail: JsonObject) => log(lifecycleLine(event, detail));
-  const functions = depsPerRole(aws, resources, (own, its) => makeAwsDeps(own, its, { onPublish }));
+}
+
+/** Serves the operations API as the api function's role; resolves with the server and its URL. */
+async function startApi(
+  functions: Functions,
+  options: LocalOptions,
+): Promise<{ server: Server; url: string }> {
   const host = options.host ?? "127.0.0.1";
   // DOCKET_API_TOKEN (from the environment, not the command line, where `ps` would show it), as `docket serve`.
   const token = process.env.DOCKET_API_TOKEN || undefined;
@@ -107,27 +112,19 @@ export async function localCommand(options: {
       `warning: serving the API on ${host} without DOCKET_API_TOKEN: anyone who reaches it can steer instances`,
     );
   const server = serveOperations(awsOperations(functions("api")), { log, token });
-  const api = await listen(server, host, Number(options.apiPort ?? 7071));
-  const outputs = {
-    bucket: resources.bucket,
-    bus: resources.bus,
-    table: resources.table,
-    inbox: resources.queues.inbox,
-    queues: { ...resources.queues.participants, default: resources.queues.tasks },
-    api,
-  };
-  if (options.outputs) writeFileSync(options.outputs, `${JSON.stringify(outputs, null, 2)}\n`);
-  console.error(`docket local on ${endpoint}: ${JSON.stringify(outputs)}`);
-  for (const key of definitionFiles(config.definitions)) {
-    await clients.s3.send(
-      new PutObjectCommand({
-        Bucket: resources.bucket,
-        Key: key,
-        Body: readFileSync(join(config.definitions, key), "utf8"),
-      }),
+  return { server, url: await listen(server, host, Number(options.apiPort ?? 7071)) };
+}
+
+/** Uploads the config's definitions to the bucket, as a user would: each is registered by its event. */
+async function uploadDefinitions(s3: S3Client, bucket: string, folder: string): Promise<void> {
+  for (const key of definitionFiles(folder))
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: readFileSync(join(folder, key), "utf8") }),
     );
-  }
-  const runner = new LocalRunner(functions, resources.feeds);
+}
+
+/** Runs the handlers on their queues' messages, and the sweep, until SIGINT or SIGTERM. */
+async function pollUntilStopped(runner: LocalRunner): Promise<void> {
   let stopped = false;
   const stop = () => {
     stopped = true;
@@ -142,6 +139,40 @@ export async function localCommand(options: {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+}
+
+export async function localCommand(options: LocalOptions): Promise<number> {
+  const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL ?? "http://127.0.0.1:4566";
+  const config = loadConfig(options.config);
+  const aws = {
+    endpoint,
+    region: process.env.AWS_REGION ?? "us-east-1",
+    credentials: {
+      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? "test",
+      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? "test",
+    },
+  };
+  const clients = emulatorClients(aws);
+  const resources = await provision(aws, clients, options, config);
+  // Each handler signs as its own function's role (assumed with the credentials above), and polls
+  // and deletes with it, as Lambda and its event source mapping do; on an emulator that enforces
+  // IAM (tools/moto-server.py --iam) a grant the template lacks fails as it would on AWS. So does
+  // the operations API, served here as the api function's role.
+  const onPublish = (event: string, detail: JsonObject) => log(lifecycleLine(event, detail));
+  const functions = depsPerRole(aws, resources, (own, its) => makeAwsDeps(own, its, { onPublish }));
+  const { server, url } = await startApi(functions, options);
+  const outputs = {
+    bucket: resources.bucket,
+    bus: resources.bus,
+    table: resources.table,
+    inbox: resources.queues.inbox,
+    queues: { ...resources.queues.participants, default: resources.queues.tasks },
+    api: url,
+  };
+  if (options.outputs) writeFileSync(options.outputs, `${JSON.stringify(outputs, null, 2)}\n`);
+  console.error(`docket local on ${endpoint}: ${JSON.stringify(outputs)}`);
+  await uploadDefinitions(clients.s3, resources.bucket, config.definitions);
+  await pollUntilStopped(new LocalRunner(functions, resources.feeds));
   server.close();
   return 0;
 }

@@ -18,6 +18,16 @@ export function buildProgram(): Command {
     .exitOverride((error) => {
       process.exit(error.exitCode === 0 ? 0 : 2);
     });
+  addAuthoringCommands(program);
+  addEngineCommands(program);
+  addClientCommands(program, async (fn) => {
+    process.exitCode = await guarded(fn);
+  });
+  return program;
+}
+
+/** validate, test and diagram: a definition's checks and picture, no engine needed (diagram --instance asks the API). */
+function addAuthoringCommands(program: Command): void {
   program
     .command("validate")
     .description("check definitions (XML, YAML or JSON); print every problem with file:line:col")
@@ -35,6 +45,24 @@ export function buildProgram(): Command {
       const { testCommand } = await import("./test.js");
       process.exitCode = testCommand(files);
     });
+  withTarget(
+    program
+      .command("diagram")
+      .description(
+        "write a definition as a Mermaid flowchart; with --instance, coloured by the instance's state",
+      )
+      .argument("<definition>", "the definition file (ignored with --instance)")
+      .option("--instance <id>", "colour by this instance (asks the API)"),
+  )
+    .option("-o, --output <file>", "write to a file instead of stdout")
+    .action(async (file: string, options) => {
+      const { diagramCommand } = await import("./diagram.js");
+      process.exitCode = await guarded(() => diagramCommand(file, options));
+    });
+}
+
+/** run, serve and local: an engine in this process, embedded or on an AWS emulator. */
+function addEngineCommands(program: Command): void {
   program
     .command("run")
     .description("run a process on the embedded engine to its end (or until it waits) and print the result")
@@ -58,20 +86,10 @@ export function buildProgram(): Command {
       const { serveCommand } = await import("./serve.js");
       process.exitCode = await guarded(() => serveCommand(options));
     });
-  withTarget(
-    program
-      .command("diagram")
-      .description(
-        "write a definition as a Mermaid flowchart; with --instance, coloured by the instance's state",
-      )
-      .argument("<definition>", "the definition file (ignored with --instance)")
-      .option("--instance <id>", "colour by this instance (asks the API)"),
-  )
-    .option("-o, --output <file>", "write to a file instead of stdout")
-    .action(async (file: string, options) => {
-      const { diagramCommand } = await import("./diagram.js");
-      process.exitCode = await guarded(() => diagramCommand(file, options));
-    });
+  addLocalCommand(program);
+}
+
+function addLocalCommand(program: Command): void {
   program
     .command("local")
     .description(
@@ -92,10 +110,6 @@ export function buildProgram(): Command {
       const { localCommand } = await import("./local.js");
       process.exitCode = await guarded(() => localCommand(options));
     });
-  addClientCommands(program, async (fn) => {
-    process.exitCode = await guarded(fn);
-  });
-  return program;
 }
 
 function collect(value: string, previous: string[]): string[] {

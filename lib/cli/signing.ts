@@ -35,11 +35,28 @@ export function signingScope(url: URL, env: NodeJS.ProcessEnv = process.env): Si
   return undefined;
 }
 
+/** A query component decoded; one that is not valid percent-encoding is signed as it is. */
+function decodeComponent(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * The query as AWS reads it when it checks the signature: a `+` is a plus, not a space as
+ * URLSearchParams would have it (so the client sends spaces as %20: lib/cli/connection.ts).
+ */
 function queryOf(url: URL): Record<string, string | string[]> {
   const query: Record<string, string | string[]> = {};
-  for (const key of new Set(url.searchParams.keys())) {
-    const values = url.searchParams.getAll(key);
-    query[key] = values.length === 1 ? (values[0] ?? "") : values;
+  for (const pair of url.search.slice(1).split("&")) {
+    if (!pair) continue;
+    const equals = pair.indexOf("=");
+    const key = decodeComponent(equals < 0 ? pair : pair.slice(0, equals));
+    const value = equals < 0 ? "" : decodeComponent(pair.slice(equals + 1));
+    const earlier = query[key];
+    query[key] = earlier === undefined ? value : [...(Array.isArray(earlier) ? earlier : [earlier]), value];
   }
   return query;
 }

@@ -55,6 +55,9 @@ export class SqliteInstanceStore implements InstanceStore {
       history: db.prepare<[string, number, number], { seq: number; record: string }>(
         "SELECT seq, record FROM history WHERE instance = ? AND seq > ? ORDER BY seq LIMIT ?",
       ),
+      recent: db.prepare<[string, number], { record: string }>(
+        "SELECT record FROM history WHERE instance = ? ORDER BY seq DESC LIMIT ?",
+      ),
       remove: db.prepare("DELETE FROM instances WHERE id = ?"),
       removeHistory: db.prepare("DELETE FROM history WHERE instance = ?"),
     };
@@ -156,6 +159,10 @@ export class SqliteInstanceStore implements InstanceStore {
       .map((row) => ({ seq: row.seq, ...(JSON.parse(row.record) as HistoryRecord) }));
     const last = records[records.length - 1];
     return rows.length > limit && last ? { records, next: last.seq } : { records };
+  }
+
+  async recentHistory(id: string, limit: number): Promise<HistoryRecord[]> {
+    return this.statements.recent.all(id, limit).map((row) => JSON.parse(row.record) as HistoryRecord);
   }
 
   async list(filter: InstanceFilter = {}): Promise<InstanceSummary[]> {

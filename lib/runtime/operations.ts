@@ -5,12 +5,13 @@
  * launch, an event and an operator message reach their inbox); the HTTP router (lib/api/router.ts)
  * serves it the same way on both.
  */
-import { checkMessage, transition } from "../engine/index.js";
+import { checkMessage } from "../engine/index.js";
 import {
   FINAL_STATUSES,
   type InstanceStatus,
   type Message,
   type OperatorAction,
+  type OperatorMessage,
   rootContext,
   type Snapshot,
   type TaskCommand,
@@ -88,6 +89,13 @@ export interface InstanceView {
   readonly parent: Snapshot["parent"] | null;
 }
 
+/** An operator command's answer: applied, or queued and not applied yet when the wait was over. */
+export interface OperatorOutcome {
+  readonly id: string;
+  readonly action: OperatorAction;
+  readonly state: "applied" | "queued";
+}
+
 export interface OperatorRequest {
   readonly node?: string;
   readonly fields?: JsonObject;
@@ -117,8 +125,11 @@ export interface OperationsPort {
   show(id: string): Promise<InstanceView>;
   history(id: string, page: { after?: number; limit?: number }): Promise<HistoryPage>;
   diagram(id: string): Promise<string>;
-  /** Queues an operator command; refuses one that cannot apply now (a 409) with the reason. */
-  operate(id: string, action: OperatorAction, request: OperatorRequest): Promise<void>;
+  /**
+   * Queues an operator command and waits (a few seconds at most) until it is applied; refuses one
+   * that the instance refused (a 409) with the reason.
+   */
+  operate(id: string, action: OperatorAction, request: OperatorRequest): Promise<OperatorOutcome>;
   /** Deletes a finished instance with its history; refuses one still running (a 409). */
   remove(id: string): Promise<void>;
   /** Present where workers claim tasks over HTTP (embedded); on AWS they read their SQS queue. */
@@ -135,6 +146,8 @@ export interface OperationsHost {
   publish(request: PublishRequest): Promise<string>;
   /** Queues an operator message in the instance's inbox. */
   enqueue(instance: string, message: Message): Promise<void>;
+  /** How long an operator command waits to be applied before it is answered "queued"; default 5 s. */
+  readonly operatorWaitMs?: number;
   readonly tasks?: TaskPort;
 }
 
@@ -208,8 +221,8 @@ export class EngineOperations implements OperationsPort {
     return diagram(definition, { snapshot, history: records });
   }
 
-  async operate(id: string, action: OperatorAction, request: OperatorRequest): Promise<void> {
-    const message: Message = {
+  async operate(id: string, action: OperatorAction, request: OperatorRequest): Promise<OperatorOutcome> {
+    const message: OperatorMessage = {
       type: "operator",
       action,
       id: crypto.randomUUID(),
@@ -221,24 +234,49 @@ export class EngineOperations implements OperationsPort {
     if (problems.length) throw new MessageError(problems);
     const stored = await this.deps.store.load(id);
     if (!stored) throw new EngineError("NoInstance", `no instance ${id}`);
-    const definition = await this.deps.definitions.byHash(stored.definition);
-    if (!definition)
-      throw new EngineError("UnknownDefinition", `definition ${stored.definition} is not stored`);
-    // The interpreter is pure: trying the command on the state as it is now says whether it applies
-    // and, when not, why (the note it would record). It is queued, not applied here, so it keeps its
-    // place among the instance's messages; what changes in between is noted in the history.
-    const tried = transition(definition, stored.snapshot, message, this.deps.clock.now());
-    if (tried.snapshot === stored.snapshot)
+    // Nothing changes a finished instance; anything else is decided where it is applied, in its
+    // place among the instance's messages (a pause still queued decides whether a resume applies).
+    if (FINAL_STATUSES.includes(stored.snapshot.status))
       throw new NotApplicableError(
-        `${action} does not apply to instance ${id}: ${tried.notes.map((n) => n.reason).join("; ")}`,
+        `${action} does not apply to instance ${id}: it is ${stored.snapshot.status}`,
       );
     await this.deps.enqueue(id, message);
+    return this.outcome(id, message);
+  }
+
+  /**
+   * What the command came to, read back from the instance's history: applied, refused (409 with
+   * the interpreter's reason), or still queued when the wait is over (a busy inbox).
+   */
+  private async outcome(id: string, message: OperatorMessage): Promise<OperatorOutcome> {
+    const deadline = Date.now() + (this.deps.operatorWaitMs ?? 5000);
+    for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+      const recent = await this.deps.store.recentHistory(id, 25);
+      const record = recent.find((r) => r.message.type === "operator" && r.message.id === message.id);
+      if (record) {
+        const refused = record.notes.filter((n) => n.kind === "rejected" || n.kind === "ignored");
+        if (refused.length)
+          throw new NotApplicableError(
+            `${message.action} does not apply to instance ${id}: ${refused.map((n) => n.reason).join("; ")}`,
+          );
+        return { id, action: message.action, state: "applied" };
+      }
+      if (Date.now() >= deadline) return { id, action: message.action, state: "queued" };
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
   }
 
   async remove(id: string): Promise<void> {
-    const snapshot = await this.snapshot(id);
-    if (!FINAL_STATUSES.includes(snapshot.status))
-      throw new NotApplicableError(`instance ${id} is ${snapshot.status}: cancel it before deleting it`);
+    const stored = await this.deps.store.load(id);
+    if (!stored) throw new EngineError("NoInstance", `no instance ${id}`);
+    const { status } = stored.snapshot;
+    if (!FINAL_STATUSES.includes(status))
+      throw new NotApplicableError(`instance ${id} is ${status}: cancel it before deleting it`);
+    // Its last step's commands (a child's result for its parent, a lifecycle event) go first.
+    if (stored.outbox.length)
+      throw new NotApplicableError(
+        `instance ${id} is ${status} but its last step's commands are not all sent yet (they are retried); delete it once they are`,
+      );
     await this.deps.store.remove(id);
   }
 }

@@ -18,6 +18,7 @@ import {
   type InstanceStore,
   type SubscriptionIndex,
 } from "../ports.js";
+import { checkInstanceId } from "./ids.js";
 
 /** How deep `call`s may nest: a process that calls itself without end stops here with a CallDepth fault. */
 export const MAX_CALL_DEPTH = 32;
@@ -85,6 +86,7 @@ export class Runtime {
       const wanted = request.version ? `${request.process}@${request.version}` : request.process;
       throw new EngineError("UnknownProcess", `no process "${wanted}" is registered`);
     }
+    if (request.id !== undefined) checkInstanceId(request.id);
     const id = request.id ?? this.deps.newId();
     await this.deps.dispatcher.enqueue(id, {
       type: "launch",

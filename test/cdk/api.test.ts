@@ -54,7 +54,19 @@ describe("the api function", () => {
         Effect: "Allow",
         Resource: [table, { "Fn::Join": ["", [table, "/index/byStatus"]] }],
       },
-      { Action: ["dynamodb:PutItem", "dynamodb:BatchWriteItem"], Effect: "Allow", Resource: table },
+      // Publish puts only buffered events (E#…); delete batch-writes only an instance's items (I#…).
+      {
+        Action: "dynamodb:PutItem",
+        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["E#*"] } },
+        Effect: "Allow",
+        Resource: table,
+      },
+      {
+        Action: "dynamodb:BatchWriteItem",
+        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["I#*"] } },
+        Effect: "Allow",
+        Resource: table,
+      },
       { Action: "sqs:SendMessage", Effect: "Allow", Resource: arnOf(engine.inbox) },
       { Action: "secretsmanager:GetSecretValue", Effect: "Allow", Resource: { Ref: idOf(engine.inboxKey) } },
       {

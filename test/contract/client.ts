@@ -37,17 +37,21 @@ export class ContractClient {
     /** The host under test, as `x-docket-hosts` names it. */
     readonly host: string,
     private readonly headers: Record<string, string> = {},
+    /** Wraps each request: on AWS the functions run meanwhile (an operator command waits to be applied). */
+    private readonly around: <T>(pending: Promise<T>) => Promise<T> = (pending) => pending,
   ) {}
 
   /** Sends a request; expects `status` and an answer the document allows. */
   async call(method: string, path: string, status: number, options: RequestOptions = {}): Promise<Answer> {
     const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     const contentType = payload === undefined ? undefined : (options.contentType ?? "application/json");
-    const response = await fetch(`${this.base}${path}`, {
-      method,
-      headers: { ...this.headers, ...(contentType ? { "content-type": contentType } : {}) },
-      body: payload,
-    });
+    const response = await this.around(
+      fetch(`${this.base}${path}`, {
+        method,
+        headers: { ...this.headers, ...(contentType ? { "content-type": contentType } : {}) },
+        body: payload,
+      }),
+    );
     const text = await response.text();
     const url = new URL(path, "http://api");
     const exchange = {

@@ -13,6 +13,7 @@ import { type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
 import { LocalRunner } from "../../lib/aws/local.js";
 import { emulatorClients } from "../integration/emulator.js";
 import { depsOfFunctions, provisioning } from "../integration/roles.js";
+import { whileRunning } from "../integration/running.js";
 import { ContractClient } from "./client.js";
 import { Contract } from "./contract.js";
 import { serveHandler } from "./gateway.js";
@@ -42,7 +43,8 @@ beforeAll(async () => {
   await deps.definitions.register("broken.xml", BROKEN);
   const server = serveHandler(makeApiHandler(deps));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  client = new ContractClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, contract, "aws");
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  client = new ContractClient(base, contract, "aws", {}, (pending) => whileRunning(runner, pending));
   closeServer = () => new Promise((resolve) => server.close(() => resolve()));
 });
 afterAll(() => closeServer?.());

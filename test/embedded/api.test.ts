@@ -93,6 +93,61 @@ describe("the HTTP API", () => {
     expect((await api("GET", "/instances/order-1")).status).toBe(404);
   });
 
+  it("answers an operator command once the instance took it: commands in a row each apply in order", async () => {
+    expect((await api("POST", "/instances", { process: "order", id: "ops-1" })).status).toBe(202);
+    await until(async () => ((await api("GET", "/instances/ops-1")).status === 200 ? true : undefined));
+    // No waiting in between: each answer comes once its command is applied, so the next one is
+    // judged on the state the previous one left.
+    for (const action of ["pause", "resume", "pause", "resume"])
+      expect(await api("POST", `/instances/ops-1/${action}`, {})).toEqual({
+        status: 202,
+        body: { id: "ops-1", action, state: "applied" },
+      });
+    const refused = await api("POST", "/instances/ops-1/retry", {});
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toBe(
+      "retry does not apply to instance ops-1: the instance has no incident",
+    );
+    expect((await api("POST", "/instances/ops-1/cancel", { reason: "done with it" })).body.state).toBe(
+      "applied",
+    );
+    const canceled = await api("POST", "/instances/ops-1/resume", {});
+    expect(canceled.body.error.message).toBe("resume does not apply to instance ops-1: it is canceled");
+  });
+
+  it("answers 'queued' for a command not applied within the wait; the history shows it applied later", async () => {
+    const { EngineOperations } = await import("../../lib/runtime/operations.js");
+    const impatient = new EngineOperations({
+      name: "embedded",
+      store: engine.store,
+      definitions: engine.definitions,
+      clock: engine.clock,
+      launch: (request) => engine.launch(request),
+      publish: (request) => engine.publish(request),
+      enqueue: (instance, message) => engine.enqueue(instance, message),
+      operatorWaitMs: 0,
+    });
+    await engine.launch({ process: "order", id: "ops-2" });
+    await engine.idle();
+    expect(await impatient.operate("ops-2", "pause", {})).toEqual({
+      id: "ops-2",
+      action: "pause",
+      state: "queued",
+    });
+    await until(async () => ((await engine.snapshot("ops-2"))?.paused ? true : undefined));
+  });
+
+  it("refuses a launch id that cannot name an instance in URLs, keys and SQS message groups", async () => {
+    for (const id of ["a b", "a/b", "50%", "é", "-x", "x".repeat(81), "p~1"]) {
+      const refused = await api("POST", "/instances", { process: "order", id });
+      expect({ id, status: refused.status }).toEqual({ id, status: 400 });
+      expect(refused.body.error.message).toMatch(/id: must be 1 to 80 letters, digits/);
+    }
+    expect((await api("POST", "/instances", { process: "order", id: "Order-2026.11:a@b_c" })).status).toBe(
+      202,
+    );
+  });
+
   it("a repeated launch id starts nothing new", async () => {
     await api("POST", "/instances", { process: "order", id: "same" });
     await api("POST", "/instances", { process: "order", id: "same", fields: { n: 9 } });

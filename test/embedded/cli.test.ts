@@ -131,12 +131,12 @@ describe("docket serve and the client commands", () => {
       code: 2,
       err: "docket: instance o-1 is running: cancel it before deleting it (HTTP 409)\n",
     });
+    // The answer waits for the command to be applied: the instance is canceled by then.
     expect(await cli("cancel", "o-1", "--url", url)).toMatchObject({
       code: 0,
-      out: "cancel: accepted for o-1\n",
+      out: "cancel: applied to o-1\n",
     });
-    // The cancel is queued; wait until the server has applied it.
-    await until(async () => (await api("GET", "/instances/o-1")).body.status === "canceled", 10_000);
+    expect((await api("GET", "/instances/o-1")).body.status).toBe("canceled");
     expect(await cli("cancel", "o-1", "--url", url)).toMatchObject({
       code: 2,
       err: expect.stringMatching(
@@ -163,7 +163,7 @@ describe("docket serve and the client commands", () => {
     expect(json.next).toMatch(/^\d{15}#/);
   });
 
-  it("an operator command that cannot apply exits 2 with the reason", async () => {
+  it("an operator command says it was applied; one the instance refuses exits 2 with the reason", async () => {
     await api("POST", "/instances", { process: "order", id: "n-1" });
     const [retry, skip, resume] = await Promise.all([
       cli("retry", "n-1", "--url", url),
@@ -186,7 +186,17 @@ describe("docket serve and the client commands", () => {
     const paused = await cli("pause", "n-1", "--json", "--url", url);
     expect({ code: paused.code, body: JSON.parse(paused.out) }).toEqual({
       code: 0,
-      body: { id: "n-1", action: "pause" },
+      body: { id: "n-1", action: "pause", state: "applied" },
+    });
+    // Decided where it is applied: a resume right after the pause applies, a second one does not.
+    expect(await cli("resume", "n-1", "--url", url)).toEqual({
+      code: 0,
+      out: "resume: applied to n-1\n",
+      err: "",
+    });
+    expect(await cli("resume", "n-1", "--url", url)).toMatchObject({
+      code: 2,
+      err: "docket: resume does not apply to instance n-1: the instance is not paused (HTTP 409)\n",
     });
   });
 
@@ -200,7 +210,7 @@ describe("docket serve and the client commands", () => {
     await until(() => watch.run.out.includes("incident"), 10_000);
     expect(await cli("retry", "w-1", "--url", url)).toMatchObject({
       code: 0,
-      out: "retry: accepted for w-1\n",
+      out: "retry: applied to w-1\n",
     });
     const retried = await claim();
     expect(retried.id).toBe("w-1/0.0/2");

@@ -2,18 +2,27 @@
  * The operations API on the emulator, through the api function's handler (API Gateway's payload
  * format 2.0) as the api function's role: definitions, launch, list a page at a time, show,
  * history, diagram, operate, publish and delete. Under `npm run test:iam` each call signs as the
- * role the template gives the api function, so a grant it lacks fails here as on AWS.
+ * role the template gives the api function, so a grant it lacks fails here as on AWS; the keys of
+ * every item it writes are checked against its role's dynamodb:LeadingKeys conditions here, as
+ * moto does not evaluate those.
  */
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { API_BATCH_WRITE_KEYS, API_PUT_KEYS } from "../../cdk/api.js";
 import { provisionEngine } from "../../cdk/synth.js";
 import { type HttpApiEvent, makeApiHandler } from "../../lib/aws/api.js";
 import { type AwsClients, type AwsDeps, type AwsResources, makeAwsDeps } from "../../lib/aws/deps.js";
 import { LocalRunner } from "../../lib/aws/local.js";
 import type { Provisioned } from "../../lib/aws/provision.js";
+import { embeddedOperations } from "../../lib/embedded/api.js";
+import type { OperationsPort } from "../../lib/runtime/operations.js";
+import type { WireTask } from "../../lib/runtime/wire.js";
+import { open, project } from "../embedded/helpers.js";
 import { emulatorClients } from "./emulator.js";
 import { drainQueue } from "./queues.js";
-import { depsOfFunctions, provisioning } from "./roles.js";
+import { depsOfFunctions, iamEnforced, provisioning } from "./roles.js";
+import { whileRunning } from "./running.js";
 
 const clients: AwsClients = emulatorClients(inject("endpoint"));
 const run = Date.now().toString(36);
@@ -31,7 +40,12 @@ beforeAll(async () => {
   deps = makeAwsDeps(clients, small(resources));
   const functions = depsOfFunctions(resources, (own, its) => makeAwsDeps(own, small(its)), deps);
   runner = new LocalRunner(functions, resources.feeds, { visibilityTimeout: 1 });
-  api = makeApiHandler(functions("api"));
+  // Clients of its own without IAM too (the shared ones carry the test's own writes), whose writes are recorded.
+  const own = iamEnforced()
+    ? functions("api")
+    : makeAwsDeps(emulatorClients(inject("endpoint")), small(resources));
+  recordWrites(own);
+  api = makeApiHandler(own);
   await deps.definitions.register("paid.yaml", "do: [ { action: pack } ]\n");
   await deps.definitions.register(
     "paid.yaml",
@@ -40,12 +54,101 @@ beforeAll(async () => {
   await deps.definitions.register("broken.yaml", "do: [ { nonsense: 1 } ]\n");
 });
 
+/** Each table write the api function makes: the call and the partition key of every item it writes. */
+const writes: { call: string; keys: string[] }[] = [];
+
+function recordWrites(own: AwsDeps): void {
+  type Key = { pk?: { S?: string } };
+  type Requests = { PutRequest?: { Item: Key }; DeleteRequest?: { Key: Key } }[];
+  own.clients.dynamo.middlewareStack.add(
+    (next, context) => async (args) => {
+      // At the build step the document client has marshalled the input: `{ pk: { S: … } }`.
+      const input = args.input as { Item?: Key; Key?: Key; RequestItems?: Record<string, Requests> };
+      const call = String(context.commandName).replace(/Command$/, "");
+      const batch = Object.values(input.RequestItems ?? {}).flat();
+      const items = [input.Item, input.Key, ...batch.map((r) => r.PutRequest?.Item ?? r.DeleteRequest?.Key)];
+      if (!/^(Get|Query|Scan|BatchGet|TransactGet)/.test(call))
+        writes.push({ call, keys: items.flatMap((k) => (k?.pk?.S === undefined ? [] : [k.pk.S])) });
+      return next(args);
+    },
+    { step: "build", name: "recordTableWrites" },
+  );
+}
+
+/** The writes the role's LeadingKeys conditions would refuse on AWS (cdk/api.ts), and any other write. */
+function writesBeyondTheRole(): { call: string; keys: string[] }[] {
+  // StringLike: `*` is any run of characters, everything else itself.
+  const literal = (text: string) => text.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+  const like = (patterns: readonly string[]) => (key: string) =>
+    patterns.some((p) => new RegExp(`^${p.split("*").map(literal).join(".*")}$`).test(key));
+  const allowed: Record<string, (key: string) => boolean> = {
+    PutItem: like(API_PUT_KEYS),
+    BatchWriteItem: like(API_BATCH_WRITE_KEYS),
+  };
+  return writes.filter(({ call, keys }) => !allowed[call] || !keys.length || !keys.every(allowed[call]));
+}
+
 /** The keys of an instance's offloaded parts in the payload bucket. */
 async function payloadsOf(id: string): Promise<string[]> {
   const { Contents = [] } = await clients.s3.send(
     new ListObjectsV2Command({ Bucket: resources.payloadBucket, Prefix: `instances/${id}/` }),
   );
   return Contents.map((o) => o.Key as string);
+}
+
+/** The task a worker would take for `participant` of `instance` from the shared task queue. */
+async function taskOf(instance: string, participant: string): Promise<WireTask["task"]> {
+  for (let i = 0; i < 10; i++)
+    for (const { body } of await drainQueue(clients.sqs, resources.queues.tasks)) {
+      const task = body.task as WireTask["task"];
+      if (task.instance === instance && task.participant === participant) return task;
+    }
+  throw new Error(`no ${participant} task of ${instance} came`);
+}
+
+/** The task an embedded engine's worker claims for `participant`. */
+async function claimed(local: OperationsPort, participant: string): Promise<WireTask["task"]> {
+  const wire = (await local.tasks?.claim(participant, 5000, 60_000)) as WireTask | undefined;
+  if (!wire) throw new Error(`no ${participant} task came`);
+  return wire.task;
+}
+
+/** An instance's step items, oldest first (as the administrator). */
+async function stepsOf(instance: string): Promise<Record<string, unknown>[]> {
+  const { Items = [] } = await deps.table.client.send(
+    new QueryCommand({
+      TableName: deps.table.name,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :v)",
+      FilterExpression: "attribute_not_exists(kind)",
+      ExpressionAttributeValues: { ":pk": `I#${instance}`, ":v": "V#" },
+      ConsistentRead: true,
+    }),
+  );
+  return Items;
+}
+
+/** Rewrites a step's commands as summaries were stored before they kept the node. */
+async function storeAsBefore(step: Record<string, unknown>): Promise<void> {
+  const commands = JSON.parse(String(step.commands)) as {
+    type: string;
+    task?: WireTask["task"];
+    timer?: string;
+  }[];
+  const before = commands.map((c) =>
+    c.task
+      ? { type: c.type, task: c.task.id, participant: c.task.participant }
+      : c.timer === undefined
+        ? { type: c.type }
+        : { type: c.type, timer: c.timer },
+  );
+  await deps.table.client.send(
+    new UpdateCommand({
+      TableName: deps.table.name,
+      Key: { pk: step.pk, sk: step.sk },
+      UpdateExpression: "SET commands = :c",
+      ExpressionAttributeValues: { ":c": JSON.stringify(before) },
+    }),
+  );
 }
 
 /** One request as API Gateway hands it to the function; the answer with its body parsed. */
@@ -105,12 +208,12 @@ describe("the operations API as the api function's role (emulator)", () => {
     );
     expect((await call("GET", `/instances/${one}/diagram`)).body).toMatch(/^flowchart/);
 
-    // Operate: a cancel is queued (signed) and applied; a pause on a finished instance is refused.
-    expect(await call("POST", `/instances/${one}/cancel`, { reason: "test" })).toEqual({
+    // Operate: a cancel is queued (signed) and, the functions running meanwhile, answered applied;
+    // a pause on a finished instance is refused.
+    expect(await whileRunning(runner, call("POST", `/instances/${one}/cancel`, { reason: "test" }))).toEqual({
       status: 202,
-      body: { id: one, action: "cancel" },
+      body: { id: one, action: "cancel", state: "applied" },
     });
-    await runner.settle();
     expect((await call("GET", `/instances/${one}`)).body.status).toBe("canceled");
     const history = (await call("GET", `/instances/${one}/history`)).body;
     expect(history.records.map((r: { message: { type: string } }) => r.message.type)).toEqual([
@@ -134,6 +237,71 @@ describe("the operations API as the api function's role (emulator)", () => {
     expect(await call("DELETE", `/instances/${one}`)).toEqual({ status: 204, body: undefined });
     expect((await call("GET", `/instances/${one}`)).status).toBe(404);
     expect(await payloadsOf(one)).toEqual([]);
+
+    // Publish put a buffered event and delete batch-wrote the instance's items, within the role's keys.
+    expect(writes.map((w) => w.call)).toEqual(expect.arrayContaining(["PutItem", "BatchWriteItem"]));
+    expect(writesBeyondTheRole()).toEqual([]);
+  }, 60_000);
+
+  it("colours an instance's diagram as the embedded engine does: the actions answered done", async () => {
+    const parcel =
+      "context: { ref: '' }\ndo:\n  - action: pack\n  - action: ship\n  - await: { event: shipped, key: context.ref }\n";
+    await deps.definitions.register("parcel.yaml", parcel);
+    const embedded = await open(project({ "definitions/parcel.yaml": parcel }).config);
+    const local = embeddedOperations(embedded);
+    const id = `parcel-${run}`;
+    const settled = () => Promise.all([runner.settle(), embedded.idle()]);
+    const diagrams = async () => ({
+      aws: (await call("GET", `/instances/${id}/diagram`)).body as string,
+      embedded: await local.diagram(id),
+    });
+    try {
+      // The same launch, replies and event on both hosts.
+      await call("POST", "/instances", { process: "parcel", id, fields: { ref: id } });
+      await local.launch({ process: "parcel", id, fields: { ref: id } });
+      for (const participant of ["pack", "ship"]) {
+        await settled();
+        await deps.runtime.reply({ task: await taskOf(id, participant), status: "done", fields: {} });
+        await embedded.reply({ task: await claimed(local, participant), status: "done", fields: {} });
+      }
+      await settled();
+      const waiting = await diagrams();
+      expect(waiting.aws).toMatch(/class n0_0 done\n {2}class n0_1 done\n {2}class n0_2 active\n/);
+      expect(waiting.aws).toBe(waiting.embedded);
+
+      // A step keeps its tasks without their fields: id, instance, node, participant, attempt.
+      const steps = await stepsOf(id);
+      expect(JSON.parse(String(steps[1]?.commands))).toEqual([
+        {
+          type: "task",
+          task: { id: `${id}/0.1/1`, instance: id, node: "0.1", participant: "ship", attempt: 1 },
+        },
+      ]);
+      // Steps stored as summaries were before (a task's id and participant, a timer's id) read the
+      // same: the same nodes in the same states (an await's `class` line comes later, its
+      // subscription's node not kept then).
+      for (const step of steps) await storeAsBefore(step);
+      const before = (await call("GET", `/instances/${id}/diagram`)).body as string;
+      expect(before.split("\n").sort()).toEqual(waiting.embedded.split("\n").sort());
+      const history = (await call("GET", `/instances/${id}/history`)).body;
+      expect(history.records[0].commands).toContainEqual({
+        type: "task",
+        task: { id: `${id}/0.0/1`, instance: id, node: "0.0", participant: "pack", attempt: 1 },
+      });
+
+      await call("POST", "/events", { name: "shipped", key: id });
+      await local.publish({ name: "shipped", key: id });
+      await settled();
+      const finished = await diagrams();
+      for (const diagram of [finished.aws, finished.embedded]) {
+        expect(diagram).toMatch(/class n0_0 done\n {2}class n0_1 done\n/);
+        expect(diagram).toMatch(/class n0 done/);
+        expect(diagram).not.toMatch(/class \S+ active/);
+      }
+      expect(writesBeyondTheRole()).toEqual([]);
+    } finally {
+      await embedded.close();
+    }
   }, 60_000);
 
   it("pages through instances created in one millisecond, across statuses: newest first, ties by id descending", async () => {

@@ -14,6 +14,7 @@ import { awsOperations } from "../../lib/aws/operations.js";
 import type { Provisioned } from "../../lib/aws/provision.js";
 import { emulatorClients } from "../integration/emulator.js";
 import { provisioning } from "../integration/roles.js";
+import { whileRunning } from "../integration/running.js";
 import {
   type Api,
   awaitReadings,
@@ -56,7 +57,10 @@ beforeAll(async () => {
   runner = new LocalRunner(deps, resources.feeds, { visibilityTimeout: 1 });
   worker = new QueueWorker(clients.sqs, resources.queues.tasks, () => runner.tick());
   for (const [key, source] of Object.entries(DEFINITIONS)) await deps.definitions.register(key, source);
-  ({ api, close } = await serveOnLocalhost(awsOperations(deps)));
+  const served = await serveOnLocalhost(awsOperations(deps));
+  // The functions run while a request waits, as on AWS (an operator command waits to be applied).
+  api = (method, path, body) => whileRunning(runner, served.api(method, path, body));
+  close = served.close;
 });
 afterAll(() => close());
 
@@ -93,7 +97,7 @@ async function launch(process: string, id: string, fields?: object): Promise<voi
 async function operate(id: string, action: string, body: object = {}): Promise<void> {
   expect(await api("POST", `/instances/${id}/${action}`, body)).toEqual({
     status: 202,
-    body: { id, action },
+    body: { id, action, state: "applied" },
   });
 }
 
@@ -192,12 +196,7 @@ describe("the operations API on AWS (emulator)", () => {
         /skip does not apply.*no incident at node 0\.9/,
       ],
       ["refuse-running", "resume", {}, /the instance is not paused/],
-      [
-        "refuse-done",
-        "cancel",
-        {},
-        /cancel does not apply to instance refuse-done: instance refuse-done is completed/,
-      ],
+      ["refuse-done", "cancel", {}, /cancel does not apply to instance refuse-done: it is completed/],
     ];
     for (const [id, action, body, reason] of refusals) {
       const before = await show(id);
@@ -211,7 +210,12 @@ describe("the operations API on AWS (emulator)", () => {
       await runner.settle();
       expect(await show(id)).toEqual(before);
     }
-    expect(await messageTypes("refuse-running")).toEqual([]);
+    // The state is unchanged; the history keeps each refused command, with why (a note).
+    expect(await messageTypes("refuse-running")).toEqual([
+      "operator:retry",
+      "operator:skip",
+      "operator:resume",
+    ]);
     expect((await show("refuse-done")).status).toBe("completed");
   });
 
@@ -251,14 +255,16 @@ describe("the operations API on AWS (emulator)", () => {
     // moto forgets a deduplication id once its message is consumed; SQS keeps it five minutes, so
     // check what AWS would judge by: every operator command went out with an id of its own.
     const operatorSends = deduplicationIds.filter((sent) => sent.instance === id);
-    expect(operatorSends.map((sent) => sent.action)).toEqual(["pause", "resume", "pause", "resume"]);
-    expect(new Set(operatorSends.map((sent) => sent.id)).size).toBe(4);
+    // The second pause of the first pair was refused (paused already) where it was applied.
+    expect(operatorSends.map((sent) => sent.action)).toEqual(["pause", "pause", "resume", "pause", "resume"]);
+    expect(new Set(operatorSends.map((sent) => sent.id)).size).toBe(5);
 
     await worker.answer(second, { status: "done", fields: { b: 2 } });
     await runner.settle();
     expect(await show(id)).toMatchObject({ status: "completed", context: { a: 1, b: 2 } });
     expect(await messageTypes(id)).toEqual([
       "operator:pause",
+      "operator:pause", // refused: paused already (a note)
       "reply",
       "operator:resume",
       "operator:pause",

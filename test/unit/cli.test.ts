@@ -1,5 +1,8 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
+import { operatorText } from "../../lib/cli/client.js";
 import { changes, describeChange } from "../../lib/cli/watch.js";
 import { type InstanceView, OPERATOR_ACTIONS } from "../../lib/runtime/operations.js";
 import { runScenarioFile } from "../../lib/scenario/runner.js";
@@ -139,5 +142,92 @@ describe("docket watch's changes", () => {
       "status faulted",
       "fault Broken at 0.1 (error id f1): on purpose",
     ]);
+  });
+});
+
+describe("operator commands' answers", () => {
+  it("say whether the command was applied or is still queued (an API that does not say: queued)", () => {
+    expect(operatorText("pause", "a-1", { state: "applied" })).toBe("pause: applied to a-1");
+    expect(operatorText("cancel", "a-1", { state: "queued" })).toBe(
+      "cancel: queued for a-1 (not applied yet)",
+    );
+    expect(operatorText("retry", "a-1", {})).toBe("retry: queued for a-1 (not applied yet)");
+  });
+});
+
+/** A step of the stub API: an answer (status and JSON body), or "drop" to close the connection unanswered. */
+type Scripted = { status: number; body: unknown } | "drop";
+
+/**
+ * Runs `docket watch <id>` against a stub API that plays `script` in turn, one step per poll (the
+ * last step again once played through); resolves with the exit code, stdout and stderr.
+ */
+async function watchAgainst(id: string, script: Scripted[]) {
+  let polls = 0;
+  const server = createServer((request, response: ServerResponse) => {
+    const step = script[Math.min(polls++, script.length - 1)];
+    if (step === "drop" || step === undefined || request.url !== `/instances/${id}`) {
+      request.socket.destroy();
+      return;
+    }
+    response.writeHead(step.status, { "content-type": "application/json" }).end(JSON.stringify(step.body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const child = spawn(process.execPath, ["bin/docket.js", "watch", id, "--interval", "0.05", "--url", url]);
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.stderr.on("data", (d) => {
+      err += d;
+    });
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    return { code, out, err, polls, url };
+  } finally {
+    server.close();
+  }
+}
+
+describe.concurrent("docket watch through the API's bad moments", () => {
+  const instance = (status: string) => ({
+    status: 200,
+    body: { id: "w", status, paused: false, active: [], incidents: [], fault: null },
+  });
+  const failure = (status: number, code: string, message: string) => ({
+    status,
+    body: { error: { code, message } },
+  });
+
+  it("tries again after a 5xx, a lost connection and a 429, saying each error once, until the end", async () => {
+    const busy = failure(503, "Unavailable", "the store is busy");
+    const { code, out, err, polls, url } = await watchAgainst("w", [
+      busy,
+      busy,
+      instance("running"),
+      "drop",
+      failure(429, "TooManyRequests", "slow down"),
+      instance("completed"),
+    ]);
+    expect({ code, out, polls }).toEqual({ code: 0, out: "status running\nstatus completed\n", polls: 6 });
+    const lines = err.trim().split("\n");
+    expect(lines).toHaveLength(3);
+    // The second 503 is not said again; the backoff starts over once an answer came.
+    expect(lines[0]).toBe("docket: the store is busy (HTTP 503); retrying in 0.5s");
+    expect(lines[1]).toMatch(new RegExp(`^docket: cannot reach docket at ${url} .*; retrying in 0\\.5s$`));
+    expect(lines[2]).toBe("docket: slow down (HTTP 429); retrying in 1s");
+  });
+
+  it("gives up on a 4xx answer (exit 2), even after a transient error", async () => {
+    const { code, out, err } = await watchAgainst("gone", [
+      failure(502, "BadGateway", "upstream down"),
+      failure(404, "NotFound", "no instance gone"),
+    ]);
+    expect({ code, out }).toEqual({ code: 2, out: "" });
+    expect(err).toBe(
+      "docket: upstream down (HTTP 502); retrying in 0.5s\ndocket: no instance gone (HTTP 404)\n",
+    );
   });
 });

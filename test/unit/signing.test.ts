@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { joinUrl } from "../../lib/cli/connection.js";
+import { joinUrl, queryString } from "../../lib/cli/connection.js";
 import { signingScope, signRequest } from "../../lib/cli/signing.js";
 
 // AWS's Signature Version 4 test suite (aws-sig-v4-test-suite): its example credentials, region,
@@ -88,6 +88,15 @@ describe("which URLs are signed", () => {
       "https://x.example/prod/instances?limit=2",
     );
     expect(joinUrl("http://127.0.0.1:7070/", "/instances/a").href).toBe("http://127.0.0.1:7070/instances/a");
+  });
+  it("queries are percent-encoded as SigV4 signs them: a space is %20, a plus %2B, never a bare +", () => {
+    expect(queryString({ process: "order flow", after: "1#a+b", gone: undefined, "a b": "!'()*~" })).toBe(
+      "?process=order%20flow&after=1%23a%2Bb&a%20b=%21%27%28%29%2A~",
+    );
+    expect(queryString({})).toBe("");
+    expect(joinUrl("https://x.example/prod", "/instances?process=order%20flow").search).toBe(
+      "?process=order%20flow",
+    );
   });
 });
 
@@ -198,6 +207,31 @@ describe("the client", () => {
     expect(await resign(post, credentials, post.body.replace('"n":1', '"n":2'))).not.toBe(
       post.headers.authorization,
     );
+  });
+
+  it("signs a query with a space and a plus as it sends it, as AWS reads it (a + is a plus)", async () => {
+    const list = await capture(
+      ["list", "--process", "order flow", "--after", "000000000000001#a+b c", "--limit", "5"],
+      awsEnv,
+      { instances: [] },
+    );
+    expect(list).toMatchObject({ code: 0, out: "no instances\n" });
+    const get = list.requests[0];
+    if (!get) throw new Error("no request reached the server");
+    // URLSearchParams would send process=order+flow: AWS would read "order+flow", signed as "order flow".
+    expect(get.url).toBe("/instances?limit=5&process=order%20flow&after=000000000000001%23a%2Bb%20c");
+    // The signature is that of the values meant, whatever the order of the parameters.
+    const meant = new URL(
+      `http://${get.headers.host}/instances?after=000000000000001%23a%2Bb%20c&limit=5&process=order%20flow`,
+    );
+    const expected = await signRequest(
+      { method: "GET", url: meant, headers: {} },
+      credentials,
+      { region: "eu-west-1", service: "execute-api" },
+      fromAmzDate(String(get.headers["x-amz-date"])),
+    );
+    expect(get.headers.authorization).toBe(expected.authorization);
+    expect(await resign(get, credentials)).toBe(get.headers.authorization);
   });
 
   it("sends DOCKET_API_TOKEN as a bearer token to a URL that is not AWS's", async () => {
