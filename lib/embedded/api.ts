@@ -38,9 +38,13 @@ function embeddedTasks(engine: EmbeddedEngine): TaskPort {
   };
 }
 
-/** The operations port over an embedded engine. */
-export function embeddedOperations(engine: EmbeddedEngine): OperationsPort {
+/** The operations port over an embedded engine; `operatorWaitMs` as in OperationsHost (default 5 s). */
+export function embeddedOperations(
+  engine: EmbeddedEngine,
+  options: { operatorWaitMs?: number } = {},
+): OperationsPort {
   return new EngineOperations({
+    ...options,
     name: "embedded",
     store: engine.store,
     definitions: engine.definitions,

@@ -28,6 +28,7 @@ import {
   type InstanceStore,
   type InstanceSummary,
   listCursor,
+  type StoredInstance,
 } from "../ports.js";
 import { diagram } from "./diagram.js";
 import type { LaunchRequest, PublishRequest } from "./runtime.js";
@@ -193,10 +194,15 @@ export class EngineOperations implements OperationsPort {
     return found.length > limit && last ? { instances, next: listCursor(last) } : { instances };
   }
 
-  private async snapshot(id: string): Promise<Snapshot> {
+  /** The instance as stored; a NoInstance error (404) when there is none. */
+  private async stored(id: string): Promise<StoredInstance> {
     const stored = await this.deps.store.load(id);
     if (!stored) throw new EngineError("NoInstance", `no instance ${id}`);
-    return stored.snapshot;
+    return stored;
+  }
+
+  private async snapshot(id: string): Promise<Snapshot> {
+    return (await this.stored(id)).snapshot;
   }
 
   async show(id: string): Promise<InstanceView> {
@@ -232,8 +238,7 @@ export class EngineOperations implements OperationsPort {
     };
     const problems = checkMessage(message);
     if (problems.length) throw new MessageError(problems);
-    const stored = await this.deps.store.load(id);
-    if (!stored) throw new EngineError("NoInstance", `no instance ${id}`);
+    const stored = await this.stored(id);
     // Nothing changes a finished instance; anything else is decided where it is applied, in its
     // place among the instance's messages (a pause still queued decides whether a resume applies).
     if (FINAL_STATUSES.includes(stored.snapshot.status))
@@ -267,8 +272,7 @@ export class EngineOperations implements OperationsPort {
   }
 
   async remove(id: string): Promise<void> {
-    const stored = await this.deps.store.load(id);
-    if (!stored) throw new EngineError("NoInstance", `no instance ${id}`);
+    const stored = await this.stored(id);
     const { status } = stored.snapshot;
     if (!FINAL_STATUSES.includes(status))
       throw new NotApplicableError(`instance ${id} is ${status}: cancel it before deleting it`);

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serveApi } from "../../lib/embedded/api.js";
+import { embeddedOperations, serveApi } from "../../lib/embedded/api.js";
 import type { EmbeddedEngine } from "../../lib/embedded/engine.js";
 import { open, project, until } from "./helpers.js";
 
@@ -116,17 +116,7 @@ describe("the HTTP API", () => {
   });
 
   it("answers 'queued' for a command not applied within the wait; the history shows it applied later", async () => {
-    const { EngineOperations } = await import("../../lib/runtime/operations.js");
-    const impatient = new EngineOperations({
-      name: "embedded",
-      store: engine.store,
-      definitions: engine.definitions,
-      clock: engine.clock,
-      launch: (request) => engine.launch(request),
-      publish: (request) => engine.publish(request),
-      enqueue: (instance, message) => engine.enqueue(instance, message),
-      operatorWaitMs: 0,
-    });
+    const impatient = embeddedOperations(engine, { operatorWaitMs: 0 });
     await engine.launch({ process: "order", id: "ops-2" });
     await engine.idle();
     expect(await impatient.operate("ops-2", "pause", {})).toEqual({
