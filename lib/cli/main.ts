@@ -43,7 +43,7 @@ function addAuthoringCommands(program: Command): void {
     .argument("<files...>", "scenario files (.yaml) or folders holding them")
     .action(async (files: string[]) => {
       const { testCommand } = await import("./test.js");
-      process.exitCode = testCommand(files);
+      process.exitCode = await testCommand(files);
     });
   withTarget(
     program

@@ -2,13 +2,13 @@ import { runScenarioFile } from "../scenario/runner.js";
 import { expandFiles } from "./files.js";
 
 /** `docket test`: runs scenarios, prints each failure with its step, then "N passed, N failed". */
-export function testCommand(paths: string[]): number {
+export async function testCommand(paths: string[]): Promise<number> {
   const { files, missing } = expandFiles(paths, (file) => /\.ya?ml$/.test(file));
   for (const path of missing) console.error(`${path}: no such file or folder`);
   let passed = 0;
   let failed = 0;
   for (const file of files) {
-    const outcome = runScenarioFile(file);
+    const outcome = await runScenarioFile(file);
     if (outcome.passed) {
       passed++;
       console.log(`  ✓ ${outcome.file}`);

@@ -1,220 +1,274 @@
 /**
- * An in-memory runtime on a virtual clock: it applies messages through the pure interpreter and
- * carries out the commands (tasks, timers, subscriptions with the event buffer, subprocesses,
- * lifecycle events). Scenario tests, property tests and benchmarks run on it; it performs no I/O.
+ * The ports in memory: an instance store, a dispatcher whose inbox, timers and task log are arrays
+ * and maps, the subscription index with its event buffer, a definition store and a virtual clock.
+ * They hold no loop of their own: MemoryHost (memory-host.ts) drives the production Runtime over
+ * them, so scenarios, property tests and anything else run in memory prove the same advance loop
+ * that runs on SQLite and on AWS.
  */
 
-import { CONSUMED_WINDOW_MS, transition } from "../engine/index.js";
-import { type Command, type Message, nodeState, type Snapshot, type TaskCommand } from "../engine/types.js";
-import { DocketError, EngineError } from "../errors.js";
-import type { Definition, Json } from "../language/model.js";
-import type { ExternalEvent, HistoryRecord } from "../ports.js";
-import { eventMessage, MAX_CALL_DEPTH } from "./runtime.js";
+import type { Command, Message, TaskCommand } from "../engine/types.js";
+import { ConflictError } from "../errors.js";
+import type { Definition, Json, JsonObject } from "../language/model.js";
+import {
+  type Clock,
+  type DefinitionStore,
+  type Dispatcher,
+  type ExternalEvent,
+  type HistoryPage,
+  type HistoryRecord,
+  type InstanceFilter,
+  type InstanceStore,
+  type InstanceSummary,
+  listCursor,
+  type Registration,
+  type StoredInstance,
+  type Subscription,
+  type SubscriptionIndex,
+} from "../ports.js";
+import { readRegistration } from "./registration.js";
 
-/** An event as the buffer keeps it: the ports' ExternalEvent. */
-export type BufferedEvent = ExternalEvent;
+/** A clock that moves only when told to. */
+export class VirtualClock implements Clock {
+  constructor(public current = 0) {}
+  now(): number {
+    return this.current;
+  }
+}
 
-interface Timer {
+export class MemoryStore implements InstanceStore {
+  private readonly instances = new Map<string, StoredInstance>();
+  private readonly records = new Map<string, HistoryRecord[]>();
+
+  async load(id: string): Promise<StoredInstance | undefined> {
+    return this.instances.get(id);
+  }
+
+  async save(
+    next: Omit<StoredInstance, "version">,
+    record: HistoryRecord,
+    expected: number | undefined,
+  ): Promise<number> {
+    const id = next.snapshot.id;
+    const current = this.instances.get(id)?.version;
+    if (current !== expected)
+      throw new ConflictError(`instance ${id} is at version ${current ?? "none"}, not ${expected ?? "none"}`);
+    const version = (expected ?? 0) + 1;
+    this.instances.set(id, { ...next, version });
+    this.append(id, record);
+    return version;
+  }
+
+  async note(id: string, record: HistoryRecord): Promise<void> {
+    this.append(id, record);
+  }
+
+  async markSent(id: string, version: number): Promise<void> {
+    const stored = this.instances.get(id);
+    if (stored?.version === version) this.instances.set(id, { ...stored, outbox: [] });
+  }
+
+  async history(id: string, page: { after?: number; limit?: number } = {}): Promise<HistoryPage> {
+    const all = this.records.get(id) ?? [];
+    const after = page.after ?? 0;
+    const limit = page.limit ?? 100;
+    const records = all.slice(after, after + limit).map((record, i) => ({ ...record, seq: after + i + 1 }));
+    return after + limit < all.length ? { records, next: after + limit } : { records };
+  }
+
+  async recentHistory(id: string, limit: number): Promise<HistoryRecord[]> {
+    return (this.records.get(id) ?? []).slice(-limit).reverse();
+  }
+
+  async list(filter: InstanceFilter = {}): Promise<InstanceSummary[]> {
+    const summaries = [...this.instances.values()]
+      .map(({ snapshot: s }) => ({
+        id: s.id,
+        process: s.process,
+        status: s.status,
+        createdAt: s.createdAt,
+        updatedAt: s.updatedAt,
+      }))
+      .filter((s) => filter.status === undefined || s.status === filter.status)
+      .filter((s) => filter.process === undefined || s.process === filter.process)
+      .filter((s) => filter.after === undefined || listCursor(s) < filter.after)
+      .sort((a, b) => (listCursor(a) < listCursor(b) ? 1 : -1));
+    return summaries.slice(0, filter.limit ?? 100);
+  }
+
+  async remove(id: string): Promise<boolean> {
+    this.records.delete(id);
+    return this.instances.delete(id);
+  }
+
+  /** An instance as stored now (what `load` gives, without waiting). */
+  stored(id: string): StoredInstance | undefined {
+    return this.instances.get(id);
+  }
+
+  /** Every instance stored, in the order they were first saved. */
+  all(): StoredInstance[] {
+    return [...this.instances.values()];
+  }
+
+  /** Every history record of an instance, oldest first. */
+  recordsOf(id: string): readonly HistoryRecord[] {
+    return this.records.get(id) ?? [];
+  }
+
+  private append(id: string, record: HistoryRecord): void {
+    const records = this.records.get(id) ?? [];
+    records.push(record);
+    this.records.set(id, records);
+  }
+}
+
+export interface Timer {
   readonly timer: string;
   readonly instance: string;
   readonly node: string;
   readonly due: number;
 }
 
-interface Subscription {
-  readonly subscription: string;
+export interface InboxEntry {
   readonly instance: string;
-  readonly node: string;
-  readonly event: string;
-  readonly key?: string;
+  readonly message: Message;
+  /** Like an SQS message id: each enqueue is a delivery of its own. */
+  readonly delivery: string;
 }
 
-/** Resolves what a `call` names: a registered definition or XML held in the context. */
-export type DefinitionResolver = (
-  process: { name: string; version?: string } | { source: string },
-) => Definition;
-
-export interface MemoryRuntimeOptions {
-  /** Definitions by process name, for launches and `call`s by name. */
-  readonly resolve: DefinitionResolver;
-  /** Start of the virtual clock, epoch ms. Default 0. */
-  readonly now?: number;
-  /** How long published events are kept for awaits that subscribe later. Default 1 hour. */
-  readonly eventBufferMs?: number;
-  /** Messages applied in one `drain` before it gives up (a runaway loop of messages). Default 100,000. */
-  readonly maxMessages?: number;
-}
-
-export class MemoryRuntime {
-  now: number;
-  readonly instances = new Map<string, Snapshot>();
-  readonly definitions = new Map<string, Definition>();
-  readonly history = new Map<string, HistoryRecord[]>();
-  /** Every task sent, in order; redelivered duplicates are counted, not resent. */
+export class MemoryDispatcher implements Dispatcher {
+  readonly inbox: InboxEntry[] = [];
+  readonly timers = new Map<string, Timer>();
+  /** Every task sent, in order; a task sent again (a resent outbox) is counted apart. */
   readonly dispatched: TaskCommand[] = [];
   readonly duplicateDispatches: TaskCommand[] = [];
   readonly published: { event: string; detail: Json; at: number }[] = [];
-  private readonly inbox: { instance: string; message: Message }[] = [];
-  private readonly timers = new Map<string, Timer>();
-  private readonly subscriptions = new Map<string, Subscription>();
-  private readonly buffer: BufferedEvent[] = [];
   private readonly sentTaskIds = new Set<string>();
-  private eventSeq = 0;
+  private deliveries = 0;
 
-  private get bufferMs(): number {
-    return this.options.eventBufferMs ?? CONSUMED_WINDOW_MS;
-  }
+  constructor(private readonly clock: Clock) {}
 
-  constructor(private readonly options: MemoryRuntimeOptions) {
-    this.now = options.now ?? 0;
-  }
-
-  launch(definition: Definition, instance: string, fields: Record<string, Json> = {}): void {
-    this.definitions.set(instance, definition);
-    this.send(instance, { type: "launch", instance, fields });
-  }
-
-  send(instance: string, message: Message): void {
-    this.inbox.push({ instance, message });
-    this.drain();
-  }
-
-  /** Applies queued messages until none is left. */
-  drain(): void {
-    const limit = this.options.maxMessages ?? 100_000;
-    for (let applied = 0; this.inbox.length; applied++) {
-      if (applied >= limit)
-        throw new EngineError("MessageLimit", `more than ${limit} messages without rest: a loop of messages`);
-      const { instance, message } = this.inbox.shift() as { instance: string; message: Message };
-      this.apply(instance, message);
+  async sendTask(command: TaskCommand): Promise<void> {
+    if (this.sentTaskIds.has(command.task.id)) this.duplicateDispatches.push(command);
+    else {
+      this.sentTaskIds.add(command.task.id);
+      this.dispatched.push(command);
     }
   }
 
-  private apply(instance: string, message: Message): void {
-    const definition = this.definitions.get(instance);
-    if (!definition) throw new EngineError("NoInstance", `no instance ${instance}`);
-    const result = transition(definition, this.instances.get(instance), message, this.now);
-    this.instances.set(instance, result.snapshot);
-    const entries = this.history.get(instance) ?? [];
-    entries.push({ at: this.now, message, commands: result.commands, notes: result.notes });
-    this.history.set(instance, entries);
-    for (const command of result.commands) this.carryOut(command);
+  async check(_commands: readonly Command[]): Promise<void> {}
+
+  async startTimer(timer: Timer): Promise<void> {
+    if (!this.timers.has(timer.timer)) this.timers.set(timer.timer, timer);
   }
 
-  private carryOut(command: Command): void {
-    switch (command.type) {
-      case "task":
-        if (this.sentTaskIds.has(command.task.id)) this.duplicateDispatches.push(command);
-        else {
-          this.sentTaskIds.add(command.task.id);
-          this.dispatched.push(command);
-        }
-        return;
-      case "timer":
-        this.timers.set(command.timer, command);
-        return;
-      case "cancel-timer":
-        this.timers.delete(command.timer);
-        return;
-      case "subscribe":
-        this.subscriptions.set(command.subscription, command);
-        for (const event of this.buffer)
-          if (event.at > this.now - this.bufferMs) this.deliver(command, event);
-        return;
-      case "unsubscribe":
-        this.subscriptions.delete(command.subscription);
-        return;
-      case "start-child":
-        this.startChild(command);
-        return;
-      case "cancel-child":
-        if (this.definitions.has(command.child))
-          this.inbox.push({ instance: command.child, message: { type: "operator", action: "cancel" } });
-        return;
-      case "notify-parent":
-        this.inbox.push({ instance: command.message.instance, message: command.message });
-        return;
-      case "publish":
-        this.published.push({ event: command.event, detail: command.detail, at: this.now });
-        return;
-      case "finish":
-        for (const [id, subscription] of this.subscriptions)
-          if (subscription.instance === command.instance) this.subscriptions.delete(id);
-    }
+  async cancelTimer(timer: string): Promise<void> {
+    this.timers.delete(timer);
   }
 
-  private startChild(command: Extract<Command, { type: "start-child" }>): void {
-    try {
-      if (command.child.split("~").length - 1 > MAX_CALL_DEPTH)
-        throw new EngineError(
-          "CallDepth",
-          `calls nest deeper than ${MAX_CALL_DEPTH} levels (does a process call itself without end?)`,
-        );
-      this.definitions.set(command.child, this.options.resolve(command.process));
-    } catch (error) {
-      if (!(error instanceof DocketError)) throw error;
-      // A subprocess that cannot start faults the call, as a failed subprocess would.
-      const { instance, node, child } = command.parent;
-      const fault = { code: error.code, message: error.message };
-      this.inbox.push({
-        instance,
-        message: { type: "child", instance, node, child, status: "faulted", fault },
-      });
-      return;
-    }
-    const { child, fields, parent } = command;
-    this.inbox.push({ instance: child, message: { type: "launch", instance: child, fields, parent } });
+  async enqueue(instance: string, message: Message): Promise<void> {
+    this.deliveries += 1;
+    this.inbox.push({ instance, message, delivery: `d${this.deliveries}` });
   }
 
-  private deliver(subscription: Subscription, event: BufferedEvent): void {
-    if (event.name !== subscription.event) return;
-    if (subscription.key !== undefined && event.key !== subscription.key) return;
-    this.inbox.push({ instance: subscription.instance, message: eventMessage(subscription, event) });
+  async publish(event: string, detail: JsonObject): Promise<void> {
+    this.published.push({ event, detail, at: this.clock.now() });
   }
 
-  /** Publishes an event: buffered for late subscribers, delivered to current ones. */
-  publish(name: string, key: string | undefined, data: Json = null): BufferedEvent {
-    this.eventSeq += 1;
-    const event: BufferedEvent = {
-      id: `event-${this.eventSeq}`,
-      name,
-      ...(key === undefined ? {} : { key }),
-      data,
-      at: this.now,
-    };
-    while (this.buffer.length && (this.buffer[0] as BufferedEvent).at <= this.now - this.bufferMs)
-      this.buffer.shift();
+  /** The timer due first at or before `until`, if any. */
+  nextTimer(until: number): Timer | undefined {
+    let next: Timer | undefined;
+    for (const timer of this.timers.values())
+      if (timer.due <= until && (!next || timer.due < next.due)) next = timer;
+    return next;
+  }
+}
+
+function matches(subscription: Subscription, event: ExternalEvent): boolean {
+  return (
+    event.name === subscription.event && (subscription.key === undefined || event.key === subscription.key)
+  );
+}
+
+export class MemorySubscriptions implements SubscriptionIndex {
+  readonly active = new Map<string, Subscription>();
+  private buffer: ExternalEvent[] = [];
+
+  async subscribe(subscription: Subscription, since: number): Promise<ExternalEvent[]> {
+    this.active.set(subscription.subscription, subscription);
+    return this.buffer.filter((event) => event.at > since && matches(subscription, event));
+  }
+
+  async unsubscribe(subscription: string): Promise<void> {
+    this.active.delete(subscription);
+  }
+
+  async unsubscribeInstance(instance: string): Promise<void> {
+    for (const [id, subscription] of this.active)
+      if (subscription.instance === instance) this.active.delete(id);
+  }
+
+  async record(event: ExternalEvent, since: number): Promise<Subscription[]> {
+    this.buffer = this.buffer.filter((buffered) => buffered.at > since);
     this.buffer.push(event);
-    for (const subscription of [...this.subscriptions.values()]) this.deliver(subscription, event);
-    this.drain();
-    return event;
+    return [...this.active.values()].filter((subscription) => matches(subscription, event));
+  }
+}
+
+/**
+ * Definitions held in memory: added as read (a scenario's definitions, by every name a `call` may
+ * use) or registered from source like the other hosts' stores.
+ */
+export class MemoryDefinitions implements DefinitionStore {
+  private readonly byName = new Map<string, string>();
+  private readonly byHashes = new Map<string, Definition>();
+
+  /** Adds a definition read elsewhere, known by each of `names`; returns its version. */
+  add(definition: Definition, names: readonly string[] = [definition.name]): string {
+    const hash = `m${this.byHashes.size + 1}`;
+    this.byHashes.set(hash, definition);
+    for (const name of names) this.byName.set(name, hash);
+    return hash;
   }
 
-  /** Moves the virtual clock, firing each due timer at its own time, in order. */
-  advance(ms: number): void {
-    const until = this.now + ms;
-    for (;;) {
-      let next: Timer | undefined;
-      for (const timer of this.timers.values())
-        if (timer.due <= until && (!next || timer.due < next.due)) next = timer;
-      if (!next) break;
-      this.timers.delete(next.timer);
-      this.now = Math.max(this.now, next.due);
-      this.send(next.instance, { type: "timer", node: next.node, timer: next.timer });
-    }
-    this.now = until;
+  names(): string[] {
+    return [...this.byName.keys()];
   }
 
-  /** Tasks still waiting for a reply, oldest first. */
-  openTasks(): TaskCommand[] {
-    return this.dispatched.filter((command) => {
-      const snapshot = this.instances.get(command.task.instance);
-      const state = snapshot && nodeState(snapshot, command.task.node);
-      return state?.k === "action" && state.task === command.task.id && state.wait === "reply";
-    });
+  async register(key: string, source: string): Promise<Registration> {
+    const registration = await readRegistration(key, source);
+    if (registration.ok) this.keep(registration.hash, registration.definition, registration.name);
+    return registration;
   }
 
-  pendingTimers(): readonly Timer[] {
-    return [...this.timers.values()];
+  async registerInline(source: string): Promise<Registration> {
+    const registration = await readRegistration("subprocess.xml", source);
+    if (registration.ok) this.byHashes.set(registration.hash, registration.definition);
+    return registration;
+  }
+
+  async resolve(
+    name: string,
+    version?: string,
+  ): Promise<{ hash: string; definition: Definition } | undefined> {
+    const hash = version === undefined ? this.byName.get(name) : this.versionOf(version);
+    const definition = hash === undefined ? undefined : this.byHashes.get(hash);
+    return hash === undefined || definition === undefined ? undefined : { hash, definition };
+  }
+
+  async byHash(hash: string): Promise<Definition | undefined> {
+    return this.byHashes.get(hash);
+  }
+
+  /** A version named by its hash or by a prefix only one hash has. */
+  private versionOf(version: string): string | undefined {
+    if (this.byHashes.has(version)) return version;
+    const found = [...this.byHashes.keys()].filter((hash) => hash.startsWith(version));
+    return found.length === 1 ? found[0] : undefined;
+  }
+
+  private keep(hash: string, definition: Definition, name: string): void {
+    this.byHashes.set(hash, definition);
+    this.byName.set(name, hash);
   }
 }

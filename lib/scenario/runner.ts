@@ -1,6 +1,8 @@
 /**
- * Runs scenario files (DESIGN §5) on the in-memory runtime with a virtual clock: scripted replies,
- * events and clock moves, expectations checked after each step and at the end.
+ * Runs scenario files (DESIGN §5) through the production advance loop (Runtime) over the in-memory
+ * ports on a virtual clock: scripted replies, events and clock moves, expectations checked after
+ * each step and at the end. A message the loop sets aside fails the scenario: no rule of the
+ * language may leave a message unapplied.
  */
 import { readFileSync } from "node:fs";
 import { basename, dirname, relative, resolve } from "node:path";
@@ -11,11 +13,12 @@ import {
   type Snapshot,
   type TaskCommand,
 } from "../engine/types.js";
-import { DocketError, EngineError, ScenarioError } from "../errors.js";
+import { DocketError, ScenarioError } from "../errors.js";
 import { parseDuration } from "../language/duration.js";
 import { processNameFromKey, readDefinition } from "../language/index.js";
 import type { Definition, Json, JsonObject } from "../language/model.js";
-import { MemoryRuntime } from "../runtime/memory.js";
+import type { MemoryDefinitions } from "../runtime/memory.js";
+import { MemoryHost } from "../runtime/memory-host.js";
 import { type Expectation, parseScenario, type Scenario, type Step } from "./format.js";
 import { describe, subsetMismatch } from "./match.js";
 
@@ -34,41 +37,25 @@ function loadDefinition(path: string, cwd: string): Definition {
   return readDefinition(readFileSync(path, "utf8"), { file: relative(cwd, path) || path });
 }
 
-function registry(scenario: Scenario, dir: string, main: Definition): Map<string, Definition> {
-  const byName = new Map<string, Definition>([[main.name, main]]);
+/** The scenario's definitions, each known by its name and its file's name; returns the main one's version. */
+function registry(scenario: Scenario, dir: string, main: Definition, definitions: MemoryDefinitions): string {
+  const version = definitions.add(main);
   for (const file of scenario.definitions ?? []) {
     const definition = loadDefinition(resolve(dir, file), process.cwd());
-    byName.set(definition.name, definition);
-    byName.set(processNameFromKey(basename(file)), definition);
+    definitions.add(definition, [definition.name, processNameFromKey(basename(file))]);
   }
-  return byName;
+  return version;
 }
 
 class ScenarioRun {
-  readonly runtime: MemoryRuntime;
+  readonly runtime: MemoryHost;
 
-  constructor(
-    readonly main: Definition,
-    definitions: Map<string, Definition>,
-    readonly dir: string,
-  ) {
-    this.runtime = new MemoryRuntime({
-      now: SCENARIO_EPOCH,
-      resolve: (process) => {
-        if ("source" in process) return readDefinition(process.source, { format: "xml", name: "subprocess" });
-        const found = definitions.get(process.name);
-        if (!found)
-          throw new EngineError(
-            "UnknownProcess",
-            `no process named "${process.name}" (known: ${[...definitions.keys()].join(", ")})`,
-          );
-        return found;
-      },
-    });
+  constructor(readonly dir: string) {
+    this.runtime = new MemoryHost({ now: SCENARIO_EPOCH });
   }
 
   get snapshot(): Snapshot {
-    const snapshot = this.runtime.instances.get(MAIN);
+    const snapshot = this.runtime.snapshot(MAIN);
     if (!snapshot) throw new ScenarioError("the instance did not start");
     return snapshot;
   }
@@ -90,9 +77,9 @@ class ScenarioRun {
     return task;
   }
 
-  operator(action: OperatorMessage["action"], participant?: string, fields?: JsonObject): void {
+  operator(action: OperatorMessage["action"], participant?: string, fields?: JsonObject): Promise<void> {
     const node = participant ? this.incidentNode(participant) : undefined;
-    this.runtime.send(MAIN, {
+    return this.runtime.send(MAIN, {
       type: "operator",
       action,
       ...(node ? { node } : {}),
@@ -101,25 +88,33 @@ class ScenarioRun {
   }
 
   private incidentNode(participant: string): string {
-    for (const [id, snapshot] of this.runtime.instances) {
-      for (const incident of snapshot.incidents) {
-        const task = this.runtime.dispatched.find((t) => t.task.id === incident.task);
-        if (task?.task.participant === participant && id === MAIN) return incident.node;
-      }
+    for (const incident of this.snapshot.incidents) {
+      const task = this.runtime.dispatched.find((t) => t.task.id === incident.task);
+      if (task?.task.participant === participant) return incident.node;
     }
     throw new ScenarioError(`no incident for participant "${participant}"; ${this.state()}`);
   }
 
-  step(step: Step): void {
+  async step(step: Step): Promise<void> {
     const [kind, value] = Object.entries(step)[0] as [string, never];
     const handler = STEPS[kind as keyof typeof STEPS];
-    handler(this, value);
+    await handler(this, value);
+    this.checkNothingSetAside();
+  }
+
+  /** Fails on any message the loop refused: the language's rules must apply every message. */
+  checkNothingSetAside(): void {
+    const [first] = this.runtime.setAside;
+    if (first)
+      throw new ScenarioError(
+        `a ${first.message.type} message for ${first.instance} could not be applied and was set aside: ${first.reason}`,
+      );
   }
 }
 
 const STEPS: Record<
   Step extends infer S ? (S extends Record<infer K, unknown> ? K : never) : never,
-  (run: ScenarioRun, value: never) => void
+  (run: ScenarioRun, value: never) => void | Promise<void>
 > = {
   expect_task: (run, value: { participant: string; fields?: JsonObject }) => {
     const task = run.openTask(value.participant);
@@ -154,7 +149,7 @@ const STEPS: Record<
     for (const [key, path] of Object.entries(value.field_files ?? {}))
       fields[key] = readFileSync(resolve(run.dir, path), "utf8");
     const { id, node, attempt } = task.task;
-    run.runtime.send(task.task.instance, {
+    return run.runtime.send(task.task.instance, {
       type: "reply",
       task: { id, node, attempt, instance: task.task.instance },
       status: value.status as ReplyStatus,
@@ -162,22 +157,23 @@ const STEPS: Record<
       ...(value.error ? { error: value.error } : {}),
     });
   },
-  publish: (run, value: { event: string; key?: string | number; data?: Json }) => {
-    run.runtime.publish(
+  publish: async (run, value: { event: string; key?: string | number; data?: Json }) => {
+    await run.runtime.publish(
       value.event,
       value.key === undefined ? undefined : String(value.key),
       value.data ?? null,
     );
   },
   advance: (run, value: string | number) => {
-    run.runtime.advance(Math.round((parseDuration(value) ?? 0) * 1000));
+    return run.runtime.advance(Math.round((parseDuration(value) ?? 0) * 1000));
   },
   expect_status: (run, value: string) => {
     if (run.snapshot.status !== value) throw new ScenarioError(`expected status ${value}; ${run.state()}`);
   },
   expect_note: (run, value: string) => {
-    const notes = [...run.runtime.history.values()]
-      .flat()
+    const notes = run.runtime
+      .snapshots()
+      .flatMap((snapshot) => run.runtime.history(snapshot.id))
       .flatMap((entry) => entry.notes.map((note) => `${note.kind}: ${note.reason}`));
     if (!notes.some((note) => note.includes(value)))
       throw new ScenarioError(
@@ -227,7 +223,7 @@ function checkExpectation(run: ScenarioRun, expect: Expectation): void {
   }
 }
 
-export function runScenario(scenario: Scenario, file: string): ScenarioOutcome {
+export async function runScenario(scenario: Scenario, file: string): Promise<ScenarioOutcome> {
   const dir = dirname(file);
   const name = scenario.name ?? basename(file);
   let index = -1;
@@ -237,11 +233,13 @@ export function runScenario(scenario: Scenario, file: string): ScenarioOutcome {
     const fields: JsonObject = { ...scenario.fields };
     for (const [key, path] of Object.entries(scenario.field_files ?? {}))
       fields[key] = readFileSync(resolve(dir, path), "utf8");
-    const run = new ScenarioRun(main, registry(scenario, dir, main), dir);
-    run.runtime.launch(main, MAIN, fields);
+    const run = new ScenarioRun(dir);
+    const version = registry(scenario, dir, main, run.runtime.definitions);
+    await run.runtime.launch(main.name, { id: MAIN, fields, version });
+    run.checkNothingSetAside();
     for (const [i, step] of (scenario.steps ?? []).entries()) {
       index = i;
-      run.step(step);
+      await run.step(step);
     }
     index = -1;
     checkExpectation(run, scenario.expect ?? {});
@@ -276,9 +274,9 @@ function expectRejected(scenario: Scenario, file: string, name: string): Scenari
   };
 }
 
-export function runScenarioFile(file: string): ScenarioOutcome {
+export async function runScenarioFile(file: string): Promise<ScenarioOutcome> {
   try {
-    return runScenario(parseScenario(readFileSync(file, "utf8"), file), file);
+    return await runScenario(parseScenario(readFileSync(file, "utf8"), file), file);
   } catch (error) {
     if (error instanceof DocketError)
       return { file, name: basename(file), passed: false, failure: error.message };

@@ -13,23 +13,23 @@ function docket(...args: string[]) {
 }
 
 describe("scenario failures", () => {
-  it("show the step, the expectation and what happened", () => {
-    expect(runScenarioFile("test/fixtures/scenarios/failing.yaml").failure).toBe(
+  it("show the step, the expectation and what happened", async () => {
+    expect((await runScenarioFile("test/fixtures/scenarios/failing.yaml")).failure).toBe(
       'step 2 (expect_task): task for "test2": a: expected 2, got 1; the task carries {"a":1}',
     );
   });
-  it("say when a step cannot happen", () => {
-    expect(runScenarioFile("test/fixtures/scenarios/impossible.yaml").failure).toBe(
+  it("say when a step cannot happen", async () => {
+    expect((await runScenarioFile("test/fixtures/scenarios/impossible.yaml")).failure).toBe(
       'step 1 (reply): no open task for participant "nobody"; status running; open tasks: test1',
     );
   });
-  it("name a malformed scenario's field", () => {
-    expect(runScenarioFile("test/fixtures/scenarios/malformed.yaml").failure).toMatch(
+  it("name a malformed scenario's field", async () => {
+    expect((await runScenarioFile("test/fixtures/scenarios/malformed.yaml")).failure).toMatch(
       /malformed\.yaml: steps\[0\]: unknown step "dance"; allowed: expect_task/,
     );
   });
-  it("name a missing definition file", () => {
-    expect(runScenarioFile("test/fixtures/scenarios/nope.yaml").failure).toMatch(
+  it("name a missing definition file", async () => {
+    expect((await runScenarioFile("test/fixtures/scenarios/nope.yaml")).failure).toMatch(
       /cannot read .*nope\.yaml: no such file/,
     );
   });

@@ -16,8 +16,8 @@ describe("scenario files", () => {
   it("finds the scenarios", () => {
     expect(files.length).toBeGreaterThanOrEqual(27);
   });
-  it.each(files)("%s", (file) => {
-    const outcome = runScenarioFile(file);
+  it.each(files)("%s", async (file) => {
+    const outcome = await runScenarioFile(file);
     expect(outcome.failure).toBeUndefined();
     expect(outcome.passed).toBe(true);
   });
