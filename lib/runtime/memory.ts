@@ -58,7 +58,7 @@ export class MemoryStore implements InstanceStore {
     return version;
   }
 
-  async note(id: string, record: HistoryRecord): Promise<void> {
+  async note(id: string, record: HistoryRecord, _version: number): Promise<void> {
     this.append(id, record);
   }
 
