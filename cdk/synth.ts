@@ -1,13 +1,13 @@
 /**
  * The DocketEngine's CloudFormation template, synthesized in-process without bundling the
- * functions: what the emulator runner creates its resources from (lib/aws/provision.ts).
+ * functions: what the emulator runner creates its resources from (emulator/provision.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App } from "aws-cdk-lib";
+import { type ProvisionClients, type Provisioned, provisionTemplate } from "../emulator/provision.js";
 import { participantQueueUrl } from "../lib/aws/dispatcher.js";
-import { type ProvisionClients, type Provisioned, provisionTemplate } from "../lib/aws/provision.js";
 import type { DocketEngineProps } from "./engine.js";
 import { DocketStack } from "./stack.js";
 
@@ -30,7 +30,7 @@ export function synthesizeEngineTemplate(
 
 /**
  * The engine's resources created on an emulator endpoint from its template (see
- * lib/aws/provision.ts). The stack is named after `prefix`, as participant queues are named after
+ * emulator/provision.ts). The stack is named after `prefix`, as participant queues are named after
  * the stack: two engines provisioned with different prefixes share no queue. The participants'
  * queues are listed in `queues.participants` (the functions find them by name instead).
  */

@@ -8,9 +8,9 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
+import { LocalRunner } from "../../emulator/local.js";
 import { makeApiHandler } from "../../lib/aws/api.js";
 import { type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
-import { LocalRunner } from "../../lib/aws/local.js";
 import { emulatorClients } from "../integration/emulator.js";
 import { depsOfFunctions, provisioning } from "../integration/roles.js";
 import { whileRunning } from "../integration/running.js";

@@ -8,9 +8,9 @@
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
+import { LocalRunner } from "../../emulator/local.js";
+import type { Provisioned } from "../../emulator/provision.js";
 import { type AwsClients, type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
-import { LocalRunner } from "../../lib/aws/local.js";
-import type { Provisioned } from "../../lib/aws/provision.js";
 import { emulatorClients } from "./emulator.js";
 import { drainQueue } from "./queues.js";
 import { depsOfFunctions, provisioning } from "./roles.js";

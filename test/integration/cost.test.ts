@@ -16,9 +16,9 @@ import {
 } from "@aws-sdk/client-sqs";
 import { describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
+import { LocalRunner } from "../../emulator/local.js";
+import { costPerMillion, emptyLedger, meterDynamo, meterRequests } from "../../emulator/metering.js";
 import { makeAwsDeps } from "../../lib/aws/deps.js";
-import { LocalRunner } from "../../lib/aws/local.js";
-import { costPerMillion, emptyLedger, meterDynamo, meterRequests } from "../../lib/aws/metering.js";
 
 const config = {
   endpoint: inject("endpoint"),

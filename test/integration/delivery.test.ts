@@ -14,9 +14,9 @@ import {
 } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
+import { LocalRunner } from "../../emulator/local.js";
+import type { Provisioned } from "../../emulator/provision.js";
 import { type AwsClients, type AwsDeps, type AwsResources, makeAwsDeps } from "../../lib/aws/deps.js";
-import { LocalRunner } from "../../lib/aws/local.js";
-import type { Provisioned } from "../../lib/aws/provision.js";
 import type { TaskCommand } from "../../lib/engine/types.js";
 import { InfrastructureError } from "../../lib/errors.js";
 import { emulatorClients, emulatorConfig } from "./emulator.js";

@@ -5,8 +5,8 @@
  */
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
+import type { Provisioned } from "../../emulator/provision.js";
 import { type AwsClients, makeAwsDeps } from "../../lib/aws/deps.js";
-import type { Provisioned } from "../../lib/aws/provision.js";
 import type { Fault } from "../../lib/runtime/faults.js";
 import { AWS_MIX, runAwsMix } from "../soak/aws-harness.js";
 import { emulatorClients, emulatorConfig } from "./emulator.js";

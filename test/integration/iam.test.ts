@@ -12,10 +12,10 @@ import { IAMClient } from "@aws-sdk/client-iam";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type CloudFormationTemplate, synthesizeEngineTemplate } from "../../cdk/synth.js";
+import { LocalRunner } from "../../emulator/local.js";
+import { type Provisioned, provisionTemplate } from "../../emulator/provision.js";
+import { depsPerRole, type FunctionName } from "../../emulator/provision-iam.js";
 import { type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
-import { LocalRunner } from "../../lib/aws/local.js";
-import { type Provisioned, provisionTemplate } from "../../lib/aws/provision.js";
-import { depsPerRole, type FunctionName } from "../../lib/aws/provision-iam.js";
 import { emulatorClients, emulatorConfig } from "./emulator.js";
 
 let moto: ChildProcess | undefined;

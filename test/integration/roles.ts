@@ -6,9 +6,9 @@
  */
 import { IAMClient } from "@aws-sdk/client-iam";
 import { inject } from "vitest";
+import type { ProvisionClients, Provisioned } from "../../emulator/provision.js";
+import { depsPerRole, type FunctionName } from "../../emulator/provision-iam.js";
 import type { AwsClients, AwsDeps, AwsResources } from "../../lib/aws/deps.js";
-import type { ProvisionClients, Provisioned } from "../../lib/aws/provision.js";
-import { depsPerRole, type FunctionName } from "../../lib/aws/provision-iam.js";
 import { emulatorClients, emulatorConfig } from "./emulator.js";
 
 /** Whether the emulator enforces IAM (the set-up started it with --iam). */

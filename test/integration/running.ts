@@ -1,5 +1,5 @@
 /** Running the Lambda handlers in the background of a request, as AWS runs them beside the API. */
-import type { LocalRunner } from "../../lib/aws/local.js";
+import type { LocalRunner } from "../../emulator/local.js";
 
 /**
  * Ticks the runner until `pending` settles: an operator command is answered once the advance

@@ -13,6 +13,7 @@ import {
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
+import type { Provisioned } from "../../emulator/provision.js";
 import {
   batchWriteAll,
   deleteMessagesAll,
@@ -22,7 +23,6 @@ import {
   type WriteRequest,
 } from "../../lib/aws/calls.js";
 import type { AwsClients } from "../../lib/aws/deps.js";
-import type { Provisioned } from "../../lib/aws/provision.js";
 import { DynamoSubscriptionIndex } from "../../lib/aws/subscriptions.js";
 import type { TableRef } from "../../lib/aws/table.js";
 import { InfrastructureError } from "../../lib/errors.js";

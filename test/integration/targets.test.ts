@@ -17,9 +17,9 @@ import {
 } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
+import { LocalRunner } from "../../emulator/local.js";
 import { type AwsClients, type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
 import { makeInvokeHandler, type SqsRecord } from "../../lib/aws/handlers.js";
-import { LocalRunner } from "../../lib/aws/local.js";
 import { rootContext } from "../../lib/engine/index.js";
 import type { WireTask } from "../../lib/runtime/wire.js";
 import { emulatorClients, emulatorConfig } from "./emulator.js";

@@ -13,10 +13,10 @@ import {
 import { RemovalPolicy } from "aws-cdk-lib";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
+import { LocalRunner } from "../../emulator/local.js";
+import type { Provisioned } from "../../emulator/provision.js";
 import { type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
 import { participantQueueUrl } from "../../lib/aws/dispatcher.js";
-import { LocalRunner } from "../../lib/aws/local.js";
-import type { Provisioned } from "../../lib/aws/provision.js";
 import { emulatorClients } from "./emulator.js";
 
 const clients = emulatorClients(inject("endpoint"));

@@ -8,10 +8,10 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
+import { LocalRunner } from "../../emulator/local.js";
+import type { Provisioned } from "../../emulator/provision.js";
 import { type AwsClients, type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
-import { LocalRunner } from "../../lib/aws/local.js";
 import { awsOperations } from "../../lib/aws/operations.js";
-import type { Provisioned } from "../../lib/aws/provision.js";
 import { emulatorClients } from "../integration/emulator.js";
 import { provisioning } from "../integration/roles.js";
 import { whileRunning } from "../integration/running.js";

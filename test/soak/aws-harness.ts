@@ -6,9 +6,9 @@
  * fault-free one: same status and context, no step applied twice, each attempt one task id.
  */
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { LocalRunner } from "../../emulator/local.js";
+import type { Provisioned } from "../../emulator/provision.js";
 import { type AwsClients, makeAwsDeps } from "../../lib/aws/deps.js";
-import { LocalRunner } from "../../lib/aws/local.js";
-import type { Provisioned } from "../../lib/aws/provision.js";
 import { rootContext } from "../../lib/engine/index.js";
 import { type Fault, FaultInjector } from "../../lib/runtime/faults.js";
 

@@ -4,8 +4,8 @@
  * visibility timeout), and ticks the sweep. `docket local` and the integration tests use it.
  */
 import { ReceiveMessageCommand, type SQSClient, type Message as SqsMessage } from "@aws-sdk/client-sqs";
-import { deleteMessagesAll } from "./calls.js";
-import type { AwsDeps } from "./deps.js";
+import { deleteMessagesAll } from "../lib/aws/calls.js";
+import type { AwsDeps } from "../lib/aws/deps.js";
 import {
   type BatchResult,
   makeAdvanceHandler,
@@ -15,7 +15,7 @@ import {
   makeSweepHandler,
   makeTimerRelayHandler,
   type SqsBatch,
-} from "./handlers.js";
+} from "../lib/aws/handlers.js";
 import type { HandlerName, Provisioned } from "./provision.js";
 import type { FunctionName } from "./provision-iam.js";
 

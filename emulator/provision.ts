@@ -16,9 +16,9 @@ import type { IAMClient } from "@aws-sdk/client-iam";
 import { CreateBucketCommand, PutBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
 import { CreateSecretCommand, DescribeSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import { EngineError } from "../errors.js";
-import { hex } from "../runtime/hex.js";
-import { type AwsClients, type AwsResources, resourcesFromEnv } from "./deps.js";
+import { type AwsClients, type AwsResources, resourcesFromEnv } from "../lib/aws/deps.js";
+import { EngineError } from "../lib/errors.js";
+import { hex } from "../lib/runtime/hex.js";
 import { createRoles, type FunctionName, functionRoles } from "./provision-iam.js";
 
 export type HandlerName = "advance" | "ingest" | "register" | "timer-relay" | "invoke";

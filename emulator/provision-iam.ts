@@ -20,8 +20,8 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@aws-sdk/types";
-import { EngineError } from "../errors.js";
-import type { AwsClients, AwsResources } from "./deps.js";
+import type { AwsClients, AwsResources } from "../lib/aws/deps.js";
+import { EngineError } from "../lib/errors.js";
 
 /** Each function the template defines, as its DOCKET_FUNCTION names it. */
 export type FunctionName = "advance" | "ingest" | "register" | "timer-relay" | "invoke" | "sweep" | "api";
