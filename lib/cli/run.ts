@@ -9,6 +9,7 @@ import { nodeState, rootContext, type Snapshot } from "../engine/types.js";
 import { DocketError } from "../errors.js";
 import { processNameFromKey } from "../language/index.js";
 import type { JsonObject } from "../language/model.js";
+import type { HistoryRecord } from "../ports.js";
 import type { PublishRequest } from "../runtime/runtime.js";
 import { readTextFile } from "./files.js";
 import { parseJsonArgument } from "./json-argument.js";
@@ -22,6 +23,31 @@ export interface RunOptions {
   readonly wait?: string;
 }
 
+/** What a running instance waits for, as `--json` prints it; times are ISO-8601. */
+export type Waiting =
+  | {
+      readonly kind: "task";
+      readonly node: string;
+      readonly participant: string;
+      readonly task: string;
+      readonly timeout?: string;
+    }
+  | {
+      readonly kind: "event";
+      readonly node: string;
+      readonly event: string;
+      readonly key?: string;
+      readonly timeout?: string;
+    }
+  /** A delay, or (with `participant`) the backoff before a task is sent again. */
+  | { readonly kind: "timer"; readonly node: string; readonly due: string; readonly participant?: string }
+  | {
+      readonly kind: "subprocess";
+      readonly node: string;
+      readonly instance: string;
+      readonly process?: string;
+    };
+
 interface Summary {
   readonly instance: string;
   readonly process: string;
@@ -30,20 +56,93 @@ interface Summary {
   readonly context: JsonObject;
   readonly fault?: Snapshot["fault"];
   readonly incidents: Snapshot["incidents"];
-  readonly waiting: string[];
+  readonly waiting: Waiting[];
 }
 
-function waitingFor(engine: EmbeddedEngine, snapshot: Snapshot): string[] {
-  const out: string[] = [];
-  for (const task of engine.queues.openTasks())
-    if (task.task.task.instance === snapshot.id) out.push(`task ${task.participant} (${task.id})`);
-  for (const [path, state] of snapshot.nodes) {
-    if (state.k === "await") out.push(`event at ${path}`);
-    if (state.k === "delay" || (state.k === "action" && state.wait === "backoff"))
-      out.push(`timer at ${path}`);
-    if (state.k === "call") out.push(`subprocess ${state.child}`);
+/** What the instance's commands said of its tasks, timers, subscriptions and children, by id. */
+interface Issued {
+  readonly tasks: Map<string, string>;
+  readonly timers: Map<string, number>;
+  readonly subscriptions: Map<string, { event: string; key?: string }>;
+  readonly children: Map<string, string | undefined>;
+}
+
+function issuedBy(records: readonly HistoryRecord[]): Issued {
+  const issued: Issued = {
+    tasks: new Map(),
+    timers: new Map(),
+    subscriptions: new Map(),
+    children: new Map(),
+  };
+  for (const command of records.flatMap((r) => r.commands)) {
+    if (command.type === "task") issued.tasks.set(command.task.id, command.task.participant);
+    else if (command.type === "timer") issued.timers.set(command.timer, command.due);
+    else if (command.type === "subscribe")
+      issued.subscriptions.set(command.subscription, { event: command.event, key: command.key });
+    else if (command.type === "start-child")
+      issued.children.set(command.child, "name" in command.process ? command.process.name : undefined);
+  }
+  return issued;
+}
+
+/** The active nodes' waits, with the event, key, due time or participant their commands carried. */
+function waitingFor(snapshot: Snapshot, issued: Issued): Waiting[] {
+  const due = (timer: string | undefined) => {
+    const at = timer === undefined ? undefined : issued.timers.get(timer);
+    return at === undefined ? undefined : new Date(at).toISOString();
+  };
+  const out: Waiting[] = [];
+  for (const [node, state] of snapshot.nodes) {
+    if (state.k === "action" && state.wait !== "incident") {
+      const participant = issued.tasks.get(state.task) ?? "?";
+      if (state.wait === "backoff")
+        out.push({ kind: "timer", node, due: due(state.timer) ?? "?", participant });
+      else out.push({ kind: "task", node, participant, task: state.task, timeout: due(state.timer) });
+    } else if (state.k === "delay") out.push({ kind: "timer", node, due: due(state.timer) ?? "?" });
+    else if (state.k === "await") {
+      const subscription = issued.subscriptions.get(state.subscription);
+      out.push({
+        kind: "event",
+        node,
+        event: subscription?.event ?? "?",
+        key: subscription?.key,
+        timeout: due(state.timer),
+      });
+    } else if (state.k === "call")
+      out.push({
+        kind: "subprocess",
+        node,
+        instance: state.child,
+        process: issued.children.get(state.child),
+      });
   }
   return out;
+}
+
+function describeWaiting(w: Waiting): string {
+  const timeout = "timeout" in w && w.timeout ? `, times out ${w.timeout}` : "";
+  switch (w.kind) {
+    case "task":
+      return `task ${w.participant} (${w.task}) at ${w.node}${timeout}`;
+    case "event":
+      return `event ${w.event}${w.key === undefined ? "" : ` key ${JSON.stringify(w.key)}`} at ${w.node}${timeout}`;
+    case "timer":
+      return `${w.participant ? `retry of ${w.participant}` : "timer"} at ${w.node} due ${w.due}`;
+    case "subprocess":
+      return `subprocess ${w.instance}${w.process ? ` (${w.process})` : ""} at ${w.node}`;
+  }
+}
+
+/** Every history record of an instance, page by page. */
+async function fullHistory(engine: EmbeddedEngine, instance: string): Promise<HistoryRecord[]> {
+  const records: HistoryRecord[] = [];
+  let after: number | undefined;
+  do {
+    const page = await engine.store.history(instance, { after, limit: 1000 });
+    records.push(...page.records);
+    after = page.next;
+  } while (after !== undefined);
+  return records;
 }
 
 async function runToRest(
@@ -95,8 +194,8 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
     const snapshot = await runToRest(engine, instance, Number(options.wait ?? 30) * 1000, progress);
     progress("");
     if (!snapshot) throw new DocketError("NoInstance", `the instance ${instance} did not start`);
-    const history = await engine.store.history(instance, { limit: 1000 });
-    const tasks = history.records.flatMap((r) =>
+    const history = await fullHistory(engine, instance);
+    const tasks = history.flatMap((r) =>
       r.commands.flatMap((c) => (c.type === "task" ? [c.task.participant] : [])),
     );
     const summary: Summary = {
@@ -107,7 +206,7 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
       context: rootContext(snapshot),
       ...(snapshot.fault ? { fault: snapshot.fault } : {}),
       incidents: snapshot.incidents,
-      waiting: waitingFor(engine, snapshot),
+      waiting: waitingFor(snapshot, issuedBy(history)),
     };
     console.log(options.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
     return snapshot.status === "completed"
@@ -131,7 +230,7 @@ function formatSummary(s: Summary): string {
     lines.push(
       `incident ${incident.id} at ${incident.node}: ${incident.error.code}: ${incident.error.message}`,
     );
-  if (s.waiting.length) lines.push(`waiting for: ${s.waiting.join(", ")}`);
+  for (const waiting of s.waiting) lines.push(`waiting for: ${describeWaiting(waiting)}`);
   lines.push(
     "context:",
     ...JSON.stringify(s.context, null, 2)

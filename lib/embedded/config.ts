@@ -12,7 +12,13 @@ export type FieldType = "string" | "number" | "boolean" | "object" | "array";
 
 export type ParticipantSpec =
   | { readonly kind: "module"; readonly path: string }
-  | { readonly kind: "command"; readonly command: string; readonly timeoutMs: number }
+  | {
+      readonly kind: "command";
+      readonly command: string;
+      readonly timeoutMs: number;
+      /** Where it runs: the config file's folder, so `python3 mail.py` finds the script beside it. */
+      readonly cwd?: string;
+    }
   | {
       readonly kind: "http";
       readonly url: string;
@@ -71,7 +77,8 @@ function participantSpec(
     );
   const timeoutMs = typeof value.timeout === "number" ? value.timeout * 1000 : 5 * 60 * 1000;
   if (typeof value.module === "string") return { kind: "module", path: resolve(root, value.module) };
-  if (typeof value.command === "string") return { kind: "command", command: value.command, timeoutMs };
+  if (typeof value.command === "string")
+    return { kind: "command", command: value.command, timeoutMs, cwd: root };
   if (typeof value.http === "string") {
     if (!/^https?:\/\//.test(value.http))
       fail(`${where}.http: ${JSON.stringify(value.http)} is not an http(s) URL`);

@@ -29,10 +29,80 @@ function checkTypes(
   return undefined;
 }
 
+/** What a participant module exports: a function of the task. */
+type ModuleHandler = (task: WireTask) => unknown;
+
+/**
+ * Imports participant modules through tsx's loaders, registered once under a namespace of their
+ * own. A plain `import()` depends on the host: with no loader registered (the engine used as a
+ * library) a `.ts` file does not load at all, and with only tsx's ESM loader (bin/docket.js) a
+ * `.ts` file in a `"type": "commonjs"` package (or one with no package.json) is handed to Node's
+ * CommonJS loader untransformed, which fails with ERR_REQUIRE_CYCLE_MODULE. The namespaced pair
+ * compiles `.ts`, `.mts`, `.js` and `.mjs` whatever the user's package type, and touches no other
+ * import of the process.
+ */
+let scopedImport: Promise<(url: string, parent: string) => Promise<unknown>> | undefined;
+
+function participantImport(): Promise<(url: string, parent: string) => Promise<unknown>> {
+  scopedImport ??= Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]).then(([esm, cjs]) => {
+    cjs.register({ namespace: "docket-participants" });
+    return esm.register({ namespace: "docket-participants" }).import;
+  });
+  return scopedImport;
+}
+
+/**
+ * The function a module exports: `default` or `handler`. A module compiled to CommonJS (a `.ts`
+ * file in a commonjs package, or `module.exports = …`) arrives as its `module.exports` in `default`.
+ */
+function exportedFunction(loaded: Record<string, unknown>): ModuleHandler | undefined {
+  const exports = isObject(loaded.default) ? loaded.default : {};
+  for (const candidate of [loaded.default, loaded.handler, exports.default, exports.handler])
+    if (typeof candidate === "function") return candidate as ModuleHandler;
+  return undefined;
+}
+
+/** Each module is loaded once (its state lives as long as the process); a failed load is tried again. */
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+/** Failed loads by path: Node keeps a failed import by URL, so a new attempt needs a URL of its own. */
+const failedLoads = new Map<string, number>();
+
+async function loadModule(path: string): Promise<Record<string, unknown>> {
+  let loading = modules.get(path);
+  if (!loading) {
+    const failed = failedLoads.get(path);
+    const url = `${pathToFileURL(path).href}${failed ? `?attempt=${failed + 1}` : ""}`;
+    loading = participantImport().then(
+      (load) => load(url, import.meta.url) as Promise<Record<string, unknown>>,
+    );
+    modules.set(path, loading);
+  }
+  try {
+    return await loading;
+  } catch (error) {
+    if (modules.get(path) === loading) {
+      modules.delete(path);
+      failedLoads.set(path, (failedLoads.get(path) ?? 0) + 1);
+    }
+    throw error;
+  }
+}
+
 async function runModule(path: string, task: WireTask): Promise<WireReply> {
-  const loaded = (await import(pathToFileURL(path).href)) as { default?: unknown; handler?: unknown };
-  const fn = typeof loaded.default === "function" ? loaded.default : loaded.handler;
-  if (typeof fn !== "function")
+  let loaded: Record<string, unknown>;
+  try {
+    loaded = await loadModule(path);
+  } catch (error) {
+    const cause = error instanceof Error ? error.message : String(error);
+    return failure(
+      task.task,
+      "error",
+      "ModuleLoadFailed",
+      `cannot load participant module ${path}: ${cause}`,
+    );
+  }
+  const fn = exportedFunction(loaded);
+  if (!fn)
     return failure(
       task.task,
       "critical",
@@ -42,10 +112,13 @@ async function runModule(path: string, task: WireTask): Promise<WireReply> {
   return asReply(task, await fn(task));
 }
 
-function runCommand(command: string, timeoutMs: number, task: WireTask): Promise<WireReply> {
+function runCommand(
+  { command, timeoutMs, cwd }: Extract<ParticipantSpec, { kind: "command" }>,
+  task: WireTask,
+): Promise<WireReply> {
   return new Promise((resolveReply) => {
     // Its own process group, so a timeout kills the command's children too (they hold the pipes).
-    const child = spawn("sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const child = spawn("sh", ["-c", command], { cwd, stdio: ["pipe", "pipe", "pipe"], detached: true });
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => {
@@ -150,7 +223,7 @@ export async function runParticipant(spec: ParticipantSpec, task: WireTask): Pro
       case "module":
         return await runModule(spec.path, task);
       case "command":
-        return await runCommand(spec.command, spec.timeoutMs, task);
+        return await runCommand(spec, task);
       case "http":
         return await runHttp(spec, task);
       case "external":

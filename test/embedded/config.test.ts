@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { awsParticipants, loadConfig } from "../../lib/embedded/config.js";
 
@@ -22,6 +22,8 @@ describe("docket.config.yaml", () => {
 `);
     const config = loadConfig(file);
     expect(config.participants.score).toEqual({ kind: "aws", target: "lambda:scorer" });
+    // A command runs in the config's folder, as the config's paths are relative to it.
+    expect(config.participants.mail).toMatchObject({ kind: "command", command: "cat", cwd: dirname(file) });
     expect(awsParticipants(config)).toEqual({
       participants: ["approve"],
       targets: {
