@@ -9,9 +9,9 @@ import type {
   Json,
   JsonObject,
 } from "../language/model.js";
-import { raise } from "./flow.js";
 import type { Machine } from "./machine.js";
 import type { ChildProcess, NodeState } from "./types.js";
+import { raise } from "./unwind.js";
 
 type ActionState = Extract<NodeState, { k: "action" }>;
 
@@ -35,13 +35,13 @@ function enclosing(m: Machine, path: string): { parallel: boolean; looped: boole
   let looped = false;
   for (let end = path.lastIndexOf("."); end > 0; end = path.lastIndexOf(".", end - 1)) {
     const kind = m.nodes.get(path.slice(0, end))?.k;
-    if (kind === "all" || kind === "pforeach") parallel = true;
+    if (kind === "all" || kind === "race" || kind === "pforeach") parallel = true;
     else if (kind === "while" || kind === "foreach") looped = true;
   }
   return { parallel, looped };
 }
 
-function startTimer(m: Machine, path: string, seconds: number): string {
+export function startTimer(m: Machine, path: string, seconds: number): string {
   const timer = m.nextId(`${m.id}/${path}/t`);
   m.emit({ type: "timer", timer, instance: m.id, node: path, due: m.now + Math.round(seconds * 1000) });
   return timer;
@@ -61,7 +61,8 @@ export function sendAttempt(
   const { parallel, looped } = enclosing(m, path);
   const attempt = m.nextAttempt(path, previous, looped);
   const task = `${m.id}/${path}/${attempt}`;
-  const timer = node.timeout === undefined ? undefined : startTimer(m, path, node.timeout);
+  // A task held by `pause` has its timeout started when resume sends it (messages.ts sendHeld).
+  const timer = node.timeout === undefined || m.paused ? undefined : startTimer(m, path, node.timeout);
   const keepSent = node.input !== undefined || parallel;
   const state: { -readonly [K in keyof ActionState]: ActionState[K] } = {
     k: "action",
@@ -187,14 +188,4 @@ export function startLeaf(m: Machine, path: string, node: Activity): void {
     default:
       throw new Error(`${node.kind} is not a leaf activity`);
   }
-}
-
-/** Undoes what an active leaf set going: timers, subscriptions, child instances. */
-export function cancelLeaf(m: Machine, path: string, state: NodeState): void {
-  if ((state.k === "action" || state.k === "delay" || state.k === "await") && state.timer) {
-    m.emit({ type: "cancel-timer", timer: state.timer });
-  }
-  if (state.k === "await") m.emit({ type: "unsubscribe", subscription: state.subscription });
-  if (state.k === "call") m.emit({ type: "cancel-child", child: state.child });
-  if (state.k === "action") m.held = m.held.filter((held) => held.task.node !== path);
 }

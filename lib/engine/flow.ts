@@ -1,16 +1,25 @@
 /**
- * Control flow: starting containers, hearing their children complete, raising faults to the
- * nearest scope whose handler matches, and canceling subtrees.
+ * Control flow: starting containers and hearing their children complete. Faults and cancelation
+ * are in unwind.ts.
  */
 import { DocketError, ExpressionError } from "../errors.js";
-import type { Activity, ForeachNode, JsonObject, Scope, WhileNode } from "../language/model.js";
-import { cancelLeaf, startLeaf } from "./activities.js";
-import { type Machine, STEP_BUDGET } from "./machine.js";
+import type { ForeachNode, JsonObject, Scope, WhileNode } from "../language/model.js";
+import { startLeaf } from "./activities.js";
+import { collectIteration, completeForeach, initialCollected } from "./collect.js";
+import { type Machine, opNode, STEP_BUDGET, STEP_RESERVE } from "./machine.js";
 import type { NodeState } from "./types.js";
+import {
+  cancelUnder,
+  childrenAt,
+  endInstance,
+  lastSegment,
+  parentOf,
+  raise,
+  startSequence,
+} from "./unwind.js";
 
-const lastSegment = (path: string) => path.slice(path.lastIndexOf(".") + 1);
-export const parentOf = (path: string) => path.slice(0, path.lastIndexOf("."));
-const isPseudo = (path: string) => /^[bf]\d+$/.test(lastSegment(path));
+/** Re-exported: messages apply faults and endings through flow. */
+export { cancelUnder, endInstance, parentOf, raise } from "./unwind.js";
 
 function declared(scope: Scope | undefined): JsonObject | undefined {
   if (!scope?.properties.length) return undefined;
@@ -19,47 +28,44 @@ function declared(scope: Scope | undefined): JsonObject | undefined {
   return values;
 }
 
-/** The activities a sequence-like node runs: its own, a foreach's for a branch, a handler's. */
-function childrenAt(m: Machine, path: string): readonly Activity[] {
-  const last = lastSegment(path);
-  if (last.startsWith("f")) {
-    const scope = m.model(parentOf(path));
-    return ("scope" in scope ? scope.scope?.handlers[Number(last.slice(1))]?.children : undefined) ?? [];
-  }
-  const node = m.model(path);
-  return "children" in node ? node.children : [];
-}
-
-/** Runs the agenda to quiescence; an expression error faults the node it came from. */
+/**
+ * Runs the agenda to quiescence. An expression error faults the node it came from, whether it
+ * failed starting a node, hearing a child, or applying a message there (an `output` mapping, an
+ * await's condition).
+ */
 export function run(m: Machine): void {
-  for (let op = m.nextOp(); op; op = m.nextOp()) {
-    const at = op.op === "start" ? op.path : op.parent;
+  for (let op = m.agenda.shift(); op; op = m.agenda.shift()) {
+    const at = opNode(op);
+    if (!m.takeStep()) {
+      overrun(m, at);
+      continue;
+    }
     try {
       if (op.op === "start") startNode(m, op.path);
-      else childDone(m, op.parent, op.child);
+      else if (op.op === "done") childDone(m, op.parent, op.child);
+      else op.effect();
     } catch (error) {
       if (!(error instanceof DocketError)) throw error;
       raise(m, at, error.code, error.message);
     }
   }
-  if (m.budgetSpent && !m.finished) {
-    m.agenda.length = 0;
-    endInstance(m, "faulted", {
-      code: "StepLimit",
-      message: `more than ${STEP_BUDGET} steps in one transition: a loop that never waits (give it a condition that ends, or an action, delay or await inside)`,
-      node: "0",
-    });
-  } else if (!m.finished && m.nodes.get("0") === undefined) endInstance(m, "completed");
+  if (!m.finished && m.nodes.get("0") === undefined) endInstance(m, "completed");
 }
 
-function startSequence(m: Machine, path: string, index: number): void {
-  const children = childrenAt(m, path);
-  if (index >= children.length) {
-    m.complete(path);
-    return;
-  }
-  m.nodes.set(path, { k: "seq", i: index });
-  m.start(`${path}.${index}`);
+/**
+ * The step budget ran out at `at`: `StepLimit` is raised there like any fault, and its handler
+ * (and what follows it) gets a reserve of steps, drawn once. When the reserve runs out too, the
+ * instance faults outright: a handler that loops without waiting cannot keep the transition going.
+ */
+function overrun(m: Machine, at: string): void {
+  const message = `more than ${STEP_BUDGET} steps in one transition: a loop that never waits (give it a condition that ends, or an action, delay or await inside)`;
+  if (m.drawReserve()) raise(m, at, "StepLimit", message);
+  else
+    endInstance(m, "faulted", {
+      code: "StepLimit",
+      message: `${message}; and ${STEP_RESERVE} more in what handled StepLimit`,
+      node: at,
+    });
 }
 
 function startNode(m: Machine, path: string): void {
@@ -76,14 +82,15 @@ function startNode(m: Machine, path: string): void {
       startSequence(m, path, 0);
       return;
     }
-    case "all": {
+    case "all":
+    case "race": {
       const values = declared(node.scope);
       if (values) m.openScope(path, values);
       if (!node.children.length) {
         m.complete(path);
         return;
       }
-      m.nodes.set(path, { k: "all", open: node.children.length });
+      m.nodes.set(path, node.kind === "all" ? { k: "all", open: node.children.length } : { k: "race" });
       for (let i = 0; i < node.children.length; i++) m.start(`${path}.${i}`);
       return;
     }
@@ -152,31 +159,30 @@ function iterationScope(node: ForeachNode, items: readonly unknown[], n: number)
 function startForeach(m: Machine, path: string, node: ForeachNode): void {
   const items = selectItems(m, path, node) as JsonObject[string][];
   if (!items.length) {
-    m.complete(path);
+    completeForeach(m, path);
     return;
   }
   if (!node.parallel) {
-    iterateForeach(m, path, node, items, 1);
+    m.nodes.set(path, { k: "foreach", n: 0, i: 0, items, ...initialCollected(node, items.length) });
+    iterateForeach(m, path, node, 1);
     return;
   }
-  m.nodes.set(path, { k: "pforeach", open: items.length });
+  m.nodes.set(path, { k: "pforeach", open: items.length, ...initialCollected(node, items.length) });
   for (let k = 0; k < items.length; k++) {
     const branch = `${path}.b${k}`;
     m.openScope(branch, iterationScope(node, items, k + 1));
+    // A branch without children ends here, so its collect is evaluated here.
+    if (!node.children.length && !collectIteration(m, path, branch, k)) return;
     startSequence(m, branch, 0);
   }
 }
 
-function iterateForeach(
-  m: Machine,
-  path: string,
-  node: ForeachNode,
-  items: readonly JsonObject[string][],
-  n: number,
-): void {
+/** Starts iteration `n` of a sequential foreach, whose state holds the items (and what was collected). */
+function iterateForeach(m: Machine, path: string, node: ForeachNode, n: number): void {
+  const state = m.nodes.get(path) as Extract<NodeState, { k: "foreach" }>;
   m.closeScope(path);
-  m.openScope(path, iterationScope(node, items, n));
-  m.nodes.set(path, { k: "foreach", n, i: 0, items });
+  m.openScope(path, iterationScope(node, state.items, n));
+  m.nodes.set(path, { ...state, n, i: 0 });
   if (node.children.length) m.start(`${path}.0`);
   else m.agenda.push({ op: "done", parent: path, child: `${path}.-1` });
 }
@@ -187,6 +193,7 @@ function childDone(m: Machine, parent: string, child: string): void {
   const next = Number(lastSegment(child)) + 1;
   switch (state.k) {
     case "seq":
+      if (next >= childrenAt(m, parent).length && !branchCollected(m, parent)) return;
       startSequence(m, parent, next);
       return;
     case "while": {
@@ -202,14 +209,23 @@ function childDone(m: Machine, parent: string, child: string): void {
       if (next < node.children.length) {
         m.nodes.set(parent, { ...state, i: next });
         m.start(`${parent}.${next}`);
-      } else if (state.n < state.items.length) iterateForeach(m, parent, node, state.items, state.n + 1);
-      else m.complete(parent);
+      } else if (!collectIteration(m, parent, parent, state.n - 1)) return;
+      else if (state.n < state.items.length) iterateForeach(m, parent, node, state.n + 1);
+      else completeForeach(m, parent);
       return;
     }
     case "pforeach":
+      if (state.open <= 1) completeForeach(m, parent);
+      else m.nodes.set(parent, { ...state, open: state.open - 1 });
+      return;
     case "all":
       if (state.open <= 1) m.complete(parent);
       else m.nodes.set(parent, { ...state, open: state.open - 1 });
+      return;
+    case "race":
+      // The first branch to complete wins: the others are canceled as a fault would cancel them.
+      cancelUnder(m, parent, false);
+      m.complete(parent);
       return;
     case "switch":
     case "handling":
@@ -220,78 +236,11 @@ function childDone(m: Machine, parent: string, child: string): void {
   }
 }
 
-/** Cancels every active node under `prefix` (and the node itself when `inclusive`). */
-export function cancelUnder(m: Machine, prefix: string, inclusive: boolean): void {
-  const under = `${prefix}.`;
-  const inside = (path: string) => path.startsWith(under) || (inclusive && path === prefix);
-  for (const path of [...m.nodes.keys()]) {
-    if (!inside(path)) continue;
-    cancelLeaf(m, path, m.nodes.get(path) as NodeState);
-    m.nodes.delete(path);
-  }
-  for (const path of [...m.scopes.keys()]) if (inside(path)) m.closeScope(path);
-  if (m.incidents.some((incident) => inside(incident.node))) {
-    m.incidents = m.incidents.filter((incident) => !inside(incident.node));
-    if (!m.incidents.length && !m.paused && m.status === "suspended") m.status = "running";
-  }
-  m.dropAgenda(prefix);
-}
-
-function matchHandler(scope: Scope | undefined, code: string): number {
-  const handlers = scope?.handlers ?? [];
-  const byCode = handlers.findIndex((h) => h.codes?.includes(code));
-  return byCode >= 0 ? byCode : handlers.findIndex((h) => h.codes === undefined);
-}
-
-/** Raises a fault at `path`: the nearest enclosing scope with a matching handler runs it, else the instance faults. */
-export function raise(m: Machine, path: string, code: string, message: string): void {
-  let scope = path;
-  while (scope !== "0" && scope.includes(".")) {
-    scope = parentOf(scope);
-    const state = m.nodes.get(scope);
-    if (!state || state.k === "handling" || isPseudo(scope)) continue;
-    const model = m.model(scope);
-    const h = matchHandler("scope" in model ? model.scope : undefined, code);
-    if (h < 0) continue;
-    cancelUnder(m, scope, false);
-    m.nodes.set(scope, { k: "handling" });
-    const handler = `${scope}.f${h}`;
-    m.openScope(handler, { "inst:fault": { code, message } });
-    m.note("waiting", `fault ${code} at ${path} handled at ${scope}`);
-    startSequence(m, handler, 0);
-    return;
-  }
-  endInstance(m, "faulted", { code, message, node: path });
-}
-
-/** Ends the instance: everything still active is canceled, lifecycle event and parent notified. */
-export function endInstance(
-  m: Machine,
-  status: "completed" | "faulted" | "canceled",
-  fault?: { code: string; message: string; node: string },
-): void {
-  cancelUnder(m, "0", true);
-  m.status = status;
-  m.incidents = [];
-  m.held = [];
-  const context = m.scopes.get("0") ?? {};
-  if (fault) m.fault = { id: m.nextId(`${m.id}/e`), ...fault };
-  m.emit({ type: "finish", instance: m.id, status });
-  m.publish(`docket.instance.${status}`, m.fault && status === "faulted" ? { fault: { ...m.fault } } : {});
-  if (m.parent) {
-    m.emit({
-      type: "notify-parent",
-      message: {
-        type: "child",
-        instance: m.parent.instance,
-        node: m.parent.node,
-        child: m.id,
-        status,
-        fields: context,
-        ...(m.fault && status === "faulted"
-          ? { fault: { code: m.fault.code, message: m.fault.message } }
-          : {}),
-      },
-    });
-  }
+/**
+ * A parallel foreach's branch (`<foreach>.b<k>`) has run its last child: its collect is evaluated
+ * now, while its scope is still open. False when that faulted the foreach.
+ */
+function branchCollected(m: Machine, path: string): boolean {
+  const branch = /\.b(\d+)$/.exec(path);
+  return !branch || collectIteration(m, parentOf(path), path, Number(branch[1]));
 }

@@ -10,6 +10,7 @@ import { indexDefinition, staticPath } from "../language/validate.js";
 import { flatten, isReserved, jsonEqual, writeTarget } from "./scopes.js";
 import type {
   Command,
+  ConsumedEvent,
   Fault,
   Incident,
   InstanceStatus,
@@ -20,12 +21,25 @@ import type {
   TaskCommand,
 } from "./types.js";
 
-/** Node starts and completions processed in one transition before the instance is faulted. */
+/** Node starts and completions processed in one transition before `StepLimit` is raised. */
 export const STEP_BUDGET = 500_000;
+/**
+ * Steps granted once, after `StepLimit` is raised, to its handler and what follows it; when they
+ * run out too the instance faults outright, so a handler that never waits still ends.
+ */
+export const STEP_RESERVE = 50_000;
 
+/**
+ * One step of a transition: start a node, hear a child complete, or apply a message's effect at
+ * its node (run as a step so that an expression failing there faults that node like any other).
+ */
 export type Op =
   | { readonly op: "start"; readonly path: string }
-  | { readonly op: "done"; readonly parent: string; readonly child: string };
+  | { readonly op: "done"; readonly parent: string; readonly child: string }
+  | { readonly op: "apply"; readonly path: string; readonly effect: () => void };
+
+/** The node an op acts at: where a fault it raises comes from. */
+export const opNode = (op: Op): string => (op.op === "done" ? op.parent : op.path);
 
 function entries<V>(map: ReadonlyMap<string, V>): [string, V][] {
   const out: [string, V][] = new Array(map.size);
@@ -47,7 +61,7 @@ export class Machine {
   fault?: Fault;
   incidents: Incident[];
   held: TaskCommand[];
-  consumed: (readonly [string, number])[];
+  consumed: ConsumedEvent[];
   readonly nodes: Map<string, NodeState>;
   readonly scopes: Map<string, JsonObject>;
   attempts: Record<string, number>;
@@ -59,6 +73,7 @@ export class Machine {
   private attemptsOwned = false;
   private readonly index: Map<string, FlowNode>;
   private budget = STEP_BUDGET;
+  private reserveDrawn = false;
 
   constructor(
     readonly definition: Definition,
@@ -77,7 +92,7 @@ export class Machine {
     this.fault = snapshot.fault;
     this.incidents = snapshot.incidents as Incident[];
     this.held = snapshot.held as TaskCommand[];
-    this.consumed = snapshot.consumed as (readonly [string, number])[];
+    this.consumed = snapshot.consumed as ConsumedEvent[];
     this.nodes = new Map(snapshot.nodes);
     this.scopes = new Map(snapshot.scopes);
     this.attempts = snapshot.attempts as Record<string, number>;
@@ -225,14 +240,23 @@ export class Machine {
     this.agenda.push({ op: "done", parent: path.slice(0, path.lastIndexOf(".")), child: path });
   }
 
-  /** Takes the next op, or undefined when the agenda is empty or the budget is spent. */
-  nextOp(): Op | undefined {
-    if (this.budget-- <= 0) return undefined;
-    return this.agenda.shift();
+  /** Queues a message's effect at `path`, to run as the transition's first step. */
+  applyAt(path: string, effect: () => void): true {
+    this.agenda.push({ op: "apply", path, effect });
+    return true;
   }
 
-  get budgetSpent(): boolean {
-    return this.budget < 0;
+  /** Counts one step; false when the step budget is spent. */
+  takeStep(): boolean {
+    return this.budget-- > 0;
+  }
+
+  /** Refills the budget with the reserve, once per transition; false when it was drawn already. */
+  drawReserve(): boolean {
+    if (this.reserveDrawn) return false;
+    this.reserveDrawn = true;
+    this.budget = STEP_RESERVE;
+    return true;
   }
 
   /** Drops queued ops for nodes under `prefix` (they were canceled). */
@@ -240,7 +264,7 @@ export class Machine {
     const under = `${prefix}.`;
     for (let i = this.agenda.length - 1; i >= 0; i--) {
       const op = this.agenda[i] as Op;
-      const path = op.op === "start" ? op.path : op.child;
+      const path = op.op === "done" ? op.child : op.path;
       if (path === prefix || path.startsWith(under)) this.agenda.splice(i, 1);
     }
   }

@@ -1,10 +1,11 @@
 /** Applying one message to an instance: replies, timers, events, child completions, operator commands. */
 import type { ActionNode, AwaitNode, CallNode, JsonObject } from "../language/model.js";
-import { asFields, retryLater, sendAttempt } from "./activities.js";
+import { asFields, retryLater, sendAttempt, startTimer } from "./activities.js";
 import { endInstance, raise } from "./flow.js";
 import type { Machine } from "./machine.js";
 import type {
   ChildMessage,
+  ConsumedEvent,
   EventMessage,
   Incident,
   NodeState,
@@ -12,6 +13,9 @@ import type {
   ReplyMessage,
   TimerMessage,
 } from "./types.js";
+
+type ActionState = Extract<NodeState, { k: "action" }>;
+type AwaitState = Extract<NodeState, { k: "await" }>;
 
 /** How long an instance remembers the events it consumed (the event buffer's window). */
 export const CONSUMED_WINDOW_MS = 60 * 60 * 1000;
@@ -45,6 +49,12 @@ function openIncident(m: Machine, path: string, reply: ReplyMessage, attempt: nu
   m.publish("docket.instance.suspended", { incident: { ...incident, error: { ...incident.error } } });
 }
 
+/**
+ * Each applier checks that the message is for a node waiting on it (else notes why it is ignored
+ * and returns false), then queues its effect at that node with `m.applyAt`: the effect runs as the
+ * transition's first step, so an expression failing in it (an `output` mapping, an await's
+ * condition, an `input` on a retry) is an `ExpressionError` fault at that node, as anywhere else.
+ */
 export function applyReply(m: Machine, reply: ReplyMessage): boolean {
   const path = reply.task.node;
   const state = m.nodes.get(path);
@@ -52,27 +62,34 @@ export function applyReply(m: Machine, reply: ReplyMessage): boolean {
     m.note("ignored", `reply to task ${reply.task.id} is stale or a duplicate (no action waits for it)`);
     return false;
   }
+  return m.applyAt(path, () => replied(m, path, state, reply));
+}
+
+function replied(m: Machine, path: string, state: ActionState, reply: ReplyMessage): void {
   const node = m.model(path) as ActionNode;
-  if (state.timer) m.emit({ type: "cancel-timer", timer: state.timer });
   if (reply.status === "done") {
+    // Written before the timer is canceled: a failing `output` faults the node, which cancels it.
     writeResult(m, path, node, reply.fields ?? {}, state.sent);
+    if (state.timer) m.emit({ type: "cancel-timer", timer: state.timer });
     m.complete(path);
-    return true;
+    return;
   }
+  if (state.timer) m.emit({ type: "cancel-timer", timer: state.timer });
+  const untimed: ActionState = { ...state, timer: undefined };
   if (reply.status === "critical") {
+    m.nodes.set(path, untimed);
     raise(m, path, reply.error?.code || "ActionError", reply.error?.message ?? "");
   } else if (state.tries < node.retry) {
     m.note(
       "waiting",
       `task ${reply.task.id} failed (${reply.error?.message ?? "error"}); retry ${state.tries + 1} of ${node.retry}`,
     );
-    m.nodes.set(path, { ...state, timer: undefined });
+    m.nodes.set(path, untimed);
     retryLater(m, path, node, state.tries + 1, state.attempt);
   } else {
-    m.nodes.set(path, { ...state, timer: undefined });
+    m.nodes.set(path, untimed);
     openIncident(m, path, reply, state.attempt);
   }
-  return true;
 }
 
 export function applyTimer(m: Machine, message: TimerMessage): boolean {
@@ -82,19 +99,27 @@ export function applyTimer(m: Machine, message: TimerMessage): boolean {
     m.note("ignored", `timer ${message.timer} fired for a node no longer waiting on it`);
     return false;
   }
-  if (state.k === "delay") m.complete(path);
-  else if (state.k === "action" && state.wait === "backoff")
-    sendAttempt(m, path, m.model(path) as ActionNode, state.tries, state.attempt);
-  else timedOut(m, path, state);
-  return true;
+  return m.applyAt(path, () => {
+    if (state.k === "delay") m.complete(path);
+    else if (state.k === "action" && state.wait === "backoff")
+      sendAttempt(m, path, m.model(path) as ActionNode, state.tries, state.attempt);
+    else timedOut(m, path, state);
+  });
 }
 
 function timedOut(m: Machine, path: string, state: NodeState): void {
-  if (state.k === "await") m.emit({ type: "unsubscribe", subscription: state.subscription });
+  // The timer has fired, so only what else the node holds (an await's subscription) is canceled.
+  if (state.k === "action" || state.k === "await") m.nodes.set(path, { ...state, timer: undefined });
   const what = state.k === "action" ? `task ${state.task}` : `await of ${(m.model(path) as AwaitNode).event}`;
   raise(m, path, "Timeout", `${what} timed out`);
 }
 
+/**
+ * An event wakes every await of the instance that is waiting for it when it is first taken, each
+ * once: the first await to take it records the other awaits then waiting for the same event name
+ * (they may take it when their delivery arrives); any other await (a later one in a sequence, a
+ * loop's next iteration, a duplicate delivery) finds it already consumed.
+ */
 export function applyEvent(m: Machine, event: EventMessage): boolean {
   const path = event.node;
   const state = m.nodes.get(path);
@@ -106,24 +131,57 @@ export function applyEvent(m: Machine, event: EventMessage): boolean {
     return false;
   }
   m.consumed = m.consumed.filter(([, at]) => at > m.now - CONSUMED_WINDOW_MS);
-  if (m.consumed.some(([id]) => id === event.id)) {
-    m.note("ignored", `event ${event.id} was already consumed by this instance`);
+  const taken = m.consumed.find(([id]) => id === event.id);
+  if (taken && !taken[2]?.includes(event.subscription)) {
+    m.note(
+      "ignored",
+      `event ${event.id} was already consumed by this instance (by an await that took it before this one was waiting, or by this one)`,
+    );
     return false;
   }
+  return m.applyAt(path, () => awaited(m, path, state, event, taken));
+}
+
+function awaited(
+  m: Machine,
+  path: string,
+  state: AwaitState,
+  event: EventMessage,
+  taken: ConsumedEvent | undefined,
+): void {
   const node = m.model(path) as AwaitNode;
+  const before = m.consumed;
+  // Spent before the condition is evaluated: a condition that fails with an error has taken the
+  // event (a handler looping back to the await must not meet it again).
+  m.consumed = spend(m, event, taken);
   if (!m.conditionsHold(node.conditions, path, { event: event.data ?? null })) {
+    m.consumed = before;
     m.note(
       "waiting",
       `event ${event.name} (${event.id}) arrived but the await's condition does not hold; still waiting`,
     );
-    return true;
+    return;
   }
-  m.consumed = [...m.consumed, [event.id, m.now]];
   if (node.into) m.write(path, node.into, event.data ?? null);
   m.emit({ type: "unsubscribe", subscription: state.subscription });
   if (state.timer) m.emit({ type: "cancel-timer", timer: state.timer });
   m.complete(path);
-  return true;
+}
+
+/** The consumed list once `event` is taken by the await of `event.subscription`. */
+function spend(m: Machine, event: EventMessage, taken: ConsumedEvent | undefined): ConsumedEvent[] {
+  const record = (waiting: readonly string[]): ConsumedEvent =>
+    waiting.length ? [event.id, taken?.[1] ?? m.now, waiting] : [event.id, taken?.[1] ?? m.now];
+  if (taken) {
+    const waiting = (taken[2] ?? []).filter((subscription) => subscription !== event.subscription);
+    return m.consumed.map((entry) => (entry === taken ? record(waiting) : entry));
+  }
+  const waiting: string[] = [];
+  for (const [path, state] of m.nodes) {
+    if (state.k !== "await" || state.subscription === event.subscription) continue;
+    if ((m.model(path) as AwaitNode).event === event.name) waiting.push(state.subscription);
+  }
+  return [...m.consumed, record(waiting)];
 }
 
 export function applyChild(m: Machine, message: ChildMessage): boolean {
@@ -133,15 +191,16 @@ export function applyChild(m: Machine, message: ChildMessage): boolean {
     m.note("ignored", `child ${message.child} finished, but no call waits for it`);
     return false;
   }
-  if (message.status === "completed") {
-    writeResult(m, path, m.model(path) as CallNode, message.fields ?? {}, state.sent);
-    m.complete(path);
-    return true;
-  }
-  const fault = message.fault ?? { code: "Canceled", message: `subprocess ${message.child} was canceled` };
-  m.nodes.delete(path); // the child has ended: nothing to cancel
-  raise(m, path, fault.code, fault.message);
-  return true;
+  return m.applyAt(path, () => {
+    m.nodes.delete(path); // the child has ended: nothing to cancel, whatever follows
+    if (message.status === "completed") {
+      writeResult(m, path, m.model(path) as CallNode, message.fields ?? {}, state.sent);
+      m.complete(path);
+      return;
+    }
+    const fault = message.fault ?? { code: "Canceled", message: `subprocess ${message.child} was canceled` };
+    raise(m, path, fault.code, fault.message);
+  });
 }
 
 function takeIncident(m: Machine, message: OperatorMessage): Incident | undefined {
@@ -166,8 +225,7 @@ export function applyOperator(m: Machine, message: OperatorMessage): boolean {
       if (!m.paused) return ignore(m, "the instance is not paused");
       m.paused = false;
       if (m.status === "suspended" && !m.incidents.length) m.status = "running";
-      for (const task of m.held) m.emit(task);
-      m.held = [];
+      sendHeld(m);
       return true;
     case "cancel":
       endInstance(m, "canceled");
@@ -175,21 +233,38 @@ export function applyOperator(m: Machine, message: OperatorMessage): boolean {
   }
   const incident = takeIncident(m, message);
   if (!incident) return false;
-  const state = m.nodes.get(incident.node);
+  const path = incident.node;
+  const state = m.nodes.get(path);
   if (state?.k !== "action") return false;
-  const node = m.model(incident.node) as ActionNode;
-  if (message.action === "retry") sendAttempt(m, incident.node, node, state.tries, state.attempt);
-  else if (message.action === "skip") {
-    m.merge(incident.node, message.fields ?? {}, state.sent);
-    m.complete(incident.node);
-  } else
-    raise(
-      m,
-      incident.node,
-      incident.error.code,
-      incident.error.message || message.reason || "failed by an operator",
-    );
-  return true;
+  return m.applyAt(path, () => {
+    const node = m.model(path) as ActionNode;
+    if (message.action === "retry") sendAttempt(m, path, node, state.tries, state.attempt);
+    else if (message.action === "skip") {
+      // As a `done` reply with these fields would be: through the action's `output` mapping.
+      writeResult(m, path, node, message.fields ?? {}, state.sent);
+      m.complete(path);
+    } else
+      raise(
+        m,
+        path,
+        incident.error.code,
+        incident.error.message || message.reason || "failed by an operator",
+      );
+  });
+}
+
+/** Sends the tasks held while paused; each one's timeout starts now, as it is sent. */
+function sendHeld(m: Machine): void {
+  for (const task of m.held) {
+    const path = task.task.node;
+    const { timeout } = m.model(path) as ActionNode;
+    const state = m.nodes.get(path);
+    // A task held before timeouts waited for resume has its timer running already.
+    if (timeout !== undefined && state?.k === "action" && state.task === task.task.id && !state.timer)
+      m.nodes.set(path, { ...state, timer: startTimer(m, path, timeout) });
+    m.emit(task);
+  }
+  m.held = [];
 }
 
 function ignore(m: Machine, reason: string): false {

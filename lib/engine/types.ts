@@ -39,9 +39,19 @@ export type NodeState =
   /** process, sequence, case, a parallel foreach branch, a fault handler body: `i` is the running child. */
   | { readonly k: "seq"; readonly i: number }
   | { readonly k: "while"; readonly n: number; readonly i: number }
-  | { readonly k: "foreach"; readonly n: number; readonly i: number; readonly items: readonly Json[] }
-  | { readonly k: "pforeach"; readonly open: number }
+  /** `collected`: the `collect` values of the iterations done so far (with a `collect` only). */
+  | {
+      readonly k: "foreach";
+      readonly n: number;
+      readonly i: number;
+      readonly items: readonly Json[];
+      readonly collected?: readonly Json[];
+    }
+  /** `collected`: the `collect` value of each branch done, at its item's index (null until then). */
+  | { readonly k: "pforeach"; readonly open: number; readonly collected?: readonly Json[] }
   | { readonly k: "all"; readonly open: number }
+  /** Its branches run until the first completes; then the others are canceled. */
+  | { readonly k: "race" }
   | { readonly k: "switch" }
   /** A scope whose fault handler runs (at `<path>.f<h>`). */
   | { readonly k: "handling" }
@@ -89,9 +99,16 @@ export interface Snapshot {
   readonly held: readonly TaskCommand[];
   readonly incidents: readonly Incident[];
   readonly fault?: Fault;
-  /** Events already consumed by an await, with when, so a buffered event wakes one await once. */
-  readonly consumed: readonly (readonly [string, number])[];
+  /** Events already taken by an await: each wakes an await once, and only those waiting for it then. */
+  readonly consumed: readonly ConsumedEvent[];
 }
+
+/**
+ * An event an await took: its id, when, and the subscriptions of the other awaits that were
+ * waiting for the same event name at that moment and have not taken it yet (each may, once).
+ * Snapshots written before the third element existed hold `[id, at]`: no await may take it again.
+ */
+export type ConsumedEvent = readonly [id: string, at: number, waiting?: readonly string[]];
 
 export interface TaskRef {
   readonly id: string;

@@ -9,6 +9,8 @@ import { Environment } from "@marcbachmann/cel-js";
 import { ExpressionError } from "../errors.js";
 import type { Expression, Json } from "../language/model.js";
 import { costProblem } from "./cost.js";
+import { explainPythonOverload, registerPythonArithmetic } from "./python-arithmetic.js";
+import { pythonHint } from "./python-hint.js";
 import { fromCel } from "./values.js";
 
 /** The variables an expression can read; each is optional. */
@@ -50,6 +52,12 @@ function createEnvironment(): Environment {
     env.registerOperator(`int ${op} double`, (a: bigint, b: number) => apply(Number(a), b));
     env.registerOperator(`double ${op} int`, (a: number, b: bigint) => apply(a, Number(b)));
   }
+  // Numbers compare across int and double (`6 / 3 == 2` in Python, `1 == 1.0` in CEL's runtime).
+  env.registerOperator("int == double", (a: bigint, b: number) => Number(a) === b);
+  // Python's substring test (`"ell" in "hello"`), CEL's `in` otherwise.
+  env.registerOperator("string in string", (a: string, b: string) => b.includes(a));
+  // Python's `/`, `//` and `%`, which the XML rewrite calls (python.ts).
+  registerPythonArithmetic(env);
   // Python's len() for bureaucrat conditions.
   env.registerFunction("len(dyn): int", (value: unknown) => {
     if (typeof value === "string" || Array.isArray(value)) return BigInt(value.length);
@@ -69,35 +77,47 @@ function describe(expression: Expression): string {
   return `expression \`${expression.source}\`${where}`;
 }
 
-/** The first line of cel-js's message, without its source excerpt. */
+/** The first line of cel-js's message, without its source excerpt, in Python's words for its operators. */
 function reason(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0]?.trim() ?? text;
+  return explainPythonOverload(text.split("\n")[0]?.trim() ?? text);
+}
+
+/** Compiles an expression, or says why it does not compile. */
+function tryCompile(expression: Expression): { compiled: Compiled } | { problem: string; cause: unknown } {
+  try {
+    const compiled = environment.parse(expression.cel) as Compiled;
+    const checked = environment.check(expression.cel);
+    if (!checked.valid) throw checked.error;
+    const tooCostly = costProblem((compiled as unknown as { ast: unknown }).ast);
+    if (tooCostly) throw new Error(tooCostly);
+    return { compiled };
+  } catch (error) {
+    // Python words in CEL (a YAML `a and b`) explain the failure better than CEL's syntax error.
+    return { problem: pythonHint(expression.cel) ?? reason(error), cause: error };
+  }
 }
 
 /** Compiles (or returns the cached compilation of) an expression; throws ExpressionError. */
 export function compile(expression: Expression): Compiled {
   const cached = cache.get(expression.cel);
   if (cached) return cached;
-  let compiled: Compiled;
-  try {
-    compiled = environment.parse(expression.cel) as Compiled;
-    const checked = environment.check(expression.cel);
-    if (!checked.valid) throw checked.error;
-    const tooCostly = costProblem((compiled as unknown as { ast: unknown }).ast);
-    if (tooCostly) throw new Error(tooCostly);
-  } catch (error) {
+  const result = tryCompile(expression);
+  if ("problem" in result)
     throw new ExpressionError(
       expression.source,
-      `${describe(expression)} does not compile: ${reason(error)}`,
+      `${describe(expression)} does not compile: ${result.problem}`,
       {
-        cause: error,
+        cause: result.cause,
       },
     );
-  }
+  remember(expression.cel, result.compiled);
+  return result.compiled;
+}
+
+function remember(cel: string, compiled: Compiled): void {
   if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(expression.cel, compiled);
-  return compiled;
+  cache.set(cel, compiled);
 }
 
 /** Evaluates an expression to its raw CEL value; throws ExpressionError naming the expression. */
@@ -138,10 +158,9 @@ export function evaluateCondition(expression: Expression, variables: Variables):
 
 /** Returns the compile error of an expression as text, or undefined when it compiles. */
 export function checkExpression(expression: Expression): string | undefined {
-  try {
-    compile(expression);
-    return undefined;
-  } catch (error) {
-    return reason(error instanceof ExpressionError ? (error.cause ?? error) : error);
-  }
+  if (cache.has(expression.cel)) return undefined;
+  const result = tryCompile(expression);
+  if ("problem" in result) return result.problem;
+  remember(expression.cel, result.compiled);
+  return undefined;
 }

@@ -1,9 +1,9 @@
 /** What the XML and the YAML builders share: problem collection, expressions, durations, typed values. */
 import type { Problem } from "../errors.js";
 import { checkExpression } from "../expr/cel.js";
-import { rewritePython } from "../expr/python.js";
+import { translatePython } from "../expr/python.js";
 import { DURATION_HELP, parseDuration } from "./duration.js";
-import type { Expression, Json, PropertyType, Selector, SourcePos } from "./model.js";
+import type { Collect, Expression, Json, PropertyType, Selector, SourcePos } from "./model.js";
 
 export const PROPERTY_TYPES: readonly PropertyType[] = ["int", "float", "str", "bool", "json"];
 
@@ -27,12 +27,13 @@ export function makeExpression(
   path?: string,
 ): Expression {
   const trimmed = source.trim();
-  const expression: Expression = { source: trimmed, cel: python ? rewritePython(trimmed) : trimmed, pos };
+  const translated = python ? translatePython(trimmed) : { cel: trimmed };
+  const expression: Expression = { source: trimmed, cel: translated.cel, pos };
   if (trimmed === "") {
     problems.add("the expression is empty", pos, path);
     return expression;
   }
-  const error = checkExpression(expression);
+  const error = translated.error ?? checkExpression(expression);
   if (error) problems.add(`expression \`${trimmed}\` does not compile: ${error}`, pos, path);
   return expression;
 }
@@ -124,6 +125,27 @@ export function makeSelector(
   const segments = trimmed.split(".");
   if (PATH.test(trimmed) && segments[0] !== "context" && segments[0] !== "inst") return { path: segments };
   return { expression: makeExpression(trimmed, python, problems, pos, path) };
+}
+
+/** A foreach's `collect` and `into`: both or neither. */
+export function makeCollect(
+  value: Expression | undefined,
+  into: string | undefined,
+  where: string,
+  problems: Problems,
+  pos?: SourcePos,
+  path?: string,
+): Collect | undefined {
+  if (value === undefined && into === undefined) return undefined;
+  if (value === undefined || into === undefined) {
+    problems.add(
+      `${where} has ${value ? "collect" : "into"} without ${value ? "into" : "collect"}; give both: collect (the value of each iteration) and into (the list property that receives them)`,
+      pos,
+      path,
+    );
+    return undefined;
+  }
+  return { value, into };
 }
 
 /** Splits `"A, B"` into fault codes. */

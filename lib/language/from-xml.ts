@@ -1,5 +1,6 @@
 /** Builds the definition model from bureaucrat's XML dialect and docket's extensions. */
 import {
+  makeCollect,
   makeCount,
   makeDuration,
   makeExpression,
@@ -31,15 +32,16 @@ const ATTRIBUTES: Record<ActivityKind | "process" | "case", readonly string[]> =
   switch: [],
   case: [],
   while: [],
-  foreach: ["select", "parallel"],
+  foreach: ["select", "parallel", "collect", "into"],
   all: [],
+  race: [],
   call: ["process", "input", "output"],
   delay: ["duration", "until"],
   await: ["event", "key", "timeout", "into"],
   fault: ["code", "message"],
   assign: ["property"],
 };
-const SCOPED = new Set(["process", "sequence", "case", "while", "foreach", "all"]);
+const SCOPED = new Set(["process", "sequence", "case", "while", "foreach", "all", "race"]);
 const WITH_CONDITIONS = new Set(["case", "while", "await"]);
 const WITH_TEXT = new Set(["assign", "condition", "property"]);
 
@@ -233,7 +235,8 @@ class XmlBuilder {
       a[name] === undefined ? undefined : makeDuration(a[name], `${name}`, this.problems, pos);
     switch (kind) {
       case "sequence":
-      case "all": {
+      case "all":
+      case "race": {
         const { scope, children } = this.body(element, id);
         return { kind, id, pos, scope, children };
       }
@@ -248,6 +251,7 @@ class XmlBuilder {
         if (a.parallel !== undefined && !["true", "false"].includes(a.parallel)) {
           this.problems.add(`parallel="${a.parallel}" must be "true" or "false"`, pos);
         }
+        const collect = makeCollect(expression("collect"), a.into, "<foreach>", this.problems, pos);
         return {
           kind,
           id,
@@ -256,6 +260,7 @@ class XmlBuilder {
           children,
           parallel,
           select: makeSelector(required("select"), true, this.problems, pos),
+          ...(collect ? { collect } : {}),
         };
       }
       case "switch":

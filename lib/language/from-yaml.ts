@@ -5,6 +5,7 @@
 import { isMap, isScalar, isSeq, type LineCounter, type Node, type YAMLMap } from "yaml";
 import {
   inferType,
+  makeCollect,
   makeCount,
   makeDuration,
   makeExpression,
@@ -33,7 +34,8 @@ const KEYS: Record<ActivityKind, readonly string[]> = {
   sequence: ["do", ...SCOPE_KEYS],
   all: ["do", ...SCOPE_KEYS],
   while: ["condition", "do", ...SCOPE_KEYS],
-  foreach: ["select", "parallel", "do", ...SCOPE_KEYS],
+  foreach: ["select", "parallel", "collect", "into", "do", ...SCOPE_KEYS],
+  race: ["do", ...SCOPE_KEYS],
   switch: [],
   action: ["participant", "timeout", "retry", "backoff", "input", "output"],
   call: ["process", "input", "output"],
@@ -51,6 +53,7 @@ const SHORT_FORM: Partial<Record<ActivityKind, string>> = {
   fault: "code",
   sequence: "do",
   all: "do",
+  race: "do",
 };
 
 export class YamlBuilder {
@@ -229,6 +232,7 @@ export class YamlBuilder {
     switch (kind) {
       case "sequence":
       case "all":
+      case "race":
         return { kind, id, pos, ...body() };
       case "while": {
         const conditions = this.conditions(f, "condition", at);
@@ -241,12 +245,21 @@ export class YamlBuilder {
         if (parallel !== undefined && parallel !== "true" && parallel !== "false") {
           this.problems.add(`${at}.parallel must be true or false`, f.get("parallel")?.pos, `${at}.parallel`);
         }
+        const collect = makeCollect(
+          this.expression(f, "collect", at),
+          this.scalar(f, "into", at),
+          at,
+          this.problems,
+          (f.get("collect") ?? f.get("into"))?.pos,
+          at,
+        );
         return {
           kind,
           id,
           pos,
           select: makeSelector(select, false, this.problems, f.get("select")?.pos, `${at}.select`),
           parallel: parallel === "true",
+          ...(collect ? { collect } : {}),
           ...body(),
         };
       }

@@ -95,16 +95,30 @@ export interface WhileNode extends Node {
 /** What a foreach iterates: a dotted context path (bureaucrat) or a CEL expression. */
 export type Selector = { readonly path: readonly string[] } | { readonly expression: Expression };
 
+/** A foreach's `collect`: `value` is evaluated at the end of each iteration, in its scope; the values, in item order, go to `into`. */
+export interface Collect {
+  readonly value: Expression;
+  readonly into: string;
+}
+
 export interface ForeachNode extends Node {
   readonly kind: "foreach";
   readonly select: Selector;
   readonly parallel: boolean;
+  readonly collect?: Collect;
   readonly scope?: Scope;
   readonly children: readonly Activity[];
 }
 
 export interface AllNode extends Node {
   readonly kind: "all";
+  readonly scope?: Scope;
+  readonly children: readonly Activity[];
+}
+
+/** Runs its children in parallel; the first to complete wins and the others are canceled. */
+export interface RaceNode extends Node {
+  readonly kind: "race";
   readonly scope?: Scope;
   readonly children: readonly Activity[];
 }
@@ -157,6 +171,7 @@ export type Activity =
   | WhileNode
   | ForeachNode
   | AllNode
+  | RaceNode
   | CallNode
   | DelayNode
   | AwaitNode
@@ -175,6 +190,7 @@ export const ACTIVITY_KINDS: readonly ActivityKind[] = [
   "while",
   "foreach",
   "all",
+  "race",
   "call",
   "delay",
   "await",

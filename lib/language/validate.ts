@@ -26,8 +26,13 @@ export function validateTree(root: ProcessNode, problems: Problems, maxDepth: nu
       if (property.name.startsWith("inst:"))
         problems.add(`property name "${property.name}" is reserved (inst:…)`, node.pos);
     }
-    if (node.kind === "await" && node.into !== undefined && !NAME.test(node.into)) {
-      problems.add(`into=${JSON.stringify(node.into)} is not a property name`, node.pos);
+    const into = node.kind === "await" ? node.into : node.kind === "foreach" ? node.collect?.into : undefined;
+    if (into !== undefined && !NAME.test(into)) {
+      problems.add(`into=${JSON.stringify(into)} is not a property name`, node.pos);
+    }
+    if (into?.startsWith("inst:")) problems.add(`into="${into}" is reserved (inst:…)`, node.pos);
+    if (node.kind === "race" && !node.children.length) {
+      problems.add("race needs at least one branch: the first to complete wins", node.pos);
     }
     if (node.kind === "assign" && node.property && !NAME.test(node.property)) {
       problems.add(`property=${JSON.stringify(node.property)} is not a property name`, node.pos);

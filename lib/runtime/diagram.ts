@@ -4,6 +4,7 @@
  */
 
 import type { Snapshot } from "../engine/types.js";
+import { handledFaultNode } from "../engine/unwind.js";
 import { type Activity, childrenOf, type Definition, type FlowNode, scopeOf } from "../language/model.js";
 import { staticPath } from "../language/validate.js";
 import type { HistoryRecord } from "../ports.js";
@@ -49,51 +50,88 @@ function shape(node: FlowNode): string {
   return `(${text})`;
 }
 
-function walk(node: FlowNode, lines: string[]): void {
-  lines.push(`  ${id(node.id)}${shape(node)}`);
-  const children: readonly Activity[] = childrenOf(node);
-  if (node.kind === "switch") {
-    for (const c of node.cases) {
-      lines.push(
-        `  ${id(node.id)} -->|${quote(c.conditions.map((x) => x.source).join(" or "))}| ${id(c.id)}`,
-      );
-      walk(c, lines);
-    }
-  } else if (node.kind === "all" || (node.kind === "foreach" && node.parallel)) {
-    for (const child of children) lines.push(`  ${id(node.id)} --> ${id(child.id)}`);
-  } else if (children[0]) {
-    lines.push(`  ${id(node.id)} --> ${id(children[0].id)}`);
-    for (let i = 1; i < children.length; i++)
-      lines.push(`  ${id((children[i - 1] as Activity).id)} --> ${id((children[i] as Activity).id)}`);
-    if (node.kind === "while" || node.kind === "foreach")
-      lines.push(`  ${id((children[children.length - 1] as Activity).id)} -.->|repeat| ${id(node.id)}`);
+/** Draws `children` one after another from `from`; returns the id the last one exits by. */
+function chain(from: string, children: readonly Activity[], lines: string[], edge = "-->"): string {
+  let exit = from;
+  for (const [i, child] of children.entries()) {
+    lines.push(`  ${exit} ${i === 0 ? edge : "-->"} ${id(child.id)}`);
+    exit = walk(child, lines);
   }
-  for (const child of children) walk(child, lines);
-  for (const handler of scopeOf(node)?.handlers ?? []) {
-    const first = handler.children[0];
-    if (!first) continue;
-    lines.push(
-      `  ${id(node.id)} -.->|${quote(handler.codes ? `fault ${handler.codes.join(", ")}` : "any fault")}| ${id(first.id)}`,
-    );
-    for (let i = 1; i < handler.children.length; i++)
-      lines.push(
-        `  ${id((handler.children[i - 1] as Activity).id)} --> ${id((handler.children[i] as Activity).id)}`,
-      );
-    for (const child of handler.children) walk(child, lines);
-  }
+  return exit;
 }
 
-/** The states of an instance's nodes by static path. */
-function states(view: InstanceView): Map<string, "done" | "active" | "faulted"> {
-  const out = new Map<string, "done" | "active" | "faulted">();
+/** Draws branches from `node` that meet again at a join node; returns the join's id. */
+function branches(
+  node: FlowNode,
+  arms: readonly { readonly entry: FlowNode; readonly edge: string }[],
+  joinLabel: string,
+  lines: string[],
+): string {
+  const join = `${id(node.id)}_join`;
+  lines.push(`  ${join}((${quote(joinLabel)}))`);
+  for (const arm of arms) {
+    lines.push(`  ${id(node.id)} ${arm.edge} ${id(arm.entry.id)}`);
+    lines.push(`  ${walk(arm.entry, lines)} --> ${join}`);
+  }
+  return join;
+}
+
+/** Draws a node and what it holds; returns the id that what follows it connects from. */
+function walk(node: FlowNode, lines: string[]): string {
+  lines.push(`  ${id(node.id)}${shape(node)}`);
+  const children: readonly Activity[] = childrenOf(node);
+  let exit = id(node.id);
+  if (node.kind === "switch") {
+    const cases = node.cases.map((c) => ({
+      entry: c,
+      edge: `-->|${quote(c.conditions.map((x) => x.source).join(" or "))}|`,
+    }));
+    exit = branches(node, cases, "join", lines);
+    lines.push(`  ${id(node.id)} -.->|"no case holds"| ${exit}`); // a switch with no case true goes on
+  } else if (node.kind === "all" || node.kind === "race") {
+    const arms = children.map((child) => ({ entry: child, edge: "-->" }));
+    exit = branches(node, arms, node.kind === "race" ? "first wins" : "join", lines);
+    if (!arms.length) lines.push(`  ${id(node.id)} --> ${exit}`);
+  } else if (node.kind === "foreach" && node.parallel) {
+    for (const child of children) {
+      lines.push(`  ${id(node.id)} --> ${id(child.id)}`);
+      walk(child, lines);
+    }
+  } else {
+    const last = chain(exit, children, lines);
+    if (node.kind === "while" || node.kind === "foreach") {
+      if (children.length) lines.push(`  ${last} -.->|repeat| ${exit}`);
+    } else exit = last;
+  }
+  for (const handler of scopeOf(node)?.handlers ?? []) {
+    const label = quote(handler.codes ? `fault ${handler.codes.join(", ")}` : "any fault");
+    chain(id(node.id), handler.children, lines, `-.->|${label}|`);
+  }
+  return exit;
+}
+
+type NodeColour = "done" | "active" | "faulted";
+
+/**
+ * The states of an instance's nodes by static path, the latest winning: a node the history shows
+ * a command for is done; one that raised a fault (handled, in the history's notes, or the
+ * instance's own fault) or has an open incident is faulted; one active in the snapshot is active.
+ */
+function states(view: InstanceView): Map<string, NodeColour> {
+  const out = new Map<string, NodeColour>();
   for (const record of view.history) {
     for (const command of record.commands) {
       const node = "node" in command ? command.node : command.type === "task" ? command.task.node : undefined;
       if (typeof node === "string") out.set(staticPath(node), "done");
     }
+    for (const note of record.notes) {
+      const faulted = handledFaultNode(note.reason);
+      if (faulted) out.set(staticPath(faulted), "faulted");
+    }
   }
   if (view.snapshot.status === "completed") out.set("0", "done");
   for (const [path] of view.snapshot.nodes) out.set(staticPath(path), "active");
+  for (const incident of view.snapshot.incidents) out.set(staticPath(incident.node), "faulted");
   if (view.snapshot.fault) out.set(staticPath(view.snapshot.fault.node), "faulted");
   return out;
 }

@@ -52,7 +52,13 @@ export interface Expectation {
   /** The definition must be rejected with an error containing this text. */
   readonly rejected?: string;
   readonly status?: string;
-  readonly fault?: { readonly code?: string; readonly message?: string; readonly message_includes?: string };
+  readonly fault?: {
+    readonly code?: string;
+    readonly message?: string;
+    readonly message_includes?: string;
+    /** The runtime path of the node that raised it ("0.1.0"). */
+    readonly node?: string;
+  };
   readonly context?: JsonObject;
   readonly tasks?: readonly string[];
 }
@@ -119,6 +125,12 @@ export function parseScenario(text: string, file: string): Scenario {
     const keys = ["rejected", "status", "fault", "context", "tasks"];
     for (const key of Object.keys(expect as object))
       if (!keys.includes(key)) fail(`expect: unknown key "${key}"; allowed: ${keys.join(", ")}`);
+    const fault = (expect as Expectation).fault;
+    const faultKeys = ["code", "message", "message_includes", "node"];
+    if (fault !== undefined && !isObject(fault)) fail("expect.fault must be a map");
+    for (const key of Object.keys(fault ?? {}))
+      if (!faultKeys.includes(key))
+        fail(`expect.fault: unknown key "${key}"; allowed: ${faultKeys.join(", ")}`);
     const status = (expect as Expectation).status;
     if (status !== undefined && !STATUSES.includes(status))
       fail(`expect.status must be one of ${STATUSES.join(", ")}`);

@@ -200,7 +200,7 @@ function checkExpectation(run: ScenarioRun, expect: Expectation): void {
   if (expect.fault) {
     const { message_includes: includes, ...exact } = expect.fault;
     const actual = snapshot.fault
-      ? { code: snapshot.fault.code, message: snapshot.fault.message }
+      ? { code: snapshot.fault.code, message: snapshot.fault.message, node: snapshot.fault.node }
       : undefined;
     const mismatch = actual ? subsetMismatch(exact as JsonObject, actual) : "the instance has no fault";
     if (mismatch) throw new ScenarioError(`fault: ${mismatch}`);

@@ -169,7 +169,7 @@ do:
     expect(problems).toEqual([
       '3:31 unknown key "colour" at do[0].action; allowed: participant, timeout, retry, backoff, input, output',
       expect.stringMatching(/^4:24 duration "soon" is not a duration/),
-      "5:5 do[2] must be a map with one activity key: sequence, action, switch, while, foreach, all, call, delay, await, fault, assign",
+      "5:5 do[2] must be a map with one activity key: sequence, action, switch, while, foreach, all, race, call, delay, await, fault, assign",
       "7:9 do[3].switch[0].when is required",
     ]);
   });
