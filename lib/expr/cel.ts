@@ -10,7 +10,7 @@ import { ExpressionError } from "../errors.js";
 import type { Expression, Json } from "../language/model.js";
 import { costProblem } from "./cost.js";
 import { explainPythonOverload, registerPythonArithmetic } from "./python-arithmetic.js";
-import { pythonHint } from "./python-hint.js";
+import { commentProblem, pythonHint } from "./python-hint.js";
 import { fromCel } from "./values.js";
 
 /** The variables an expression can read; each is optional. */
@@ -86,6 +86,8 @@ function reason(error: unknown): string {
 /** Compiles an expression, or says why it does not compile. */
 function tryCompile(expression: Expression): { compiled: Compiled } | { problem: string; cause: unknown } {
   try {
+    const comment = commentProblem(expression.cel);
+    if (comment) return { problem: comment, cause: undefined };
     const compiled = environment.parse(expression.cel) as Compiled;
     const checked = environment.check(expression.cel);
     if (!checked.valid) throw checked.error;

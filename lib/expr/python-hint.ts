@@ -67,6 +67,20 @@ function words(source: string): Word[] {
   return found;
 }
 
+/**
+ * A `//` outside string literals: CEL reads it as a comment, so `a // 2` (Python's floor division)
+ * would silently compile as `a`. Expressions are one line of intent; comments belong in the YAML.
+ */
+export function commentProblem(cel: string): string | undefined {
+  for (let i = 0; i < cel.length; i++) {
+    const ch = cel[i] as string;
+    if (ch === '"' || ch === "'") i = skipString(cel, i) - 1;
+    else if (cel.startsWith("//", i))
+      return "`//` starts a comment in CEL, so the rest of the line would be ignored; CEL has no floor division: write `a / b` (whole numbers divide to a whole number), and put comments in the YAML with `#`";
+  }
+  return undefined;
+}
+
 /** What to write instead of each Python word in a CEL expression, or undefined when there is none. */
 export function pythonHint(cel: string): string | undefined {
   const hints = new Set<string>();

@@ -128,9 +128,16 @@ describe("Python words in CEL (YAML/JSON expressions)", () => {
   it("ignores the words inside string literals, comments and as field names", () => {
     expect(checkExpression(cel('context.s == "a and b or not None" || context.and'))).toBeUndefined();
     expect(checkExpression(cel("context.s == r'x is None'"))).toBeUndefined();
-    expect(checkExpression(cel("context.x > 1 && // and not\n context.y"))).toBeUndefined();
     expect(checkExpression(cel("context.not >"))).toMatch(/^Unexpected token/);
     expect(checkExpression(cel("context.a && b"))).toBe("Unknown variable: b");
+  });
+
+  it("refuses `//`, which CEL reads as a comment (Python's floor division would vanish silently)", () => {
+    expect(checkExpression(cel("context.a // 2"))).toMatch(
+      /^`\/\/` starts a comment in CEL.*no floor division/,
+    );
+    expect(checkExpression(cel("context.x > 1 && // and not\n context.y"))).toMatch(/starts a comment/);
+    expect(checkExpression(cel("context.url == 'http://x' && \"//\" in context.s"))).toBeUndefined();
   });
 
   it("reports each at the file, line and column of its expression, in YAML and JSON", () => {
