@@ -4,7 +4,7 @@
  */
 import { parse as bufParse, plan as bufPlan, celEnv } from "@bufbuild/cel";
 import { Environment } from "@marcbachmann/cel-js";
-import { measure, report } from "./harness.js";
+import { compare, printRow, type Row, type Side } from "./harness.js";
 
 const expressions = [
   'context["prop1"] > 0 && context.total >= 100',
@@ -17,7 +17,7 @@ const variables = {
   inst: { iteration: 2n },
 };
 
-export function benchCel(budgetMs: number): void {
+export async function benchCel(budgetMs: number): Promise<Row[]> {
   const env = new Environment({ unlistedVariablesAreDyn: true });
   const marc = expressions.map((source) => env.parse(source));
   const bufEnv = celEnv({});
@@ -27,44 +27,31 @@ export function benchCel(budgetMs: number): void {
     const b = String(buf[i]?.(variables));
     if (a !== b) throw new Error(`evaluators disagree on ${expressions[i]}: ${a} vs ${b}`);
   }
-  report(
-    "CEL evaluate (compiled once)",
-    measure(
-      "cel-js",
-      () => {
-        for (const fn of marc) fn(variables);
+  const n = expressions.length;
+  const rows: Row[] = [];
+  const pairs: [string, Side, Side][] = [
+    [
+      "CEL evaluate (compiled once)",
+      { name: "cel-js", call: () => marc.map((fn) => fn(variables)), opsPerCall: n },
+      { name: "bufbuild", call: () => buf.map((fn) => fn(variables)), opsPerCall: n },
+    ],
+    [
+      "CEL compile + evaluate (cold)",
+      { name: "cel-js", call: () => expressions.map((e) => env.evaluate(e, variables)), opsPerCall: n },
+      {
+        name: "bufbuild",
+        call: () => expressions.map((e) => bufPlan(bufEnv, bufParse(e))(variables)),
+        opsPerCall: n,
       },
-      marc.length,
-      budgetMs,
-    ),
-    measure(
-      "bufbuild",
-      () => {
-        for (const fn of buf) fn(variables);
-      },
-      buf.length,
-      budgetMs,
-    ),
-  );
-  report(
-    "CEL compile + evaluate (cold)",
-    measure(
-      "cel-js",
-      () => {
-        for (const source of expressions) env.evaluate(source, variables);
-      },
-      expressions.length,
-      budgetMs,
-    ),
-    measure(
-      "bufbuild",
-      () => {
-        for (const source of expressions) bufPlan(bufEnv, bufParse(source))(variables);
-      },
-      expressions.length,
-      budgetMs,
-    ),
-  );
+    ],
+  ];
+  for (const [workload, subject, peer] of pairs) {
+    const { a, b, plan } = await compare(subject, peer, budgetMs);
+    const row: Row = { workload, subject: a, peer: b, plan };
+    printRow(row);
+    rows.push(row);
+  }
+  return rows;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) benchCel(1000);
+if (import.meta.url === `file://${process.argv[1]}`) await benchCel(1000);

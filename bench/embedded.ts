@@ -1,21 +1,22 @@
 /**
  * Durable steps per second of the embedded engine (a reply queued, applied, the state and history
- * saved, the next task stored for its participant) against the raw better-sqlite3 floor: one
- * transaction per step writing rows of the same sizes (state, history entry, task) to the same
- * kind of file, with no engine in between.
+ * saved, the next task stored for its participant, committed) against the raw better-sqlite3
+ * floor: one transaction per step writing rows of the same sizes (state, history entry, task) to
+ * the same kind of file with the same schema and settings, with no engine in between. A call is
+ * one instance of STEPS_PER_CALL steps on the engine (its launch and finish are extra messages,
+ * counted as nothing) and STEPS_PER_CALL transactions on the floor.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type Database from "better-sqlite3";
 import { loadConfig } from "../lib/embedded/config.js";
-import { openDatabase } from "../lib/embedded/database.js";
+import { type Db, openDatabase } from "../lib/embedded/database.js";
 import { EmbeddedEngine } from "../lib/embedded/engine.js";
 import type { TaskCommand } from "../lib/engine/types.js";
-import { formatRate } from "./harness.js";
+import { compare, printRow, type Row, type Side } from "./harness.js";
 
-const STEPS = Number(process.env.BENCH_STEPS ?? 2000);
-const definition = `process: steps\ncontext: { i: 0, payload: "${"x".repeat(1000)}" }\ndo:\n  - while:\n      condition: context.i < ${STEPS}\n      do: [ { action: work } ]\n`;
+const STEPS_PER_CALL = 100;
+const definition = `process: steps\ncontext: { i: 0, payload: "${"x".repeat(1000)}" }\ndo:\n  - while:\n      condition: context.i < ${STEPS_PER_CALL}\n      do: [ { action: work } ]\n`;
 
 interface Sizes {
   readonly stateBytes: number;
@@ -23,7 +24,7 @@ interface Sizes {
   readonly taskBytes: number;
 }
 
-async function engineRate(dir: string): Promise<{ rate: number } & Sizes> {
+async function engineSide(dir: string): Promise<{ side: Side; engine: EmbeddedEngine; sizes: () => Sizes }> {
   const config = {
     ...loadConfig(undefined, dir),
     database: join(dir, "engine.sqlite"),
@@ -31,40 +32,30 @@ async function engineRate(dir: string): Promise<{ rate: number } & Sizes> {
   };
   const engine = await EmbeddedEngine.open({ config, participants: false });
   await engine.definitions.register("steps.yaml", definition);
-  let reply: (task: TaskCommand) => void = () => undefined;
-  engine.queues.on("task", (task: TaskCommand) => reply(task));
-  const done = new Promise<void>((resolve) => {
-    reply = (task) => {
-      const i = Number(task.fields.i);
-      void engine.reply({ task: task.task, status: "done", fields: { i: i + 1 } });
-      if (i + 1 >= STEPS) resolve();
-    };
+  // The participant answers each task as it is stored, as the engine-side participants do.
+  engine.queues.on("task", (task: TaskCommand) => {
+    void engine.reply({ task: task.task, status: "done", fields: { i: Number(task.fields.i) + 1 } });
   });
-  const start = performance.now();
-  const id = await engine.launch({ process: "steps", id: "bench" });
-  await done;
-  await engine.idle();
-  const elapsed = performance.now() - start;
-  const row = engine.db.prepare("SELECT length(snapshot) AS s FROM instances WHERE id = ?").get(id) as {
-    s: number;
+  let runs = 0;
+  const call = async (): Promise<void> => {
+    const id = await engine.launch({ process: "steps", id: `bench-${++runs}` });
+    await engine.idle();
+    const status = (await engine.snapshot(id))?.status;
+    if (status !== "completed") throw new Error(`bench instance ${id} ended ${status}`);
   };
-  const history = engine.db
-    .prepare("SELECT avg(length(record)) AS h FROM history WHERE instance = ?")
-    .get(id) as { h: number };
-  const tasks = engine.db.prepare("SELECT avg(length(task)) AS t FROM tasks WHERE instance = ?").get(id) as {
-    t: number;
+  const sizes = (): Sizes => {
+    const id = `bench-${runs}`;
+    const one = (sql: string) => (engine.db.prepare(sql).get(id) as { n: number }).n;
+    return {
+      stateBytes: one("SELECT length(snapshot) AS n FROM instances WHERE id = ?"),
+      historyBytes: Math.round(one("SELECT avg(length(record)) AS n FROM history WHERE instance = ?")),
+      taskBytes: Math.round(one("SELECT avg(length(task)) AS n FROM tasks WHERE instance = ?")),
+    };
   };
-  await engine.close();
-  return {
-    rate: (STEPS * 1000) / elapsed,
-    stateBytes: row.s,
-    historyBytes: Math.round(history.h),
-    taskBytes: Math.round(tasks.t),
-  };
+  return { side: { name: "docket", call, opsPerCall: STEPS_PER_CALL }, engine, sizes };
 }
 
-function floorRate(dir: string, { stateBytes, historyBytes, taskBytes }: Sizes): number {
-  const db: Database.Database = openDatabase(join(dir, "floor.sqlite"));
+function floorSide(db: Db, sizes: () => Sizes): Side {
   db.prepare(
     "INSERT INTO instances (id, process, status, version, snapshot, outbox, definition, created_at, updated_at) VALUES ('f', 'p', 'running', 1, '', '[]', 'd', 0, 0)",
   ).run();
@@ -73,35 +64,48 @@ function floorRate(dir: string, { stateBytes, historyBytes, taskBytes }: Sizes):
   const task = db.prepare(
     "INSERT INTO tasks (id, instance, participant, task, state, created_at) VALUES (?, 'f', 'work', ?, 'open', 0)",
   );
-  const state = "s".repeat(stateBytes);
-  const record = "h".repeat(historyBytes);
-  const taskText = "t".repeat(taskBytes);
-  const step = db.transaction((seq: number) => {
+  type Rows = { state: string; record: string; task: string };
+  let rows: Rows | undefined;
+  const step = db.transaction((seq: number, { state, record, task: text }: Rows) => {
     update.run(state);
     history.run(seq, record);
-    task.run(String(seq), taskText);
+    task.run(String(seq), text);
   });
-  const start = performance.now();
-  for (let seq = 1; seq <= STEPS; seq++) step(seq);
-  const elapsed = performance.now() - start;
-  db.close();
-  return (STEPS * 1000) / elapsed;
+  let seq = 0;
+  const call = (): void => {
+    // The sizes are the engine's, read after its first call (compare runs it first).
+    if (!rows) {
+      const { stateBytes, historyBytes, taskBytes } = sizes();
+      rows = { state: "s".repeat(stateBytes), record: "h".repeat(historyBytes), task: "t".repeat(taskBytes) };
+    }
+    for (let i = 0; i < STEPS_PER_CALL; i++) step(++seq, rows);
+  };
+  return { name: "raw better-sqlite3", call, opsPerCall: STEPS_PER_CALL };
 }
 
-export async function benchEmbedded(): Promise<number> {
+/** Returns the row comparing the engine with the floor. */
+export async function benchEmbedded(budgetMs: number): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), "docket-bench-"));
+  const floorDb = openDatabase(join(dir, "floor.sqlite"));
+  const { side, engine, sizes } = await engineSide(dir);
   try {
-    const engine = await engineRate(dir);
-    const floor = floorRate(dir, engine);
-    const ratio = engine.rate / floor;
-    console.log(
-      `durable steps (${STEPS}; per step: state ${engine.stateBytes} B, history ${engine.historyBytes} B, task ${engine.taskBytes} B)\n${"".padEnd(34)} ` +
-        `docket ${formatRate(engine.rate)}  raw better-sqlite3 ${formatRate(floor)}  ${(ratio * 100).toFixed(0)}% of the floor`,
-    );
-    return ratio;
+    const { a, b, plan } = await compare(side, floorSide(floorDb, sizes), budgetMs);
+    const { stateBytes, historyBytes, taskBytes } = sizes();
+    const row: Row = {
+      workload: "durable steps (SQLite, WAL)",
+      subject: a,
+      peer: b,
+      plan,
+      note: `per step: state ${stateBytes} B, history ${historyBytes} B, task ${taskBytes} B; ${((a.opsPerSecond / b.opsPerSecond) * 100).toFixed(0)}% of the floor`,
+    };
+    printRow(row);
+    return row;
   } finally {
+    await engine.close();
+    floorDb.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await benchEmbedded();
+if (import.meta.url === `file://${process.argv[1]}`)
+  await benchEmbedded(Number(process.env.BENCH_MS ?? 2000));

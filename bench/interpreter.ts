@@ -1,14 +1,15 @@
 /**
  * Interpreter throughput: transitions per second of the pure `transition()` (each one returns a
  * fresh snapshot, so the state copy is included) on three workloads, and the same workloads on
- * workflow-es in the same process. Ratios compare whole workflows completed per second.
+ * each peer (workflow-es, AWS's durable execution SDK) in the same process. Ratios compare whole
+ * workflows completed per second.
  */
 import { transition } from "../lib/engine/index.js";
 import type { Message, Snapshot, TaskCommand } from "../lib/engine/types.js";
 import { readDefinition } from "../lib/language/index.js";
 import type { Definition } from "../lib/language/model.js";
-import { formatRate, type Measurement, measure, measureAsync, report } from "./harness.js";
-import { workflowEs } from "./workflow-es.js";
+import { compare, formatRate, printRow, type Row, type Side } from "./harness.js";
+import type { Peer } from "./peer.js";
 
 const actions = (n: number) =>
   Array.from({ length: n }, (_, i) => `  - action: { participant: p${i % 10} }`).join("\n");
@@ -45,30 +46,48 @@ export function runDocket(definition: Definition, instance = "bench"): number {
   return transitions;
 }
 
-export async function benchInterpreter(
-  budgetMs: number,
-): Promise<Record<string, { rate: number; ratio: number }>> {
-  const es = workflowEs();
-  const out: Record<string, { rate: number; ratio: number }> = {};
-  for (const name of Object.keys(WORKLOADS) as (keyof typeof WORKLOADS)[]) {
-    const definition = WORKLOADS[name];
-    const perRun = runDocket(definition);
-    const docket: Measurement = measure("docket", () => runDocket(definition), 1, budgetMs);
-    let esRounds = 0;
-    const baseline = await measureAsync(
-      "workflow-es",
-      async () => {
-        esRounds = await es.run(name);
-      },
-      1,
-      budgetMs,
-    );
-    const rate = docket.opsPerSecond * perRun;
-    const ratio = report(`${name} (${perRun} transitions/run)`, docket, baseline);
-    console.log(
-      `${"".padEnd(34)} docket ${formatRate(rate)} transitions; workflow-es ${formatRate(baseline.opsPerSecond * esRounds)} rounds`,
-    );
-    out[name] = { rate, ratio };
+/**
+ * Each workload on docket against each peer, both sides measured by `compare` with one plan.
+ * Rates are whole workflows per second; docket's transitions per second are noted beside.
+ */
+export async function benchInterpreter(budgetMs: number, peers: readonly Peer[]): Promise<InterpreterResult> {
+  const rows: Row[] = [];
+  const sequenceTransitions: number[] = [];
+  for (const peer of peers) {
+    for (const name of ["sequence", "all", "while"] as const) {
+      const definition = WORKLOADS[name];
+      let transitions = 0;
+      const docket: Side = {
+        name: "docket",
+        call: () => (transitions = runDocket(definition)),
+        opsPerCall: 1,
+      };
+      const other: Side = { name: peer.name, call: () => peer.run(name), opsPerCall: 1 };
+      const { a, b, plan } = await compare(docket, other, budgetMs);
+      const perSecond = a.opsPerSecond * transitions;
+      if (name === "sequence") sequenceTransitions.push(perSecond);
+      const row: Row = {
+        workload: LABELS[name],
+        subject: a,
+        peer: b,
+        plan,
+        note: `docket ${formatRate(perSecond)} transitions (${transitions} a run)`,
+      };
+      printRow(row);
+      rows.push(row);
+    }
   }
-  return out;
+  return { rows, sequenceTransitions };
 }
+
+export interface InterpreterResult {
+  readonly rows: readonly Row[];
+  /** docket's transitions per second on the 100-action sequence, one per peer compared. */
+  readonly sequenceTransitions: readonly number[];
+}
+
+const LABELS = {
+  sequence: "100-action sequence",
+  all: "10-branch all",
+  while: "1,000-iteration while",
+} as const;

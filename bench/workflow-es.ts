@@ -18,6 +18,7 @@ import {
   WorkflowStatus,
 } from "workflow-es";
 import { ExecutionPointerFactory } from "workflow-es/build/src/services/execution-pointer-factory.js";
+import type { Peer, Workload } from "./peer.js";
 
 class Work extends StepBody {
   run(): Promise<ExecutionResult> {
@@ -71,7 +72,11 @@ class AllWorkflow implements WorkflowBase<Data> {
   }
 }
 
-/** A Map-based in-memory store: workflow-es's own memory provider scans an ever-growing array. */
+/**
+ * A Map-based in-memory store: workflow-es's own memory provider scans an ever-growing array. A
+ * finished instance is dropped, as docket's side keeps no snapshot: a heap growing with every run
+ * would slow the collector for the peer alone.
+ */
 function mapStore() {
   const instances = new Map<string, WorkflowInstance>();
   let next = 0;
@@ -87,17 +92,14 @@ function mapStore() {
     async load(id: string): Promise<WorkflowInstance> {
       return instances.get(id) as WorkflowInstance;
     },
+    drop(id: string): void {
+      instances.delete(id);
+    },
   };
 }
 
-export type Workload = "sequence" | "while" | "all";
-
-export interface WorkflowEsRunner {
-  /** Runs the workload to completion, answering every wait; returns the rounds executed. */
-  run(workload: Workload): Promise<number>;
-}
-
-export function workflowEs(): WorkflowEsRunner {
+/** Runs a workload to completion, answering every wait; resolves to the rounds executed. */
+export function workflowEs(): Peer & { run(workload: Workload): Promise<number> } {
   const container = configureWorkflow().getContainer();
   const registry = container.get<IWorkflowRegistry>(TYPES.IWorkflowRegistry);
   const executor = container.get<IWorkflowExecutor>(TYPES.IWorkflowExecutor);
@@ -106,6 +108,8 @@ export function workflowEs(): WorkflowEsRunner {
   for (const workflow of [new SequenceWorkflow(), new WhileWorkflow(), new AllWorkflow()])
     registry.registerWorkflow(workflow);
   return {
+    name: "workflow-es",
+    close: async () => undefined,
     async run(workload) {
       const def = registry.getDefinition(workload, 1);
       const instance = new WorkflowInstance();
@@ -122,7 +126,10 @@ export function workflowEs(): WorkflowEsRunner {
       let rounds = 0;
       for (;;) {
         const loaded = await store.load(id);
-        if (loaded.status !== WorkflowStatus.Runnable) return rounds;
+        if (loaded.status !== WorkflowStatus.Runnable) {
+          store.drop(id);
+          return rounds;
+        }
         const result = await executor.execute(loaded);
         await store.persist(loaded);
         rounds++;

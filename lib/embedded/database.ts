@@ -16,8 +16,10 @@ CREATE INDEX IF NOT EXISTS instances_by_status ON instances (status, process);
 CREATE TABLE IF NOT EXISTS history (
   instance TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, record TEXT NOT NULL,
   PRIMARY KEY (instance, seq));
+-- No AUTOINCREMENT: a new id is still above every queued one (the order kept), without a write
+-- to sqlite_sequence on every message.
 CREATE TABLE IF NOT EXISTS inbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT NOT NULL, message TEXT NOT NULL);
+  id INTEGER PRIMARY KEY, instance TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS timers (
   id TEXT PRIMARY KEY, instance TEXT NOT NULL, node TEXT NOT NULL, due INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due);
@@ -35,7 +37,9 @@ CREATE TABLE IF NOT EXISTS rejections (name TEXT PRIMARY KEY, problems TEXT NOT 
 CREATE TABLE IF NOT EXISTS tasks (
   id TEXT PRIMARY KEY, instance TEXT NOT NULL, participant TEXT NOT NULL, task TEXT NOT NULL,
   state TEXT NOT NULL, leased_until INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS tasks_open ON tasks (participant, state, created_at);
+-- Open tasks only: answering a task drops its entry beside the next task's instead of moving it.
+DROP INDEX IF EXISTS tasks_open;
+CREATE INDEX IF NOT EXISTS tasks_open_by_participant ON tasks (participant, created_at) WHERE state = 'open';
 `;
 
 /** Opens (creating if needed) the database at `path`; `:memory:` for a throwaway one. */

@@ -22,17 +22,36 @@ interface InstanceRow {
   snapshot: string;
   outbox: string;
   definition: string;
+  history_seq: number;
   created_at: number;
   updated_at: number;
 }
 
 const CACHE_SIZE = 1000;
 
+/** The instances row of a save, named as the insert and update statements name their parameters. */
+interface Row {
+  readonly id: string;
+  readonly process: string;
+  readonly status: string;
+  readonly snapshot: string;
+  readonly outbox: string;
+  readonly definition: string;
+  readonly at: number;
+  readonly expected: number;
+}
+
+/** An instance as last written or read, with the seq of its newest history record. */
+interface Cached {
+  readonly stored: StoredInstance;
+  readonly seq: number;
+}
+
 export class SqliteInstanceStore implements InstanceStore {
   private readonly statements;
-  private readonly cache = new Map<string, StoredInstance>();
+  private readonly cache = new Map<string, Cached>();
   private readonly saveTransaction: (
-    row: Record<string, unknown>,
+    row: Row,
     id: string,
     record: HistoryRecord,
     expected: number | undefined,
@@ -41,11 +60,19 @@ export class SqliteInstanceStore implements InstanceStore {
   constructor(private readonly db: Db) {
     this.statements = {
       load: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE id = ?"),
-      insert: db.prepare(
+      insert: db.prepare<[Row]>(
         "INSERT INTO instances (id, process, status, version, history_seq, snapshot, outbox, definition, created_at, updated_at) VALUES (@id, @process, @status, 1, 1, @snapshot, @outbox, @definition, @at, @at)",
       ),
-      update: db.prepare<Record<string, unknown>, { seq: number }>(
+      update: db.prepare<[Row], { seq: number }>(
         "UPDATE instances SET status = @status, version = version + 1, history_seq = history_seq + 1, snapshot = @snapshot, outbox = @outbox, updated_at = @at WHERE id = @id AND version = @expected RETURNING history_seq AS seq",
+      ),
+      // The step of a cached instance: its history seq is known, so no RETURNING (which makes SQLite
+      // buffer the result in a table of its own) and positional parameters, cheaper to bind.
+      stepKeepingStatus: db.prepare<[string, string, number, string, number]>(
+        "UPDATE instances SET version = version + 1, history_seq = history_seq + 1, snapshot = ?, outbox = ?, updated_at = ? WHERE id = ? AND version = ?",
+      ),
+      step: db.prepare<[string, string, string, number, string, number]>(
+        "UPDATE instances SET status = ?, version = version + 1, history_seq = history_seq + 1, snapshot = ?, outbox = ?, updated_at = ? WHERE id = ? AND version = ?",
       ),
       markSent: db.prepare("UPDATE instances SET outbox = '[]' WHERE id = ? AND version = ?"),
       nextSeq: db.prepare<[string], { seq: number }>(
@@ -61,47 +88,30 @@ export class SqliteInstanceStore implements InstanceStore {
       remove: db.prepare("DELETE FROM instances WHERE id = ?"),
       removeHistory: db.prepare("DELETE FROM history WHERE instance = ?"),
     };
-    this.saveTransaction = db.transaction(
-      (
-        row: Record<string, unknown>,
-        id: string,
-        record: HistoryRecord,
-        expected: number | undefined,
-      ): number => {
-        let seq = 1;
-        if (expected === undefined) {
-          if (this.statements.load.get(id)) throw new ConflictError(`instance ${id} exists already`);
-          this.statements.insert.run(row);
-        } else {
-          const updated = this.statements.update.get(row);
-          if (!updated) throw new ConflictError(`instance ${id} changed since version ${expected}`);
-          seq = updated.seq;
-        }
-        this.statements.appendHistory.run(id, seq, record.at, JSON.stringify(record));
-        return (expected ?? 0) + 1;
-      },
-    );
+    this.saveTransaction = db.transaction(this.writeStep.bind(this));
   }
 
   async load(id: string): Promise<StoredInstance | undefined> {
     const cached = this.cache.get(id);
-    if (cached) return cached;
+    if (cached) return cached.stored;
     const row = this.statements.load.get(id);
     if (!row) return undefined;
-    return this.remember(id, {
+    const stored = {
       snapshot: JSON.parse(row.snapshot) as Snapshot,
       version: row.version,
       outbox: JSON.parse(row.outbox) as Command[],
       definition: row.definition,
-    });
+    };
+    this.remember(id, stored, row.history_seq);
+    return stored;
   }
 
   /**
    * Instances just written stay parsed in memory: this process is the database's only writer
    * (the version check on every write would catch another), so a load needs no read or parse.
    */
-  private remember(id: string, stored: StoredInstance): StoredInstance {
-    return keepNewest(this.cache, id, stored, CACHE_SIZE);
+  private remember(id: string, stored: StoredInstance, seq: number): void {
+    keepNewest(this.cache, id, { stored, seq }, CACHE_SIZE);
   }
 
   /** Drops what this store remembers: after a rolled-back transaction it may not be what is stored. */
@@ -109,9 +119,47 @@ export class SqliteInstanceStore implements InstanceStore {
     this.cache.clear();
   }
 
+  /**
+   * The state row and its history record, returning the record's seq; the caller holds a
+   * transaction around both.
+   */
+  private writeStep(row: Row, id: string, record: HistoryRecord, expected: number | undefined): number {
+    const seq = expected === undefined ? this.insertRow(row, id) : this.updateRow(row, id, expected);
+    this.statements.appendHistory.run(id, seq, record.at, JSON.stringify(record));
+    return seq;
+  }
+
+  private insertRow(row: Row, id: string): number {
+    if (this.statements.load.get(id)) throw new ConflictError(`instance ${id} exists already`);
+    this.statements.insert.run(row);
+    return 1;
+  }
+
+  private updateRow(row: Row, id: string, expected: number): number {
+    const cached = this.cache.get(id);
+    let seq: number | undefined;
+    if (cached?.stored.version === expected) {
+      // The version check passing makes the cached instance the stored one: its status and seq.
+      // Setting the status only when it changes spares a page: SQLite rewrites the index entry of
+      // any column set, even to the value it had.
+      const changed =
+        cached.stored.snapshot.status === row.status
+          ? this.statements.stepKeepingStatus.run(row.snapshot, row.outbox, row.at, id, expected)
+          : this.statements.step.run(row.status, row.snapshot, row.outbox, row.at, id, expected);
+      if (changed.changes) seq = cached.seq + 1;
+    } else {
+      seq = this.statements.update.get(row)?.seq;
+    }
+    if (seq === undefined) throw new ConflictError(`instance ${id} changed since version ${expected}`);
+    return seq;
+  }
+
   private append(id: string, record: HistoryRecord): void {
     const seq = this.statements.nextSeq.get(id)?.seq;
-    if (seq !== undefined) this.statements.appendHistory.run(id, seq, record.at, JSON.stringify(record));
+    if (seq === undefined) return;
+    this.statements.appendHistory.run(id, seq, record.at, JSON.stringify(record));
+    const cached = this.cache.get(id);
+    if (cached) this.cache.set(id, { stored: cached.stored, seq });
   }
 
   async save(
@@ -120,7 +168,7 @@ export class SqliteInstanceStore implements InstanceStore {
     expected: number | undefined,
   ): Promise<number> {
     const { snapshot } = next;
-    const row = {
+    const row: Row = {
       id: snapshot.id,
       process: snapshot.process,
       status: snapshot.status,
@@ -132,8 +180,13 @@ export class SqliteInstanceStore implements InstanceStore {
     };
     checkStateSize(snapshot.id, row.snapshot);
     try {
-      const version = this.saveTransaction(row, snapshot.id, record, expected);
-      this.remember(snapshot.id, { ...next, version });
+      // Inside the engine's transaction (every message, every outside write) a savepoint of its own
+      // would add two statements and protect nothing: a failure there rolls the whole message back.
+      const seq = this.db.inTransaction
+        ? this.writeStep(row, snapshot.id, record, expected)
+        : this.saveTransaction(row, snapshot.id, record, expected);
+      const version = (expected ?? 0) + 1;
+      this.remember(snapshot.id, { ...next, version }, seq);
       return version;
     } catch (error) {
       this.cache.delete(snapshot.id);
@@ -148,7 +201,8 @@ export class SqliteInstanceStore implements InstanceStore {
   async markSent(id: string, version: number): Promise<void> {
     this.statements.markSent.run(id, version);
     const cached = this.cache.get(id);
-    if (cached?.version === version) this.cache.set(id, { ...cached, outbox: [] });
+    if (cached?.stored.version === version)
+      this.cache.set(id, { stored: { ...cached.stored, outbox: [] }, seq: cached.seq });
   }
 
   async history(id: string, page: { after?: number; limit?: number } = {}): Promise<HistoryPage> {
