@@ -132,17 +132,12 @@ function startAwait(m: Machine, path: string, node: AwaitNode): void {
       `await key \`${node.key?.source}\` must give a string or number, got ${JSON.stringify(key)}`,
     );
   }
+  const keyed = key === undefined || key === null ? {} : { key: String(key) };
   const subscription = m.nextId(`${m.id}/${path}/s`);
-  m.emit({
-    type: "subscribe",
-    subscription,
-    instance: m.id,
-    node: path,
-    event: node.event,
-    ...(key === undefined || key === null ? {} : { key: String(key) }),
-  });
+  m.emit({ type: "subscribe", subscription, instance: m.id, node: path, event: node.event, ...keyed });
   const timer = node.timeout === undefined ? undefined : startTimer(m, path, node.timeout);
-  m.nodes.set(path, { k: "await", subscription, ...(timer ? { timer } : {}) });
+  // The key is kept so an event another await takes is recorded for this one only if it matches.
+  m.nodes.set(path, { k: "await", subscription, ...(timer ? { timer } : {}), ...keyed });
 }
 
 function startCall(m: Machine, path: string, node: CallNode): void {

@@ -13,22 +13,20 @@ import { raise } from "./unwind.js";
 type ForeachState = Extract<NodeState, { k: "foreach" | "pforeach" }>;
 
 /**
- * The lists this transition made, so a list is copied once per transition and then filled in
- * place: copying on every iteration would make a 100,000-item foreach quadratic. A list that came
- * in with the snapshot is never in the set, so the input is never mutated.
+ * The list to fill in place: one this transition made, or else a copy of the snapshot's, made once
+ * per transition (copying on every iteration would make a 100,000-item foreach quadratic). A list
+ * that came in with the snapshot is never filled, so the input is never mutated.
  */
-const madeHere = new WeakMap<Machine, WeakSet<readonly Json[]>>();
-
 function writable(m: Machine, list: readonly Json[]): Json[] {
-  let made = madeHere.get(m);
-  if (!made) {
-    made = new WeakSet();
-    madeHere.set(m, made);
-  }
-  if (made.has(list)) return list as Json[];
-  const copy = [...list];
-  made.add(copy);
-  return copy;
+  if (m.madeLists?.has(list)) return list as Json[];
+  return madeHere(m, [...list]);
+}
+
+/** Marks a list as this transition's own, to be filled in place. */
+function madeHere(m: Machine, list: Json[]): Json[] {
+  m.madeLists ??= new WeakSet();
+  m.madeLists.add(list);
+  return list;
 }
 
 function foreachState(m: Machine, path: string): ForeachState | undefined {
@@ -37,9 +35,9 @@ function foreachState(m: Machine, path: string): ForeachState | undefined {
 }
 
 /** The list a foreach starts with: empty, or (parallel) a slot per item. */
-export function initialCollected(node: ForeachNode, items: number): { collected?: Json[] } {
+export function initialCollected(m: Machine, node: ForeachNode, items: number): { collected?: Json[] } {
   if (!node.collect) return {};
-  return { collected: node.parallel ? new Array<Json>(items).fill(null) : [] };
+  return { collected: madeHere(m, node.parallel ? new Array<Json>(items).fill(null) : []) };
 }
 
 /**

@@ -3,10 +3,10 @@
  * are in unwind.ts.
  */
 import { DocketError, ExpressionError } from "../errors.js";
-import type { ForeachNode, JsonObject, Scope, WhileNode } from "../language/model.js";
+import type { ForeachNode, JsonObject, RaceNode, Scope, WhileNode } from "../language/model.js";
 import { startLeaf } from "./activities.js";
 import { collectIteration, completeForeach, initialCollected } from "./collect.js";
-import { type Machine, opNode, STEP_BUDGET, STEP_RESERVE } from "./machine.js";
+import { type Machine, type Op, opNode, STEP_BUDGET, STEP_RESERVE } from "./machine.js";
 import type { NodeState } from "./types.js";
 import {
   cancelUnder,
@@ -18,9 +18,6 @@ import {
   startSequence,
 } from "./unwind.js";
 
-/** Re-exported: messages apply faults and endings through flow. */
-export { cancelUnder, endInstance, parentOf, raise } from "./unwind.js";
-
 function declared(scope: Scope | undefined): JsonObject | undefined {
   if (!scope?.properties.length) return undefined;
   const values: JsonObject = {};
@@ -29,15 +26,15 @@ function declared(scope: Scope | undefined): JsonObject | undefined {
 }
 
 /**
- * Runs the agenda to quiescence. An expression error faults the node it came from, whether it
- * failed starting a node, hearing a child, or applying a message there (an `output` mapping, an
- * await's condition).
+ * Runs the agenda to quiescence, then what waits for that (`m.later`), until both are empty. An
+ * expression error faults the node it came from, whether it failed starting a node, hearing a
+ * child, or applying a message there (an `output` mapping, an await's condition).
  */
 export function run(m: Machine): void {
-  for (let op = m.agenda.shift(); op; op = m.agenda.shift()) {
+  for (let op = nextOp(m); op; op = nextOp(m)) {
     const at = opNode(op);
     if (!m.takeStep()) {
-      overrun(m, at);
+      overrun(m, op);
       continue;
     }
     try {
@@ -52,14 +49,22 @@ export function run(m: Machine): void {
   if (!m.finished && m.nodes.get("0") === undefined) endInstance(m, "completed");
 }
 
+function nextOp(m: Machine): Op | undefined {
+  return m.agenda.shift() ?? m.later.pop();
+}
+
 /**
- * The step budget ran out at `at`: `StepLimit` is raised there like any fault, and its handler
- * (and what follows it) gets a reserve of steps, drawn once. When the reserve runs out too, the
- * instance faults outright: a handler that loops without waiting cannot keep the transition going.
+ * The step budget ran out on `op`: `StepLimit` is raised at its node like any fault, and its
+ * handler (and what follows it) gets a reserve of steps, drawn once. When the reserve runs out
+ * too, the instance faults outright: a handler that loops without waiting cannot keep the
+ * transition going. A node hearing its child complete is running inside itself, so its own
+ * handlers count, as they do when the budget runs out starting that child: a loop's StepLimit
+ * handler catches it whichever step the budget ran out on.
  */
-function overrun(m: Machine, at: string): void {
+function overrun(m: Machine, op: Op): void {
+  const at = opNode(op);
   const message = `more than ${STEP_BUDGET} steps in one transition: a loop that never waits (give it a condition that ends, or an action, delay or await inside)`;
-  if (m.drawReserve()) raise(m, at, "StepLimit", message);
+  if (m.drawReserve()) raise(m, at, "StepLimit", message, op.op === "done" ? at : undefined);
   else
     endInstance(m, "faulted", {
       code: "StepLimit",
@@ -90,7 +95,13 @@ function startNode(m: Machine, path: string): void {
         m.complete(path);
         return;
       }
-      m.nodes.set(path, node.kind === "all" ? { k: "all", open: node.children.length } : { k: "race" });
+      if (node.kind === "race") {
+        const state: NodeState = { k: "race" };
+        m.nodes.set(path, state);
+        startRaceBranch(m, path, node, state, 0);
+        return;
+      }
+      m.nodes.set(path, { k: "all", open: node.children.length });
       for (let i = 0; i < node.children.length; i++) m.start(`${path}.${i}`);
       return;
     }
@@ -110,6 +121,24 @@ function startNode(m: Machine, path: string): void {
     default:
       startLeaf(m, path, node);
   }
+}
+
+/**
+ * Starts branch `i` of a race, and the next one only once everything started so far has run until
+ * it completed or waits (`m.later`): a branch that completes without waiting wins before a later
+ * one starts. A branch that completes, or a fault that leaves its branch, replaces the race's
+ * `state` (with none, or a handler's), and no further branch starts.
+ */
+function startRaceBranch(m: Machine, path: string, node: RaceNode, state: NodeState, i: number): void {
+  m.start(`${path}.${i}`);
+  if (i + 1 >= node.children.length) return;
+  m.later.push({
+    op: "apply",
+    path: `${path}.${i + 1}`, // where a StepLimit on this step is raised, as on starting it
+    effect: () => {
+      if (m.nodes.get(path) === state) startRaceBranch(m, path, node, state, i + 1);
+    },
+  });
 }
 
 function iterateWhile(m: Machine, path: string, node: WhileNode, n: number): void {
@@ -163,11 +192,11 @@ function startForeach(m: Machine, path: string, node: ForeachNode): void {
     return;
   }
   if (!node.parallel) {
-    m.nodes.set(path, { k: "foreach", n: 0, i: 0, items, ...initialCollected(node, items.length) });
+    m.nodes.set(path, { k: "foreach", n: 0, i: 0, items, ...initialCollected(m, node, items.length) });
     iterateForeach(m, path, node, 1);
     return;
   }
-  m.nodes.set(path, { k: "pforeach", open: items.length, ...initialCollected(node, items.length) });
+  m.nodes.set(path, { k: "pforeach", open: items.length, ...initialCollected(m, node, items.length) });
   for (let k = 0; k < items.length; k++) {
     const branch = `${path}.b${k}`;
     m.openScope(branch, iterationScope(node, items, k + 1));
@@ -224,7 +253,7 @@ function childDone(m: Machine, parent: string, child: string): void {
       return;
     case "race":
       // The first branch to complete wins: the others are canceled as a fault would cancel them.
-      cancelUnder(m, parent, false);
+      cancelUnder(m, parent, false, `branch ${child} won race ${parent}`);
       m.complete(parent);
       return;
     case "switch":

@@ -4,10 +4,12 @@
  * a long synchronous loop cannot overflow the stack, and a step budget ends a runaway one).
  */
 import { ExpressionError } from "../errors.js";
-import { evaluate, evaluateCondition, toCel } from "../expr/index.js";
+import { evaluate, evaluateCondition } from "../expr/index.js";
+import { CelConverter, type CelValue } from "../expr/values.js";
 import type { Definition, Expression, FlowNode, Json, JsonObject } from "../language/model.js";
 import { indexDefinition, staticPath } from "../language/validate.js";
-import { flatten, isReserved, jsonEqual, writeTarget } from "./scopes.js";
+import { Agenda } from "./agenda.js";
+import { celContext, flatten, isReserved, jsonEqual, writeTarget } from "./scopes.js";
 import type {
   Command,
   ConsumedEvent,
@@ -48,6 +50,15 @@ function entries<V>(map: ReadonlyMap<string, V>): [string, V][] {
   return out;
 }
 
+const INST_KEYS = ["iteration", "current", "fault"] as const;
+
+interface ContextView {
+  readonly path: string;
+  readonly version: number;
+  readonly context: Record<string, CelValue>;
+  readonly inst: Record<string, CelValue>;
+}
+
 export class Machine {
   readonly id: string;
   readonly process: string;
@@ -67,9 +78,29 @@ export class Machine {
   attempts: Record<string, number>;
   readonly commands: Command[] = [];
   readonly notes: Note[] = [];
-  readonly agenda: Op[] = [];
-  /** Scopes already copied in this transition (a short list: a transition touches few scopes). */
-  private readonly owned: string[] = [];
+  readonly agenda = new Agenda();
+  /**
+   * Ops to run once the agenda is empty, the latest first (a race's next branch, flow.ts): what
+   * was set going before them has then run until it completed or waits.
+   */
+  readonly later: Op[] = [];
+  /**
+   * Scopes made or copied in this transition, so written in place: a short list, as most
+   * transitions touch few, and a set once a loop has opened many (a search of a long list per
+   * write made a 100,000-iteration foreach quadratic).
+   */
+  private owned: string[] | Set<string> = [];
+  /** Counts changes to the scopes: the CEL view of the context is rebuilt only after one. */
+  private scopesVersion = 0;
+  private view?: ContextView;
+  /** Converts context values for expressions, each object or list once per transition. */
+  private converter?: CelConverter;
+  /**
+   * Collected lists (collect.ts) made in this transition, filled in place; a list that came with
+   * the snapshot is copied first, so the input is never mutated. Made when first needed, as the
+   * converter is: most transitions need neither.
+   */
+  madeLists?: WeakSet<readonly Json[]>;
   private attemptsOwned = false;
   private readonly index: Map<string, FlowNode>;
   private budget = STEP_BUDGET;
@@ -133,8 +164,8 @@ export class Machine {
     return `${prefix}${this.seq}`;
   }
 
-  note(kind: Note["kind"], reason: string): void {
-    this.notes.push({ kind, reason });
+  note(kind: Note["kind"], reason: string, node?: string): void {
+    this.notes.push(node === undefined ? { kind, reason } : { kind, reason, node });
   }
 
   /** The model node of a runtime path. */
@@ -148,11 +179,18 @@ export class Machine {
 
   openScope(path: string, values: JsonObject): void {
     this.scopes.set(path, values);
-    this.owned.push(path);
+    this.own(path);
+    this.scopesVersion++;
   }
 
   closeScope(path: string): void {
-    if (path !== "0") this.scopes.delete(path);
+    if (path !== "0" && this.scopes.delete(path)) this.scopesVersion++;
+  }
+
+  private own(path: string): void {
+    if (!Array.isArray(this.owned)) this.owned.add(path);
+    else if (this.owned.length < 16) this.owned.push(path);
+    else this.owned = new Set([...this.owned, path]);
   }
 
   context(path: string): JsonObject {
@@ -163,11 +201,12 @@ export class Machine {
   write(path: string, key: string, value: Json): void {
     const target = writeTarget(this.scopes, path, key);
     if (target === undefined) return;
-    if (!this.owned.includes(target)) {
+    if (!(Array.isArray(this.owned) ? this.owned.includes(target) : this.owned.has(target))) {
       this.scopes.set(target, { ...this.scopes.get(target) });
-      this.owned.push(target);
+      this.own(target);
     }
     (this.scopes.get(target) as JsonObject)[key] = value;
+    this.scopesVersion++;
   }
 
   /** Reads one key as a node at `path` sees it. */
@@ -200,19 +239,41 @@ export class Machine {
   }
 
   variables(path: string, extra: { event?: Json; result?: Json } = {}): Record<string, unknown> {
-    const context = this.context(path);
-    const inst: Record<string, unknown> = { id: this.id };
-    for (const key of ["iteration", "current", "fault"]) {
-      const value = context[`inst:${key}`];
-      if (value !== undefined) inst[key] = toCel(value);
-    }
+    const view = this.contextView(path);
     return {
-      context: toCel(context),
-      inst,
-      event: toCel(extra.event ?? null),
-      result: toCel(extra.result ?? null),
+      context: view.context,
+      inst: view.inst,
+      event: this.cel.of(extra.event ?? null),
+      result: this.cel.of(extra.result ?? null),
       now: this.nowDate,
     };
+  }
+
+  private get cel(): CelConverter {
+    this.converter ??= new CelConverter();
+    return this.converter;
+  }
+
+  /** Context values converted for expressions in this transition (elements at any depth). */
+  get celConversions(): number {
+    return this.converter?.converted ?? 0;
+  }
+
+  /**
+   * `context` and `inst` as expressions at `path` see them. Kept until the scopes change, and then
+   * rebuilt from converted values: its cost is the number of keys in view, not the data under them.
+   */
+  private contextView(path: string): ContextView {
+    const cached = this.view;
+    if (cached && cached.path === path && cached.version === this.scopesVersion) return cached;
+    const context = celContext(this.scopes, path, this.cel);
+    const inst: Record<string, CelValue> = { id: this.id };
+    for (const key of INST_KEYS) {
+      const value = context[`inst:${key}`];
+      if (value !== undefined) inst[key] = value;
+    }
+    this.view = { path, version: this.scopesVersion, context, inst };
+    return this.view;
   }
 
   /** Any condition true (bureaucrat's rule for several `<condition>`s); none means true. */
@@ -262,11 +323,10 @@ export class Machine {
   /** Drops queued ops for nodes under `prefix` (they were canceled). */
   dropAgenda(prefix: string): void {
     const under = `${prefix}.`;
-    for (let i = this.agenda.length - 1; i >= 0; i--) {
-      const op = this.agenda[i] as Op;
+    this.agenda.drop((op) => {
       const path = op.op === "done" ? op.child : op.path;
-      if (path === prefix || path.startsWith(under)) this.agenda.splice(i, 1);
-    }
+      return path === prefix || path.startsWith(under);
+    });
   }
 
   // ---- commands ------------------------------------------------------------------------------

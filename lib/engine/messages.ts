@@ -1,7 +1,7 @@
 /** Applying one message to an instance: replies, timers, events, child completions, operator commands. */
+import { DocketError } from "../errors.js";
 import type { ActionNode, AwaitNode, CallNode, JsonObject } from "../language/model.js";
 import { asFields, retryLater, sendAttempt, startTimer } from "./activities.js";
-import { endInstance, raise } from "./flow.js";
 import type { Machine } from "./machine.js";
 import type {
   ChildMessage,
@@ -13,12 +13,24 @@ import type {
   ReplyMessage,
   TimerMessage,
 } from "./types.js";
+import { endInstance, endSubscription, raise } from "./unwind.js";
 
 type ActionState = Extract<NodeState, { k: "action" }>;
 type AwaitState = Extract<NodeState, { k: "await" }>;
 
 /** How long an instance remembers the events it consumed (the event buffer's window). */
 export const CONSUMED_WINDOW_MS = 60 * 60 * 1000;
+
+/** What the node's `output` mapping makes of a result (throws ExpressionError when it fails). */
+function mapOutput(m: Machine, path: string, node: ActionNode | CallNode, fields: JsonObject): JsonObject {
+  const output = node.output;
+  if (!output) return fields;
+  return asFields(m.evaluate(output, path, { result: fields }), `output of <${node.kind}>`);
+}
+
+function writeMapped(m: Machine, path: string, mapped: JsonObject): void {
+  for (const key of Object.keys(mapped)) m.write(path, key, mapped[key] ?? null);
+}
 
 function writeResult(
   m: Machine,
@@ -27,10 +39,8 @@ function writeResult(
   fields: JsonObject,
   sent: JsonObject | undefined,
 ): void {
-  if (node.output) {
-    const mapped = asFields(m.evaluate(node.output, path, { result: fields }), `output of <${node.kind}>`);
-    for (const key of Object.keys(mapped)) m.write(path, key, mapped[key] ?? null);
-  } else m.merge(path, fields, sent);
+  if (node.output) writeMapped(m, path, mapOutput(m, path, node, fields));
+  else m.merge(path, fields, sent);
 }
 
 function openIncident(m: Machine, path: string, reply: ReplyMessage, attempt: number): void {
@@ -116,9 +126,10 @@ function timedOut(m: Machine, path: string, state: NodeState): void {
 
 /**
  * An event wakes every await of the instance that is waiting for it when it is first taken, each
- * once: the first await to take it records the other awaits then waiting for the same event name
- * (they may take it when their delivery arrives); any other await (a later one in a sequence, a
- * loop's next iteration, a duplicate delivery) finds it already consumed.
+ * once: the first await to take it records the other awaits then waiting for it (the same event
+ * name, and its key or none; they may take it when their delivery arrives, unless they stop
+ * waiting first); any other await (a later one in a sequence, a loop's next iteration, a duplicate
+ * delivery) finds it already consumed.
  */
 export function applyEvent(m: Machine, event: EventMessage): boolean {
   const path = event.node;
@@ -163,7 +174,7 @@ function awaited(
     return;
   }
   if (node.into) m.write(path, node.into, event.data ?? null);
-  m.emit({ type: "unsubscribe", subscription: state.subscription });
+  endSubscription(m, state.subscription);
   if (state.timer) m.emit({ type: "cancel-timer", timer: state.timer });
   m.complete(path);
 }
@@ -179,6 +190,7 @@ function spend(m: Machine, event: EventMessage, taken: ConsumedEvent | undefined
   const waiting: string[] = [];
   for (const [path, state] of m.nodes) {
     if (state.k !== "await" || state.subscription === event.subscription) continue;
+    if (state.key !== undefined && state.key !== event.key) continue; // it could never take it
     if ((m.model(path) as AwaitNode).event === event.name) waiting.push(state.subscription);
   }
   return [...m.consumed, record(waiting)];
@@ -236,14 +248,11 @@ export function applyOperator(m: Machine, message: OperatorMessage): boolean {
   const path = incident.node;
   const state = m.nodes.get(path);
   if (state?.k !== "action") return false;
+  if (message.action === "skip") return skip(m, path, state, message.fields);
   return m.applyAt(path, () => {
     const node = m.model(path) as ActionNode;
     if (message.action === "retry") sendAttempt(m, path, node, state.tries, state.attempt);
-    else if (message.action === "skip") {
-      // As a `done` reply with these fields would be: through the action's `output` mapping.
-      writeResult(m, path, node, message.fields ?? {}, state.sent);
-      m.complete(path);
-    } else
+    else
       raise(
         m,
         path,
@@ -253,14 +262,49 @@ export function applyOperator(m: Machine, message: OperatorMessage): boolean {
   });
 }
 
-/** Sends the tasks held while paused; each one's timeout starts now, as it is sent. */
+/**
+ * Completes an action an operator skips. With fields, as a `done` reply with them would: through
+ * the action's `output` mapping, evaluated first, so that a mapping failing on them rejects the
+ * command (an operator's typo must not end the instance: the incident stays open). Without fields
+ * (none, or `{}`) there is no result to map: the action completes and writes nothing.
+ */
+function skip(m: Machine, path: string, state: ActionState, fields: JsonObject | undefined): boolean {
+  const node = m.model(path) as ActionNode;
+  const given = fields && Object.keys(fields).length ? fields : undefined;
+  let mapped: JsonObject | undefined;
+  if (given && node.output) {
+    try {
+      mapped = mapOutput(m, path, node, given);
+    } catch (error) {
+      if (!(error instanceof DocketError)) throw error;
+      m.note(
+        "rejected",
+        `skip at ${path}: the action's output mapping fails on the given fields, so nothing changed and the incident stays open: ${error.message}`,
+      );
+      return false;
+    }
+  }
+  return m.applyAt(path, () => {
+    if (mapped) writeMapped(m, path, mapped);
+    else if (given) m.merge(path, given, state.sent);
+    m.complete(path);
+  });
+}
+
+/**
+ * Sends the tasks held while paused, each one's timeout starting now, as it is sent. A task whose
+ * action no longer waits for it (a snapshot written before canceling an action dropped its held
+ * task) is dropped: nobody would hear its reply.
+ */
 function sendHeld(m: Machine): void {
   for (const task of m.held) {
     const path = task.task.node;
-    const { timeout } = m.model(path) as ActionNode;
     const state = m.nodes.get(path);
+    // No note: an `ignored` one would have the operations API report the resume as refused.
+    if (state?.k !== "action" || state.task !== task.task.id || state.wait !== "reply") continue;
+    const { timeout } = m.model(path) as ActionNode;
     // A task held before timeouts waited for resume has its timer running already.
-    if (timeout !== undefined && state?.k === "action" && state.task === task.task.id && !state.timer)
+    if (timeout !== undefined && !state.timer)
       m.nodes.set(path, { ...state, timer: startTimer(m, path, timeout) });
     m.emit(task);
   }

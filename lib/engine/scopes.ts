@@ -3,6 +3,7 @@
  * ancestors; a write goes to the scope that declares the key, else to the innermost scope.
  * Scopes are keyed by the runtime path of the node holding them.
  */
+import type { CelConverter, CelValue } from "../expr/values.js";
 import type { Json, JsonObject } from "../language/model.js";
 
 const ROOT_ONLY: readonly string[] = ["0"] as const;
@@ -27,6 +28,27 @@ export function flatten(scopes: ReadonlyMap<string, JsonObject>, path: string): 
   if (chain.length === 1) return { ...scopes.get(chain[0] as string) };
   const out: JsonObject = {};
   for (let i = chain.length - 1; i >= 0; i--) Object.assign(out, scopes.get(chain[i] as string));
+  return out;
+}
+
+/**
+ * The flattened context as CEL reads it: `flatten`, with each value converted by `cel` (which
+ * converts an object or a list once, so this costs the number of keys, not the data under them).
+ */
+export function celContext(
+  scopes: ReadonlyMap<string, JsonObject>,
+  path: string,
+  cel: CelConverter,
+): Record<string, CelValue> {
+  const chain = scopeChain(scopes, path);
+  const out: Record<string, CelValue> = {};
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const scope = scopes.get(chain[i] as string) as JsonObject;
+    for (const key of Object.keys(scope)) {
+      // Assigned, `__proto__` would set the prototype; CEL never saw it (toCel drops it too).
+      if (key !== "__proto__") out[key] = cel.of(scope[key]);
+    }
+  }
   return out;
 }
 

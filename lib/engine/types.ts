@@ -67,7 +67,12 @@ export type NodeState =
       readonly timer?: string;
     }
   | { readonly k: "delay"; readonly timer: string }
-  | { readonly k: "await"; readonly subscription: string; readonly timer?: string }
+  /**
+   * `key`: the correlation key as evaluated when it subscribed (none: any key), so an event taken
+   * by another await is recorded for this one only if it could take it too. Snapshots written
+   * before it existed have no `key` on keyed awaits: they count as taking any key.
+   */
+  | { readonly k: "await"; readonly subscription: string; readonly timer?: string; readonly key?: string }
   | { readonly k: "call"; readonly child: string; readonly sent?: JsonObject };
 
 export interface Snapshot {
@@ -105,8 +110,9 @@ export interface Snapshot {
 
 /**
  * An event an await took: its id, when, and the subscriptions of the other awaits that were
- * waiting for the same event name at that moment and have not taken it yet (each may, once).
- * Snapshots written before the third element existed hold `[id, at]`: no await may take it again.
+ * waiting for it at that moment (the same event name, and its key or none) and have not taken it
+ * yet, nor stopped waiting: each may take it, once. Without a third element no await may take it
+ * again (none was left, or the snapshot was written before the element existed).
  */
 export type ConsumedEvent = readonly [id: string, at: number, waiting?: readonly string[]];
 
@@ -240,10 +246,16 @@ export type Message =
   | ChildMessage
   | OperatorMessage;
 
-/** Why a message changed nothing: kept in the history. */
+/**
+ * Kept in the history: why a message changed nothing (`ignored`, `rejected`), what the instance
+ * waits for or a fault a handler caught (`waiting`), an active node that was canceled (`canceled`:
+ * a race's losing branch, what a fault handler or the instance's end stopped).
+ */
 export interface Note {
-  readonly kind: "ignored" | "rejected" | "waiting";
+  readonly kind: "ignored" | "rejected" | "waiting" | "canceled";
   readonly reason: string;
+  /** The node it is about: for a handled fault the node that raised it, for `canceled` the node canceled. */
+  readonly node?: string;
 }
 
 export interface TransitionResult {

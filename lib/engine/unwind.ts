@@ -5,7 +5,7 @@
  */
 import type { Activity, Scope } from "../language/model.js";
 import type { Machine } from "./machine.js";
-import type { NodeState } from "./types.js";
+import type { ConsumedEvent, NodeState } from "./types.js";
 
 export const lastSegment = (path: string) => path.slice(path.lastIndexOf(".") + 1);
 export const parentOf = (path: string) => path.slice(0, path.lastIndexOf("."));
@@ -33,23 +33,52 @@ export function startSequence(m: Machine, path: string, index: number): void {
   m.start(`${path}.${index}`);
 }
 
+/**
+ * Ends an await's subscription: unsubscribes, and strikes it from the events recorded as ones it
+ * may still take (a record left with nobody keeps only that the event was consumed).
+ */
+export function endSubscription(m: Machine, subscription: string): void {
+  m.emit({ type: "unsubscribe", subscription });
+  if (!m.consumed.some(([, , waiting]) => waiting?.includes(subscription))) return;
+  m.consumed = m.consumed.map((entry): ConsumedEvent => {
+    const [id, at, waiting] = entry;
+    if (!waiting?.includes(subscription)) return entry;
+    const rest = waiting.filter((other) => other !== subscription);
+    return rest.length ? [id, at, rest] : [id, at];
+  });
+}
+
 /** Undoes what an active leaf set going: timers, subscriptions, child instances. */
 export function cancelLeaf(m: Machine, path: string, state: NodeState): void {
   if ((state.k === "action" || state.k === "delay" || state.k === "await") && state.timer) {
     m.emit({ type: "cancel-timer", timer: state.timer });
   }
-  if (state.k === "await") m.emit({ type: "unsubscribe", subscription: state.subscription });
+  if (state.k === "await") endSubscription(m, state.subscription);
   if (state.k === "call") m.emit({ type: "cancel-child", child: state.child });
   if (state.k === "action") m.held = m.held.filter((held) => held.task.node !== path);
 }
 
-/** Cancels every active node under `prefix` (and the node itself when `inclusive`). */
-export function cancelUnder(m: Machine, prefix: string, inclusive: boolean): void {
+const isLeaf = (state: NodeState) =>
+  state.k === "action" || state.k === "delay" || state.k === "await" || state.k === "call";
+
+/**
+ * Cancels every active node under `prefix` (and the node itself when `inclusive`). Each active
+ * leaf but `origin` (the node whose fault causes this: it faulted, it was not canceled) gets a
+ * `canceled` note saying `why`, which is how a diagram tells a canceled node from a finished one.
+ */
+export function cancelUnder(
+  m: Machine,
+  prefix: string,
+  inclusive: boolean,
+  why: string,
+  origin?: string,
+): void {
   const under = `${prefix}.`;
   const inside = (path: string) => path.startsWith(under) || (inclusive && path === prefix);
-  for (const path of [...m.nodes.keys()]) {
+  for (const [path, state] of [...m.nodes]) {
     if (!inside(path)) continue;
-    cancelLeaf(m, path, m.nodes.get(path) as NodeState);
+    cancelLeaf(m, path, state);
+    if (path !== origin && isLeaf(state)) m.note("canceled", `${path} canceled: ${why}`, path);
     m.nodes.delete(path);
   }
   for (const path of [...m.scopes.keys()]) if (inside(path)) m.closeScope(path);
@@ -67,28 +96,22 @@ function matchHandler(scope: Scope | undefined, code: string): number {
 }
 
 /**
- * The node a history note says raised a fault that a handler caught (the note `raise` writes), so
- * a diagram can show it faulted. Text, because notes are `{kind, reason}` on every host and in the API.
+ * Raises a fault at `path`: the nearest scope with a matching handler, from `from` (default: the
+ * node's parent) outward, runs it; else the instance faults. The history note names `path`.
  */
-export function handledFaultNode(reason: string): string | undefined {
-  return /^fault .+ at (\S+) handled at \S+$/.exec(reason)?.[1];
-}
-
-/** Raises a fault at `path`: the nearest enclosing scope with a matching handler runs it, else the instance faults. */
-export function raise(m: Machine, path: string, code: string, message: string): void {
-  let scope = path;
-  while (scope !== "0" && scope.includes(".")) {
-    scope = parentOf(scope);
+export function raise(m: Machine, path: string, code: string, message: string, from = parentOf(path)): void {
+  for (let scope = from; scope !== ""; scope = scope.includes(".") ? parentOf(scope) : "") {
     const state = m.nodes.get(scope);
     if (!state || state.k === "handling" || isPseudo(scope)) continue;
     const model = m.model(scope);
     const h = matchHandler("scope" in model ? model.scope : undefined, code);
     if (h < 0) continue;
-    cancelUnder(m, scope, false);
+    const handled = `fault ${code} at ${path} handled at ${scope}`;
+    cancelUnder(m, scope, false, handled, path);
     m.nodes.set(scope, { k: "handling" });
     const handler = `${scope}.f${h}`;
     m.openScope(handler, { "inst:fault": { code, message } });
-    m.note("waiting", `fault ${code} at ${path} handled at ${scope}`);
+    m.note("waiting", handled, path);
     startSequence(m, handler, 0);
     return;
   }
@@ -101,7 +124,7 @@ export function endInstance(
   status: "completed" | "faulted" | "canceled",
   fault?: { code: string; message: string; node: string },
 ): void {
-  cancelUnder(m, "0", true);
+  cancelUnder(m, "0", true, `the instance ${status === "canceled" ? "was canceled" : status}`, fault?.node);
   m.status = status;
   m.incidents = [];
   m.held = [];

@@ -8,12 +8,41 @@ export type CelValue = unknown;
 
 /** Converts JSON data into CEL input: integral numbers become BigInt. */
 export function toCel(value: Json | undefined): CelValue {
+  return convert(value, undefined);
+}
+
+function convert(value: Json | undefined, tally: CelConverter | undefined): CelValue {
+  if (tally) tally.converted++;
   if (typeof value === "number") return Number.isInteger(value) ? BigInt(value) : value;
   if (value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) return value.map(toCel);
+  if (Array.isArray(value)) return value.map((item) => convert(item, tally));
   const out: Record<string, CelValue> = {};
-  for (const key of Object.keys(value)) out[key] = toCel(value[key]);
+  for (const key of Object.keys(value)) out[key] = convert(value[key], tally);
   return out;
+}
+
+/**
+ * Converts context values for CEL, each object or list once. The engine never changes a context
+ * value in place (a write replaces the value under its key), so an object converted once stands
+ * for it in every later expression of the transition, and building an expression's variables
+ * costs what changed since the last one, not the size of the context.
+ */
+export class CelConverter {
+  /** Values converted so far, every element at any depth counted: what a test can bound. */
+  converted = 0;
+  private memo?: WeakMap<object, CelValue>;
+
+  /** The CEL value of a JSON value; an object or a list is converted the first time only. */
+  of(value: Json | undefined): CelValue {
+    if (value === null || typeof value !== "object") return convert(value, this);
+    this.memo ??= new WeakMap();
+    let cel = this.memo.get(value);
+    if (cel === undefined) {
+      cel = convert(value, this);
+      this.memo.set(value, cel);
+    }
+    return cel;
+  }
 }
 
 /** Converts a CEL result back to JSON data; throws a plain Error naming what cannot be stored. */

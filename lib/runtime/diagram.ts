@@ -1,10 +1,9 @@
 /**
  * Mermaid flowcharts of a definition; with an instance, each node coloured by its state (done,
- * active, faulted, not reached). `docket diagram` and the API's /diagram serve it.
+ * active, faulted, canceled, not reached). `docket diagram` and the API's /diagram serve it.
  */
 
-import type { Snapshot } from "../engine/types.js";
-import { handledFaultNode } from "../engine/unwind.js";
+import type { Note, Snapshot } from "../engine/types.js";
 import { type Activity, childrenOf, type Definition, type FlowNode, scopeOf } from "../language/model.js";
 import { staticPath } from "../language/validate.js";
 import type { HistoryRecord } from "../ports.js";
@@ -110,12 +109,21 @@ function walk(node: FlowNode, lines: string[]): string {
   return exit;
 }
 
-type NodeColour = "done" | "active" | "faulted";
+type NodeColour = "done" | "active" | "faulted" | "canceled";
+
+/** What a history note says of a node: a fault a handler caught, or a node canceled. */
+function noteColour(note: Note): NodeColour | undefined {
+  if (note.node === undefined) return undefined;
+  if (note.kind === "canceled") return "canceled";
+  return note.kind === "waiting" ? "faulted" : undefined;
+}
 
 /**
  * The states of an instance's nodes by static path, the latest winning: a node the history shows
- * a command for is done; one that raised a fault (handled, in the history's notes, or the
- * instance's own fault) or has an open incident is faulted; one active in the snapshot is active.
+ * a command for is done; one canceled while active (a race's losing branch, what a fault handler
+ * or the instance's end stopped: the history's `canceled` notes) is canceled; one that raised a
+ * fault (handled, in the history's notes, or the instance's own fault) or has an open incident is
+ * faulted; one active in the snapshot is active.
  */
 function states(view: InstanceView): Map<string, NodeColour> {
   const out = new Map<string, NodeColour>();
@@ -125,8 +133,8 @@ function states(view: InstanceView): Map<string, NodeColour> {
       if (typeof node === "string") out.set(staticPath(node), "done");
     }
     for (const note of record.notes) {
-      const faulted = handledFaultNode(note.reason);
-      if (faulted) out.set(staticPath(faulted), "faulted");
+      const colour = noteColour(note);
+      if (colour && note.node) out.set(staticPath(note.node), colour);
     }
   }
   if (view.snapshot.status === "completed") out.set("0", "done");
@@ -144,6 +152,7 @@ export function diagram(definition: Definition, view?: InstanceView): string {
       "  classDef done fill:#c8e6c9,stroke:#2e7d32",
       "  classDef active fill:#bbdefb,stroke:#1565c0",
       "  classDef faulted fill:#ffcdd2,stroke:#c62828",
+      "  classDef canceled fill:#e0e0e0,stroke:#757575,color:#616161",
     );
     for (const [path, state] of states(view)) lines.push(`  class ${id(path)} ${state}`);
   }

@@ -77,6 +77,32 @@ do: [{ action: first }, { action: risky }]
     expect(run("do: [{ action: flaky }]", ["error"])).toContain("class n0_0 faulted");
   });
 
+  it("colours the branches that lost a race canceled, the winner done", () => {
+    const text = run(
+      `do:
+  - race: [{ action: fast }, { sequence: [{ action: slow }] }, { await: e }]
+  - action: after
+`,
+      ["done"],
+    );
+    expect(text).toContain("classDef canceled");
+    expect(text).toContain("class n0_0_0 done");
+    expect(text).toContain("class n0_0_1_0 canceled");
+    expect(text).toContain("class n0_0_2 canceled");
+    expect(text).toContain("class n0_1 active");
+  });
+
+  it("colours what a caught fault stopped canceled, and the node that raised it faulted", () => {
+    const text = run(
+      `faults: [{ default: [{ action: cure }] }]
+do: [{ all: [{ action: risky }, { delay: PT1H }] }]
+`,
+      ["critical"],
+    );
+    expect(text).toContain("class n0_0_0 faulted");
+    expect(text).toContain("class n0_0_1 canceled");
+  });
+
   it("colours a <fault> activity that a handler caught, though it sends nothing", () => {
     const text = run(
       `faults: [{ default: [{ action: cure }] }]
