@@ -23,7 +23,8 @@ function unchanged(snapshot: Snapshot, note: Note): TransitionResult {
   return { snapshot, commands: [], notes: [note] };
 }
 
-function created(definition: Definition, message: LaunchMessage, now: number): Snapshot {
+/** The snapshot a launch starts from: the root scope's defaults with the launch fields over them. */
+export function created(definition: Definition, message: LaunchMessage, now: number): Snapshot {
   const root: JsonObject = {};
   for (const property of definition.root.scope.properties) root[property.name] = property.value;
   Object.assign(root, message.fields);

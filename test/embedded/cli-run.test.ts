@@ -1,22 +1,14 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ended } from "../support/cli.js";
 import { userProject } from "./user-project.js";
 
 const BIN = `${process.cwd()}/bin/docket.js`;
 
 /** Runs the real CLI (bin/docket.js) in `cwd`, without blocking this process, so runs can overlap. */
 function docket(cwd: string, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, out, err })));
+  return ended(spawn(process.execPath, [BIN, ...args], { cwd }));
 }
 
 const modules = {

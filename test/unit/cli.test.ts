@@ -6,6 +6,7 @@ import { operatorText } from "../../lib/cli/client.js";
 import { changes, describeChange } from "../../lib/cli/watch.js";
 import { type InstanceView, OPERATOR_ACTIONS } from "../../lib/runtime/operations.js";
 import { runScenarioFile } from "../../lib/scenario/runner.js";
+import { ended } from "../support/cli.js";
 
 function docket(...args: string[]) {
   const result = spawnSync(process.execPath, ["bin/docket.js", ...args], { encoding: "utf8" });
@@ -176,16 +177,7 @@ async function watchAgainst(id: string, script: Scripted[]) {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
     const child = spawn(process.execPath, ["bin/docket.js", "watch", id, "--interval", "0.05", "--url", url]);
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      err += d;
-    });
-    const code = await new Promise((resolve) => child.on("close", resolve));
-    return { code, out, err, polls, url };
+    return { ...(await ended(child)), polls, url };
   } finally {
     server.close();
   }

@@ -5,15 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { run } from "../../lib/engine/flow.js";
-import {
-  type Message,
-  rootContext,
-  SNAPSHOT_FORMAT,
-  type Snapshot,
-  type TaskCommand,
-  transition,
-} from "../../lib/engine/index.js";
+import { type Message, rootContext, type TaskCommand, transition } from "../../lib/engine/index.js";
 import { Machine } from "../../lib/engine/machine.js";
+import { created } from "../../lib/engine/transition.js";
 import { readDefinition } from "../../lib/language/index.js";
 import type { Json, JsonObject } from "../../lib/language/model.js";
 
@@ -38,24 +32,7 @@ do:
 
 /** Runs a launch of `definition` as transition() would, keeping the machine to look into. */
 function launched(definition: ReturnType<typeof loop>, root: JsonObject): Machine {
-  const snapshot: Snapshot = {
-    format: SNAPSHOT_FORMAT,
-    id: "i",
-    process: definition.name,
-    version: "unversioned",
-    status: "running",
-    paused: false,
-    createdAt: 0,
-    updatedAt: 0,
-    steps: 0,
-    seq: 0,
-    attempts: {},
-    scopes: [["0", root]],
-    nodes: [],
-    held: [],
-    incidents: [],
-    consumed: [],
-  };
+  const snapshot = created(definition, { type: "launch", instance: "i", fields: root }, 0);
   const m = new Machine(definition, snapshot, 0);
   m.start("0");
   run(m);

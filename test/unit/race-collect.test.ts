@@ -1,25 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DefinitionError } from "../../lib/errors.js";
 import { readDefinition } from "../../lib/language/index.js";
-import type { Definition } from "../../lib/language/model.js";
-
-function problemsOf(source: string, file: string): string[] {
-  try {
-    readDefinition(source, { file });
-  } catch (error) {
-    if (error instanceof DefinitionError)
-      return error.problems.map((p) => `${p.line ?? "-"}:${p.col ?? "-"} ${p.message}`);
-    throw error;
-  }
-  return [];
-}
-
-/** The model without source positions and expression sources, for comparing XML with YAML. */
-function shape(definition: Definition): unknown {
-  return JSON.parse(
-    JSON.stringify(definition.root, (key, value) => (key === "pos" || key === "source" ? undefined : value)),
-  );
-}
+import { problemsOf, shape } from "../support/definitions.js";
 
 describe("race and foreach collect in the language", () => {
   it("compile to the same model from XML and from YAML", () => {

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { joinUrl, queryString } from "../../lib/cli/connection.js";
 import { signingScope, signRequest } from "../../lib/cli/signing.js";
+import { ended } from "../support/cli.js";
 
 // AWS's Signature Version 4 test suite (aws-sig-v4-test-suite): its example credentials, region,
 // service and date. The expected signatures are the suite's.
@@ -126,16 +127,7 @@ async function capture(args: string[], env: NodeJS.ProcessEnv, answer: unknown) 
     const child = spawn(process.execPath, ["bin/docket.js", ...args, "--url", url], {
       env: { PATH: process.env.PATH, HOME: "/nonexistent", ...env },
     });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      err += d;
-    });
-    const code = await new Promise((resolve) => child.on("close", resolve));
-    return { code, out, err, requests };
+    return { ...(await ended(child)), requests };
   } finally {
     server.close();
   }
