@@ -122,10 +122,11 @@ export class DocketApi extends Construct {
   }
 }
 
-/** The partition keys the api function may put (lib/aws/table.ts): publish's buffered events. */
-export const API_PUT_KEYS: readonly string[] = ["E#*"];
-/** The partition keys the api function may batch-write (delete): a deleted instance's items. */
-export const API_BATCH_WRITE_KEYS: readonly string[] = ["I#*"];
+/**
+ * The partition keys the api function may batch-write (lib/aws/table.ts): a deleted instance's
+ * items, and publish's buffered events (lib/aws/subscriptions.ts record).
+ */
+export const API_BATCH_WRITE_KEYS: readonly string[] = ["I#*", "E#*"];
 
 /** A condition allowing a write only when every item's partition key is like one of `patterns`. */
 const partitions = (patterns: readonly string[]) => ({
@@ -136,6 +137,8 @@ const partitions = (patterns: readonly string[]) => ({
 export interface ApiResources {
   readonly table: Table;
   readonly inbox: Queue;
+  /** The ingest function's queue, where routing an event to many awaits continues. */
+  readonly ingest: Queue;
   readonly inboxKey: ISecret;
   readonly payloadBucket: Bucket;
 }
@@ -143,11 +146,11 @@ export interface ApiResources {
 /**
  * The api function's grants, each for an operation:
  * - GetItem and Query on the table and the status index: show, history, diagram, list, definitions;
- * - PutItem on the table, only on event buffer keys (`E#…`): publish buffers the event
- *   (lib/aws/subscriptions.ts record);
- * - BatchWriteItem on the table, only on instance keys (`I#…`): delete removes an instance's items
- *   in batches, its steps, notes, markers, subscription pointers and head (lib/aws/store.ts remove);
+ * - BatchWriteItem on the table, only on instance keys (`I#…`) and event buffer keys (`E#…`):
+ *   delete removes an instance's items in batches, its steps, notes, markers, subscription
+ *   pointers and head (lib/aws/store.ts remove); publish buffers the event (subscriptions.ts record);
  * - SendMessage on the inbox: launch, publish and the operator commands queue their messages;
+ * - SendMessage on the ingest queue: a publish waking more awaits than one page continues there;
  * - GetSecretValue on the inbox key: those messages are signed;
  * - on the payload bucket: GetObject of instances' and definitions' offloaded parts, PutObject of
  *   large inbox messages (transient/), and ListBucket and DeleteObject of a deleted instance's.
@@ -157,12 +160,11 @@ export function grantApiFunction(fn: NodejsFunction, r: ApiResources): void {
     fn.addToRolePolicy(new PolicyStatement({ actions, resources, conditions }));
   const table = r.table.tableArn;
   statement(["dynamodb:GetItem", "dynamodb:Query"], [table, `${table}/index/${STATUS_INDEX}`]);
-  // dynamodb:LeadingKeys is the partition key of every item a call writes: the puts reach only the
-  // event buffer, the batches only instances' items (no definition, timer or await subscription). A batch
-  // may put as well as delete (IAM cannot tell its requests apart); the function only deletes.
-  statement(["dynamodb:PutItem"], [table], partitions(API_PUT_KEYS));
+  // dynamodb:LeadingKeys is the partition key of every item a call writes: the batches reach only
+  // instances' items and the event buffer (no definition, timer or await subscription). A batch may
+  // put as well as delete (IAM cannot tell its requests apart).
   statement(["dynamodb:BatchWriteItem"], [table], partitions(API_BATCH_WRITE_KEYS));
-  statement(["sqs:SendMessage"], [r.inbox.queueArn]);
+  statement(["sqs:SendMessage"], [r.inbox.queueArn, r.ingest.queueArn]);
   statement(["secretsmanager:GetSecretValue"], [r.inboxKey.secretArn]);
   const payloads = r.payloadBucket;
   statement(

@@ -19,8 +19,9 @@ import { Construct } from "constructs";
 import { STATUS_INDEX } from "../lib/aws/listing.js";
 import { TRANSIENT_PAYLOAD_DAYS } from "../lib/aws/payloads.js";
 import type { Target } from "../lib/aws/targets.js";
-import { alarmDeadLetters } from "./alarms.js";
+import { alarmDeadLetters, alarmEngineMetrics } from "./alarms.js";
 import { DocketApi, grantApiFunction } from "./api.js";
+import { addDashboard } from "./dashboard.js";
 import { guardEnvironmentSizes } from "./environment.js";
 import { docketFunction, grantTargetCalls, parseTargets } from "./functions.js";
 import { participantQueuePrefix, participantSetDigest, validateParticipants } from "./participants.js";
@@ -176,11 +177,12 @@ export class DocketEngine extends Construct {
       });
     this.functions = {
       advance: fn("Advance", "advance.ts", routing),
-      ingest: fn("Ingest", "ingest.ts"),
+      // Both publish events: routing beyond one page of awaits continues on the ingest queue.
+      ingest: fn("Ingest", "ingest.ts", { DOCKET_INGEST_URL: ingest.queueUrl }),
       register: fn("Register", "register.ts"),
       timerRelay: fn("TimerRelay", "timer-relay.ts"),
       sweep: fn("Sweep", "sweep.ts"),
-      api: fn("Api", "api.ts"),
+      api: fn("Api", "api.ts", { DOCKET_INGEST_URL: ingest.queueUrl }),
     };
     // Functions find participant queues by name, not by reference: without this a deploy could
     // update them before a new participant's queue exists, and its tasks would go to the default queue.
@@ -191,7 +193,8 @@ export class DocketEngine extends Construct {
       removalPolicy,
       logRetention: props.logRetention,
     });
-    grantApiFunction(this.functions.api, this);
+    const { table, inbox, inboxKey, payloadBucket } = this;
+    grantApiFunction(this.functions.api, { table, inbox, inboxKey, payloadBucket, ingest });
     if (invoke) {
       const calls = {
         // Its own queue too: it queues the polls of the executions it starts there.
@@ -206,7 +209,11 @@ export class DocketEngine extends Construct {
       ...Object.values(this.functions),
       ...(this.invoker ? [this.invoker] : []),
     ]);
-    if (props.alarms ?? true) alarmDeadLetters(this, this.deadLetterQueues, props.alarmTopic);
+    addDashboard(this);
+    if (props.alarms ?? true) {
+      alarmDeadLetters(this, this.deadLetterQueues, props.alarmTopic);
+      alarmEngineMetrics(this, props.alarmTopic);
+    }
   }
 
   private readonly targetNames: ReadonlySet<string>;
@@ -277,9 +284,24 @@ export class DocketEngine extends Construct {
     }).addTarget(new SqsQueue(q.register));
 
     for (const f of [advance, ingest, register, sweep]) this.table.grantReadWriteData(f);
+    // The relay reads an instance (and its definition) to drop a timer it no longer waits for:
+    // reads of the table itself, and of offloaded snapshots, messages and definition sources.
+    timerRelay.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["dynamodb:GetItem", "dynamodb:Query"],
+        resources: [this.table.tableArn],
+      }),
+    );
+    timerRelay.addToRolePolicy(
+      new PolicyStatement({
+        actions: ["s3:GetObject"],
+        resources: ["instances/*", "definitions/*"].map((keys) => this.payloadBucket.arnForObjects(keys)),
+      }),
+    );
     for (const f of [advance, ingest, timerRelay]) this.inbox.grantSendMessages(f);
     for (const f of [advance, ingest, timerRelay]) this.inboxKey.grantRead(f);
     for (const f of [advance, timerRelay, sweep]) q.timers.grantSendMessages(f);
+    q.ingest.grantSendMessages(ingest);
     this.taskQueue.grantSendMessages(advance);
     // One statement for every participant's queue, however many: they share the name prefix.
     if (Object.keys(this.participantQueues).length)

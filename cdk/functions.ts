@@ -35,6 +35,10 @@ export function parseTargets(specs: Readonly<Record<string, string>>): Record<st
   return targets;
 }
 
+/** Every function's memory and architecture (what a step's Lambda time is billed at: emulator/metering.ts). */
+export const FUNCTION_MEMORY_MB = 512;
+export const FUNCTION_ARCHITECTURE = Architecture.ARM_64;
+
 /** One of docket's functions, bundled from docket's own package wherever `cdk synth` runs. */
 export function docketFunction(
   scope: Construct,
@@ -51,8 +55,8 @@ export function docketFunction(
     entry: fileURLToPath(new URL(file, FUNCTIONS)),
     handler: "handler",
     runtime: Runtime.NODEJS_24_X,
-    architecture: Architecture.ARM_64,
-    memorySize: 512,
+    architecture: FUNCTION_ARCHITECTURE,
+    memorySize: FUNCTION_MEMORY_MB,
     timeout: options.timeout,
     tracing: Tracing.ACTIVE,
     logGroup: new LogGroup(scope, `${name}Logs`, {

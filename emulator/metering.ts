@@ -1,129 +1,129 @@
 /**
- * Counts what AWS bills, from an SDK middleware on each client: DynamoDB write and read units by
- * item size (writes per 1 KB, reads per 4 KB, eventually consistent reads at half), SQS requests
- * (standard and FIFO), and EventBridge and S3 requests. The integration run prints the cost of a
- * step from these.
+ * What AWS bills for docket's calls, counted from SDK middleware on each client; the integration
+ * cost test (test/integration/cost.test.ts) prints it per action step, at the prices below.
+ *
+ * - DynamoDB (on-demand): write and read units by item size, index writes, and the bytes left
+ *   stored, apart (storage is billed by the month, not by the request): metering-dynamo.ts.
+ * - SQS: a request per 64 KB of payload, standard and FIFO apart; EventBridge: an event per 64 KB
+ *   entry; S3: PUT-class (PUT, COPY, POST, LIST) and GET-class requests (DELETE is free), and the
+ *   bytes put.
+ * - Lambda: invocations and their billed duration (lambda-time.ts).
  */
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { GetItemCommand } from "@aws-sdk/client-dynamodb";
-import { marshall } from "@aws-sdk/util-dynamodb";
+export { describeShape, itemSize, meterDynamo, type TableShape } from "./metering-dynamo.js";
 
 export interface Ledger {
-  writeUnits: number;
+  /** DynamoDB write request units on the table itself. */
+  tableWriteUnits: number;
+  /** DynamoDB write request units on the table's global secondary indexes. */
+  indexWriteUnits: number;
+  /** DynamoDB read request units (table and indexes). */
   readUnits: number;
+  /** SQS requests (64 KB chunks) on standard queues and on FIFO queues. */
   sqsStandard: number;
   sqsFifo: number;
+  /** EventBridge events put (64 KB chunks). */
   events: number;
-  s3: number;
+  /** S3 PUT-class requests (PUT, COPY, POST, LIST) and GET-class requests (GET and the rest; DELETE is free). */
+  s3Writes: number;
+  s3Reads: number;
+  /** Lambda invocations, and their billed duration in milliseconds (each rounded up to 1 ms). */
   invocations: number;
+  lambdaMs: number;
+  /** Bytes the writes left stored (net of what they removed): DynamoDB (with indexes), S3. */
+  dynamoBytes: number;
+  s3Bytes: number;
 }
 
 export const emptyLedger = (): Ledger => ({
-  writeUnits: 0,
+  tableWriteUnits: 0,
+  indexWriteUnits: 0,
   readUnits: 0,
   sqsStandard: 0,
   sqsFifo: 0,
   events: 0,
-  s3: 0,
+  s3Writes: 0,
+  s3Reads: 0,
   invocations: 0,
+  lambdaMs: 0,
+  dynamoBytes: 0,
+  s3Bytes: 0,
 });
 
-type Attr = Record<string, unknown>;
-
-/** An item's size as DynamoDB counts it: attribute names plus values (strings in UTF-8). */
-export function itemSize(item: Attr): number {
-  let size = 0;
-  for (const [name, value] of Object.entries(item))
-    size += new TextEncoder().encode(name).length + valueSize(value);
-  return size;
+/** Ledgers added up, field by field. */
+export function sumLedgers(...ledgers: readonly Ledger[]): Ledger {
+  const sum = emptyLedger();
+  for (const ledger of ledgers)
+    for (const key of Object.keys(sum) as (keyof Ledger)[]) sum[key] += ledger[key];
+  return sum;
 }
 
-const TYPES = ["S", "N", "BOOL", "NULL", "M", "L", "SS", "NS", "B"];
-const isAttributeValue = (v: unknown): v is Attr =>
-  v !== null &&
-  typeof v === "object" &&
-  !Array.isArray(v) &&
-  Object.keys(v).length === 1 &&
-  TYPES.includes(Object.keys(v)[0] as string);
+type Attr = Record<string, unknown>;
+type Handler = (args: { input: Attr }) => Promise<{ output: Attr }>;
+interface StackClient {
+  middlewareStack: {
+    add(
+      middleware: (next: Handler, context: { commandName?: string }) => Handler,
+      options: { step: "initialize"; name: string },
+    ): void;
+  };
+}
 
-/** A value's size: a marshalled AttributeValue, or the plain value the document client holds. */
-function valueSize(value: unknown): number {
-  if (isAttributeValue(value)) {
-    if ("S" in value) return new TextEncoder().encode(String(value.S)).length;
-    if ("N" in value) return Math.ceil(String(value.N).replace(/^-|\./g, "").length / 2) + 1;
-    if ("M" in value) return 3 + itemSize(value.M as Attr);
-    if ("L" in value) return 3 + (value.L as unknown[]).reduce((sum: number, v) => sum + 1 + valueSize(v), 0);
-    return 1;
-  }
-  if (typeof value === "string") return new TextEncoder().encode(value).length;
-  if (typeof value === "number") return Math.ceil(String(value).replace(/^-|\./g, "").length / 2) + 1;
-  if (Array.isArray(value)) return 3 + value.reduce((sum: number, v) => sum + 1 + valueSize(v), 0);
-  if (value !== null && typeof value === "object") return 3 + itemSize(value as Attr);
+const utf8 = (s: string) => Buffer.byteLength(s, "utf8");
+const units = (bytes: number, per: number) => Math.max(1, Math.ceil(bytes / per));
+
+const CHUNK = 64 * 1024;
+const chunks = (bytes: number) => units(bytes, CHUNK);
+const attributesSize = (attributes: unknown) =>
+  Object.entries((attributes ?? {}) as Record<string, { StringValue?: string; DataType?: string }>).reduce(
+    (sum, [name, v]) => sum + utf8(name) + utf8(v.DataType ?? "") + utf8(v.StringValue ?? ""),
+    0,
+  );
+const messageSize = (m: Attr) =>
+  utf8(String(m.MessageBody ?? m.Body ?? "")) + attributesSize(m.MessageAttributes);
+
+/** SQS requests as billed: each 64 KB of a request's messages is one (a batch of ten small ones is one). */
+export function sqsRequests(command: string | undefined, input: Attr, output: Attr): number {
+  if (command === "SendMessageCommand") return chunks(messageSize(input));
+  if (command === "SendMessageBatchCommand")
+    return chunks((input.Entries as Attr[]).reduce((sum, e) => sum + messageSize(e), 0));
+  if (command === "ReceiveMessageCommand")
+    return chunks(((output.Messages ?? []) as Attr[]).reduce((sum, m) => sum + messageSize(m), 0));
   return 1;
 }
 
-const units = (bytes: number, unit: number) => Math.max(1, Math.ceil(bytes / unit));
+const S3_WRITES = new Set([
+  "PutObjectCommand",
+  "CopyObjectCommand",
+  "ListObjectsV2Command",
+  "ListObjectsCommand",
+  "CreateMultipartUploadCommand",
+  "UploadPartCommand",
+  "CompleteMultipartUploadCommand",
+]);
+const S3_FREE = new Set(["DeleteObjectCommand", "DeleteObjectsCommand"]);
 
-type Middleware = (
-  next: (args: { input: Attr }) => Promise<{ output: Attr }>,
-  context: { commandName?: string },
-) => (args: { input: Attr }) => Promise<{ output: Attr }>;
-interface StackClient {
-  middlewareStack: { add(middleware: Middleware, options: { step: "initialize"; name: string }): void };
-}
-
-export function meterDynamo(client: DynamoDBClient, ledger: Ledger): void {
-  let inside = false;
-  (client as unknown as StackClient).middlewareStack.add(
+/** Counts the requests a client makes: SQS, EventBridge's events, S3's by class and the bytes it puts. */
+export function meterRequests(client: unknown, ledger: Ledger, kind: "sqs" | "events" | "s3"): void {
+  (client as StackClient).middlewareStack.add(
     (next, context) => async (args) => {
-      if (inside) return next(args);
       const result = await next(args);
-      const { input, output } = { input: args.input, output: result.output };
-      const read = (bytes: number) => units(bytes, 4096) * (input.ConsistentRead ? 1 : 0.5);
-      switch (context.commandName) {
-        case "PutItemCommand":
-          ledger.writeUnits += units(itemSize(input.Item as Attr), 1024);
-          break;
-        case "UpdateItemCommand": {
-          // Billed on the item's size after the update: read it back, without counting the read.
-          const key = input.Key as Attr;
-          const marshalled = Object.values(key).every(isAttributeValue) ? key : marshall(key);
-          inside = true;
-          try {
-            const after = await client.send(
-              new GetItemCommand({
-                TableName: input.TableName as string,
-                Key: marshalled as never,
-                ConsistentRead: true,
-              }),
-            );
-            ledger.writeUnits += units(itemSize((after.Item ?? {}) as Attr), 1024);
-          } finally {
-            inside = false;
-          }
-          break;
-        }
-        case "DeleteItemCommand":
-          ledger.writeUnits += 1;
-          break;
-        case "TransactWriteItemsCommand":
-          for (const t of input.TransactItems as Attr[])
-            ledger.writeUnits += 2 * units(itemSize(((t.Put as Attr)?.Item ?? {}) as Attr), 1024);
-          break;
-        case "BatchWriteItemCommand":
-          for (const requests of Object.values(input.RequestItems as Record<string, Attr[]>))
-            for (const r of requests)
-              ledger.writeUnits += units(itemSize(((r.PutRequest as Attr)?.Item ?? {}) as Attr), 1024);
-          break;
-        case "GetItemCommand":
-          ledger.readUnits += read(itemSize((output.Item ?? {}) as Attr));
-          break;
-        case "QueryCommand":
-        case "ScanCommand":
-          ledger.readUnits += read(
-            ((output.Items ?? []) as Attr[]).reduce((sum, item) => sum + itemSize(item), 0),
+      const { input } = args;
+      const command = context.commandName;
+      if (kind === "sqs") {
+        const count = sqsRequests(command, input, result.output);
+        if (String(input.QueueUrl ?? "").endsWith(".fifo")) ledger.sqsFifo += count;
+        else ledger.sqsStandard += count;
+      } else if (kind === "events" && command === "PutEventsCommand") {
+        for (const entry of input.Entries as Attr[])
+          ledger.events += chunks(
+            utf8(String(entry.Detail ?? "")) +
+              utf8(String(entry.DetailType ?? "")) +
+              utf8(String(entry.Source ?? "")),
           );
-          break;
+      } else if (kind === "s3" && !S3_FREE.has(command ?? "")) {
+        if (S3_WRITES.has(command ?? "")) ledger.s3Writes += 1;
+        else ledger.s3Reads += 1;
+        if (command === "PutObjectCommand") ledger.s3Bytes += utf8(String(input.Body ?? ""));
       }
       return result;
     },
@@ -131,47 +131,51 @@ export function meterDynamo(client: DynamoDBClient, ledger: Ledger): void {
   );
 }
 
-export function meterRequests(client: unknown, ledger: Ledger, kind: "sqs" | "events" | "s3"): void {
-  (client as StackClient).middlewareStack.add(
-    (next) => async (args) => {
-      if (kind === "sqs") {
-        const url = String(args.input.QueueUrl ?? "");
-        if (url.endsWith(".fifo")) ledger.sqsFifo += 1;
-        else ledger.sqsStandard += 1;
-      } else if (kind === "events") ledger.events += 1;
-      else ledger.s3 += 1;
-      return next(args);
-    },
-    { step: "initialize", name: "docketMeter" },
-  );
-}
-
+/** Public on-demand prices, us-east-1. */
 export const PRICES = {
-  writeUnit: 0.625 / 1e6,
-  readUnit: 0.125 / 1e6,
+  dynamoWriteUnit: 0.625 / 1e6,
+  dynamoReadUnit: 0.125 / 1e6,
+  dynamoGbMonth: 0.25,
   sqsStandard: 0.4 / 1e6,
   sqsFifo: 0.5 / 1e6,
-  events: 1 / 1e6,
-  invocation: 0.2 / 1e6,
-  /** Lambda arm64 per GB-second. */
-  gbSecond: 0.0000133334,
-};
+  event: 1 / 1e6,
+  s3Write: 0.005 / 1000,
+  s3Read: 0.0004 / 1000,
+  s3GbMonth: 0.023,
+  lambdaRequest: 0.2 / 1e6,
+  lambdaGbSecond: { arm64: 0.0000133334, x86_64: 0.0000166667 },
+} as const;
 
-/** Dollars per million steps, by item, from a ledger over `steps` steps. */
-export function costPerMillion(
-  ledger: Ledger,
-  steps: number,
-  lambdaMsPerInvocation: number,
-  memoryGb = 0.5,
-): Record<string, number> {
+/** A function's configuration as billed (cdk/functions.ts). */
+export interface LambdaSize {
+  readonly memoryMb: number;
+  readonly architecture: keyof typeof PRICES.lambdaGbSecond;
+}
+
+/** Dollars per million steps, by service, from a ledger over `steps` steps. */
+export function costPerMillion(ledger: Ledger, steps: number, lambda: LambdaSize) {
   const per = (count: number, price: number) => (count / steps) * price * 1e6;
   const parts = {
-    dynamodbWrites: per(ledger.writeUnits, PRICES.writeUnit),
-    dynamodbReads: per(ledger.readUnits, PRICES.readUnit),
+    dynamodb:
+      per(ledger.tableWriteUnits + ledger.indexWriteUnits, PRICES.dynamoWriteUnit) +
+      per(ledger.readUnits, PRICES.dynamoReadUnit),
     sqs: per(ledger.sqsStandard, PRICES.sqsStandard) + per(ledger.sqsFifo, PRICES.sqsFifo),
-    eventbridge: per(ledger.events, PRICES.events),
-    lambdaRequests: per(ledger.invocations, PRICES.invocation),
-    lambdaDuration: per(ledger.invocations, (lambdaMsPerInvocation / 1000) * memoryGb * PRICES.gbSecond),
+    s3: per(ledger.s3Writes, PRICES.s3Write) + per(ledger.s3Reads, PRICES.s3Read),
+    eventbridge: per(ledger.events, PRICES.event),
+    lambdaRequests: per(ledger.invocations, PRICES.lambdaRequest),
+    lambdaDuration: per(
+      ledger.lambdaMs / 1000,
+      (lambda.memoryMb / 1024) * PRICES.lambdaGbSecond[lambda.architecture],
+    ),
   };
   return { ...parts, total: Object.values(parts).reduce((a, b) => a + b, 0) };
+}
+
+/** Dollars a month for what a million steps leave stored (DynamoDB's history, S3's payloads). */
+export function storagePerMillionPerMonth(ledger: Ledger, steps: number) {
+  const gb = (bytes: number) => ((bytes / steps) * 1e6) / 2 ** 30;
+  return {
+    dynamodb: gb(ledger.dynamoBytes) * PRICES.dynamoGbMonth,
+    s3: gb(ledger.s3Bytes) * PRICES.s3GbMonth,
+  };
 }

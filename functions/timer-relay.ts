@@ -1,7 +1,7 @@
-/** Lambda: see makeTimerRelayHandler in lib/aws/handlers.ts. */
+/** Lambda: see makeTimerRelayHandler in lib/aws/timer-relay.ts. */
 import { defaultAwsDeps } from "../lib/aws/deps.js";
 import type { LambdaContext, SqsBatch } from "../lib/aws/edge.js";
-import { makeTimerRelayHandler } from "../lib/aws/handlers.js";
+import { makeTimerRelayHandler } from "../lib/aws/timer-relay.js";
 
 // One handler per container: it keeps its logger (and the deps their clients).
 let handle: ReturnType<typeof makeTimerRelayHandler> | undefined;

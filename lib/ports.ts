@@ -135,6 +135,11 @@ export interface Dispatcher {
   enqueueMany?(entries: readonly { instance: string; message: Message }[]): Promise<void>;
   /** Publishes a lifecycle event (`docket.instance.completed`, …). */
   publish(event: string, detail: JsonObject): Promise<void>;
+  /**
+   * Hands the rest of an event's routing (the pages from `cursor` on) to a later invocation, so
+   * routing to any number of awaits never outlasts one. Absent: the runtime routes every page itself.
+   */
+  readonly continueRouting?: (event: ExternalEvent, cursor: string) => Promise<void>;
 }
 
 export interface Subscription {
@@ -160,8 +165,20 @@ export interface SubscriptionIndex {
   unsubscribe(subscription: string): Promise<void>;
   /** Drops every subscription of a finished instance. */
   unsubscribeInstance(instance: string): Promise<void>;
-  /** Buffers an event (dropping ones older than `since`) and returns the subscriptions it matches. */
-  record(event: ExternalEvent, since: number): Promise<Subscription[]>;
+  /** Buffers an event for awaits that subscribe later (dropping ones older than `since`). */
+  record(event: ExternalEvent, since: number): Promise<void>;
+  /**
+   * One page of the subscriptions an event matches (its name, and its key or none), after `cursor`
+   * (a `next` of the page before; absent: the first page). Pages are bounded, so an event that
+   * wakes any number of awaits is routed a page at a time.
+   */
+  matching(event: ExternalEvent, cursor?: string): Promise<SubscriptionPage>;
+}
+
+export interface SubscriptionPage {
+  readonly subscriptions: readonly Subscription[];
+  /** Where the next page starts; absent on the last page. */
+  readonly next?: string;
 }
 
 /** What a host's definitions are: every process with its versions, and the files rejected. */
@@ -204,3 +221,33 @@ export interface Clock {
 }
 
 export type { EventMessage };
+
+/** What one message did to its instance, as the advance loop saw it (see RuntimeObserver). */
+export interface StepObservation {
+  readonly instance: string;
+  /** The instance's process (its definition's name). */
+  readonly process: string;
+  readonly messageType: Message["type"];
+  /** `ignored`: the message changed nothing (a duplicate delivery, a stale reply, a refused command). */
+  readonly outcome: "applied" | "ignored";
+  /** Milliseconds from loading the instance to the step's commands sent (its save included). */
+  readonly elapsedMs: number;
+  /** Whether an earlier step's outbox, saved but not confirmed sent, was sent again first. */
+  readonly resentOutbox: boolean;
+  /** The status before the message (absent: the message started the instance) and after it. */
+  readonly statusBefore?: InstanceStatus;
+  readonly statusAfter: InstanceStatus;
+  /** Faults the step raised: each one a fault handler caught, and the one that faulted the instance. */
+  readonly faults: number;
+  /** Incidents the step opened (an action out of retries, waiting for an operator). */
+  readonly incidentsOpened: number;
+}
+
+/**
+ * Hears of each message the advance loop applied or ignored (the AWS functions' metrics). Called
+ * once the step is saved and its commands sent; whatever it throws is ignored: watching a step
+ * never fails it.
+ */
+export interface RuntimeObserver {
+  stepObserved(step: StepObservation): void;
+}

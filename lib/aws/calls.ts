@@ -225,7 +225,8 @@ export async function sendMessageBatchAll(
   const indexed = entries.map((entry, index) => ({ ...entry, Id: String(index) }));
   const oneByGroup = (chunk: readonly MessageEntry[], entry: MessageEntry) =>
     entry.MessageGroupId !== undefined && chunk.some((c) => c.MessageGroupId === entry.MessageGroupId);
-  for (const chunk of sizedChunks(indexed, MAX_SEND_BATCH, MAX_SEND_BATCH_BYTES, messageSize, oneByGroup)) {
+  const batches = sizedChunks(indexed, MAX_SEND_BATCH, MAX_SEND_BATCH_BYTES, messageSize, oneByGroup);
+  const sendChunk = async (chunk: typeof indexed) => {
     let left = chunk;
     for (let attempt = 0; left.length; attempt++) {
       if (attempt) await backoff(attempt, policy);
@@ -247,7 +248,39 @@ export async function sendMessageBatchAll(
       const failedIds = new Set(Failed.map((f) => f.Id));
       left = sent.filter((e) => failedIds.has(e.Id));
     }
-  }
+  };
+  // Batches that share no message group may go at once (an event waking thousands of instances);
+  // otherwise one after another, so a group's messages keep their order.
+  const groups = indexed.map((e) => e.MessageGroupId).filter((g) => g !== undefined);
+  const inOrder = new Set(groups).size < groups.length;
+  await forEachLimited(batches, inOrder ? 1 : SEND_CONCURRENCY, sendChunk);
+}
+
+/** How many SendMessageBatch calls one sendMessageBatchAll has in flight at once. */
+export const SEND_CONCURRENCY = 8;
+
+/**
+ * Runs `work` on each item in order, at most `limit` at a time; after a failure no further item is
+ * started (with `limit` 1, nothing after the failed item runs), and the first failure is thrown
+ * once those in flight settle.
+ */
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const failures: unknown[] = [];
+  const lane = async () => {
+    while (next < items.length && !failures.length) {
+      const item = items[next++] as T;
+      await work(item).catch((error: unknown) => {
+        failures.push(error);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failures.length) throw failures[0];
 }
 
 /**

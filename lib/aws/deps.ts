@@ -12,6 +12,7 @@ import type { FaultInjector } from "../runtime/faults.js";
 import { Runtime } from "../runtime/runtime.js";
 import { DynamoDefinitionStore } from "./definitions.js";
 import { AwsDispatcher, type AwsDispatcherDeps, type AwsQueues } from "./dispatcher.js";
+import { type EngineMetrics, lambdaMetrics } from "./metrics.js";
 import { type PayloadStore, s3Payloads } from "./payloads.js";
 import { type InboxSigner, secretSigner } from "./signing.js";
 import { DynamoInstanceStore } from "./store.js";
@@ -64,6 +65,8 @@ export interface AwsDeps {
   readonly payloads: PayloadStore;
   readonly signer?: InboxSigner;
   readonly now: () => number;
+  /** The function's metrics (steps, faults, dead letters…), published at the end of each invocation. */
+  readonly metrics?: EngineMetrics;
 }
 
 /** What else the deps may be made with: the clock and ids (tests), and who hears of published events. */
@@ -72,6 +75,10 @@ export interface AwsDepsOptions {
   readonly newId?: () => string;
   /** Hears of each lifecycle event the dispatcher put on the bus (`docket local` logs them). */
   readonly onPublish?: AwsDispatcherDeps["onPublish"];
+  /** Where the advance loop and the handlers count what they did (none: nothing is counted). */
+  readonly metrics?: EngineMetrics;
+  /** Subscriptions routed per page (default ROUTE_PAGE); tests make it small to see routing continue. */
+  readonly routePage?: number;
 }
 
 /**
@@ -115,12 +122,14 @@ export function makeAwsDeps(
   const runtime = new Runtime({
     store: wrap(new DynamoInstanceStore(table, definitions, payloads), "store"),
     dispatcher: wrap(dispatcher, "dispatcher"),
-    subscriptions: wrap(new DynamoSubscriptionIndex(table), "subscriptions"),
+    subscriptions: wrap(new DynamoSubscriptionIndex(table, undefined, options.routePage), "subscriptions"),
     definitions: wrap(definitions, "definitions"),
     clock: { now },
     newId,
+    observer: options.metrics,
   });
-  return { clients, resources, table, runtime, dispatcher, definitions, payloads, signer, now };
+  const { metrics } = options;
+  return { clients, resources, table, runtime, dispatcher, definitions, payloads, signer, now, metrics };
 }
 
 /**
@@ -159,6 +168,7 @@ export function resourcesFromEnv(env: Record<string, string | undefined> = proce
       tasks: need("DOCKET_TASKS_URL"),
       ...optional("participantPrefix", env.DOCKET_PARTICIPANT_QUEUE_PREFIX),
       ...optional("invoke", env.DOCKET_INVOKE_URL),
+      ...optional("ingest", env.DOCKET_INGEST_URL),
       ...optional("deadLetters", env.DOCKET_DLQ_URL),
     },
   };
@@ -192,6 +202,7 @@ export function defaultAwsDeps(): AwsDeps {
       s3: new S3Client({}),
     },
     resourcesFromEnv(),
+    { metrics: lambdaMetrics() },
   );
   return cached;
 }

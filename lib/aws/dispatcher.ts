@@ -6,19 +6,19 @@
  */
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { type SendMessageBatchRequestEntry, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { Command, Message, TaskCommand } from "../engine/types.js";
 import { EngineError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
-import { bytesOver, type Dispatcher } from "../ports.js";
+import { bytesOver, type Dispatcher, type ExternalEvent } from "../ports.js";
 import { sha256Hex } from "../runtime/hex.js";
 import { toWire } from "../runtime/wire.js";
 import { putEventsAll, sendMessageBatchAll } from "./calls.js";
 import type { OffloadedBody, PayloadStore } from "./payloads.js";
 import { type InboxSigner, SIGNATURE_ATTRIBUTE } from "./signing.js";
-import { aws, pad, type TableRef } from "./table.js";
+import { aws, type TableRef } from "./table.js";
+import { cancelLongTimer, MAX_SQS_DELAY_S, storeLongTimer } from "./timers.js";
 
-export const MAX_SQS_DELAY_S = 15 * 60;
+export { MAX_SQS_DELAY_S };
 
 type MessageEntry = Omit<SendMessageBatchRequestEntry, "Id">;
 
@@ -35,6 +35,13 @@ export interface AwsQueues {
   readonly participantPrefix?: string;
   /** Tasks of participants the engine calls itself (lambda:, http:, sfn:), for the invoke handler. */
   readonly invoke?: string;
+  /** The ingest function's queue: where the routing of an event that wakes many awaits continues. */
+  readonly ingest?: string;
+}
+
+/** What continues an event's routing on the ingest queue (see Runtime.route). */
+export interface RouteContinuation {
+  readonly docket_route: { readonly event: ExternalEvent; readonly cursor: string };
 }
 
 export interface AwsDispatcherDeps {
@@ -53,8 +60,6 @@ export interface AwsDispatcherDeps {
   /** Hears of each lifecycle event once it is on the bus (`docket local` logs them). */
   readonly onPublish?: (event: string, detail: JsonObject) => void;
 }
-
-export const timerKey = (due: number, timer: string) => `${pad(due, 15)}#${timer}`;
 
 /** SQS's rule for a queue name (CreateQueue: up to 80 letters, digits, hyphens and underscores). */
 const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
@@ -85,7 +90,21 @@ export class AwsDispatcher implements Dispatcher {
    */
   private readonly sharingDefault = new Set<string>();
 
-  constructor(private readonly deps: AwsDispatcherDeps) {}
+  readonly continueRouting?: (event: ExternalEvent, cursor: string) => Promise<void>;
+
+  constructor(private readonly deps: AwsDispatcherDeps) {
+    const { ingest } = deps.queues;
+    if (ingest) this.continueRouting = (event, cursor) => this.sendRouting(ingest, event, cursor);
+  }
+
+  /** The rest of an event's routing, as a signed message on the ingest queue (offloaded when large). */
+  private async sendRouting(queue: string, event: ExternalEvent, cursor: string): Promise<void> {
+    const json = JSON.stringify({ docket_route: { event, cursor } } satisfies RouteContinuation);
+    const entry = await this.signed(await this.offloaded(json));
+    await aws(`continuing the routing of event ${event.id}`, () =>
+      this.deps.sqs.send(new SendMessageCommand({ QueueUrl: queue, ...entry })),
+    );
+  }
 
   async sendTask(task: TaskCommand): Promise<void> {
     const { queue, entry } = await this.taskMessage(task);
@@ -183,22 +202,8 @@ export class AwsDispatcher implements Dispatcher {
   async startTimer(timer: { timer: string; instance: string; node: string; due: number }): Promise<void> {
     const delay = Math.ceil((timer.due - this.deps.now()) / 1000);
     if (delay > MAX_SQS_DELAY_S) {
-      const sk = timerKey(timer.due, timer.timer);
-      await aws("storing a long timer", () =>
-        this.deps.table.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Put: { TableName: this.deps.table.name, Item: { pk: "TIMERS", sk, ...timer } } },
-              {
-                Put: {
-                  TableName: this.deps.table.name,
-                  Item: { pk: `T#${timer.timer}`, sk: "TIMER", at: sk },
-                },
-              },
-            ],
-          }),
-        ),
-      );
+      // Beyond SQS's delay: the long-timer index (timers.ts), which the sweep hands over in time.
+      await storeLongTimer(this.deps.table, timer);
       return;
     }
     await this.sendTimer(timer, Math.max(0, delay));
@@ -222,21 +227,7 @@ export class AwsDispatcher implements Dispatcher {
 
   async cancelTimer(timer: string): Promise<void> {
     // Only long timers can be taken back; a short one fires and the engine ignores it as stale.
-    const { table } = this.deps;
-    const { Item } = await aws("finding a timer", () =>
-      table.client.send(new GetCommand({ TableName: table.name, Key: { pk: `T#${timer}`, sk: "TIMER" } })),
-    );
-    if (!Item) return;
-    await aws("canceling a timer", () =>
-      table.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Delete: { TableName: table.name, Key: { pk: "TIMERS", sk: String(Item.at) } } },
-            { Delete: { TableName: table.name, Key: { pk: `T#${timer}`, sk: "TIMER" } } },
-          ],
-        }),
-      ),
-    );
+    await cancelLongTimer(this.deps.table, timer);
   }
 
   async enqueue(instance: string, message: Message): Promise<void> {
@@ -258,21 +249,28 @@ export class AwsDispatcher implements Dispatcher {
    * five-minute window is dropped), signed; a large one offloaded to S3.
    */
   private async inboxEntry(instance: string, message: Message): Promise<MessageEntry> {
-    const json = JSON.stringify(message);
-    const stored = await this.deps.payloads.put(json, "transient");
-    const body = stored === json ? json : JSON.stringify({ docket_payload: stored } satisfies OffloadedBody);
-    const { signer } = this.deps;
+    const body = await this.offloaded(JSON.stringify(message));
     return {
-      MessageBody: body,
+      ...(await this.signed(body)),
       MessageGroupId: instance,
       MessageDeduplicationId: await sha256Hex(`${instance}\n${body}`),
-      ...(signer
-        ? {
-            MessageAttributes: {
-              [SIGNATURE_ATTRIBUTE]: { DataType: "String", StringValue: await signer.sign(body) },
-            },
-          }
-        : {}),
+    };
+  }
+
+  /** A body as it is, or a pointer to it in S3 when it is over the large-payload threshold. */
+  private async offloaded(json: string): Promise<string> {
+    const stored = await this.deps.payloads.put(json, "transient");
+    return stored === json ? json : JSON.stringify({ docket_payload: stored } satisfies OffloadedBody);
+  }
+
+  /** A message with docket's signature, so the function it feeds knows docket sent it. */
+  private async signed(body: string): Promise<MessageEntry> {
+    const { signer } = this.deps;
+    if (!signer) return { MessageBody: body };
+    const signature = await signer.sign(body);
+    return {
+      MessageBody: body,
+      MessageAttributes: { [SIGNATURE_ATTRIBUTE]: { DataType: "String", StringValue: signature } },
     };
   }
 

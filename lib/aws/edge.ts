@@ -15,6 +15,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { DocketError, InfrastructureError } from "../errors.js";
 import type { AwsDeps } from "./deps.js";
+import type { EngineMetrics } from "./metrics.js";
 import { aws } from "./table.js";
 
 export interface SqsRecord {
@@ -54,14 +55,37 @@ export function edgeLogger(handler: string): Logger {
  * group stopping at its first failure; a standard queue's in parallel unless `inOrder`. A failure
  * is logged with its stack and cause and reported in `batchItemFailures`, never thrown for the
  * batch: a batch whose every record failed is reported the same way, as Lambda reads both alike.
+ * The invocation's `metrics` are published at its end, whatever happened.
  */
 export async function processBatch(
   event: SqsBatch,
   log: Logger,
   handle: RecordHandler,
-  options: { fifo?: boolean; inOrder?: boolean; context?: LambdaContext } = {},
+  options: { fifo?: boolean; inOrder?: boolean; context?: LambdaContext; metrics?: EngineMetrics } = {},
 ): Promise<BatchResult> {
   if (options.context) log.addContext(options.context);
+  try {
+    return await processRecords(event, log, handle, options);
+  } finally {
+    publishMetrics(log, options.metrics);
+  }
+}
+
+/** Publishes the invocation's metrics; a failure is logged, never the batch's (it would be redelivered whole). */
+function publishMetrics(log: Logger, metrics: EngineMetrics | undefined): void {
+  try {
+    metrics?.flush();
+  } catch (error) {
+    log.warn("the invocation's metrics were not published", error as Error);
+  }
+}
+
+async function processRecords(
+  event: SqsBatch,
+  log: Logger,
+  handle: RecordHandler,
+  options: { fifo?: boolean; inOrder?: boolean },
+): Promise<BatchResult> {
   const perRecord = async (record: SqsRecord) => {
     const recordLog = log.createChild();
     recordLog.appendKeys({ messageId: record.messageId });
@@ -113,4 +137,5 @@ export async function deadLetter(
         }),
       ),
     );
+  deps.metrics?.deadLettered();
 }

@@ -6,16 +6,14 @@
  * only, and SQS delivers it again; what can never be applied is set aside in the dead-letter queue.
  */
 import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { unknownTask } from "../engine/check.js";
 import { checkMessage } from "../engine/index.js";
 import type { Message, ReplyMessage } from "../engine/types.js";
 import { EngineError, formatProblem } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import { publishedEvent } from "../runtime/events.js";
-import { queryAll } from "./calls.js";
 import type { AwsDeps } from "./deps.js";
-import { MAX_SQS_DELAY_S, timerKey } from "./dispatcher.js";
+import type { RouteContinuation } from "./dispatcher.js";
 import {
   type BatchResult,
   cannotApply,
@@ -28,11 +26,13 @@ import {
 } from "./edge.js";
 import type { OffloadedBody } from "./payloads.js";
 import { SIGNATURE_ATTRIBUTE } from "./signing.js";
+import { type SweepResult, sweepTimers } from "./sweep.js";
 import { aws } from "./table.js";
 import { type ExecutionStatusChange, executionReply } from "./targets.js";
 
 export type { BatchResult, SqsBatch, SqsRecord } from "./edge.js";
 export { makeInvokeHandler } from "./invoke.js";
+export { makeTimerRelayHandler } from "./timer-relay.js";
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
@@ -145,6 +145,7 @@ export function makeAdvanceHandler(deps: AwsDeps) {
     processBatch(event, log, (record, recordLog) => advanceRecord(deps, record, recordLog), {
       fifo: true,
       context,
+      metrics: deps.metrics,
     });
 }
 
@@ -182,6 +183,18 @@ async function ingestEvent(deps: AwsDeps, bus: BusEvent, log: ReturnType<typeof 
   }
 }
 
+/** The rest of an event's routing, handed over by the function that routed its first pages. */
+async function continueRouting(deps: AwsDeps, record: SqsRecord, log: ReturnType<typeof edgeLogger>) {
+  // Checked before anything is read: only docket's own functions may send one (or offload one).
+  if (!(await signedByDocket(deps, record)))
+    return deadLetter(deps, record, "an unsigned routing message: only docket's functions may send one", log);
+  const body = parsed(await inboxBody(deps, record.body)) as Partial<RouteContinuation> | undefined;
+  if (!body?.docket_route) return deadLetter(deps, record, "not a routing message", log);
+  const { event, cursor } = body.docket_route;
+  log.appendKeys({ event: event.name, ...(event.key === undefined ? {} : { key: event.key }), cursor });
+  await deps.runtime.route(event, cursor);
+}
+
 /**
  * Events from the bus (through a queue): `docket.launch` starts an instance; a Step Functions
  * execution's end answers the `sfn:` task it ran; any other event may wake awaits.
@@ -192,14 +205,15 @@ export function makeIngestHandler(deps: AwsDeps) {
     const bus = parsed(record.body);
     if (!isObject(bus)) return deadLetter(deps, record, "not a bus event", recordLog);
     try {
-      await ingestEvent(deps, bus as BusEvent, recordLog);
+      if ("docket_route" in bus || "docket_payload" in bus) await continueRouting(deps, record, recordLog);
+      else await ingestEvent(deps, bus as BusEvent, recordLog);
     } catch (error) {
       if (cannotApply(error)) return deadLetter(deps, record, error.message, recordLog);
       throw error;
     }
   };
   return (event: SqsBatch, context?: LambdaContext): Promise<BatchResult> =>
-    processBatch(event, log, handle, { context });
+    processBatch(event, log, handle, { context, metrics: deps.metrics });
 }
 
 /** The bucket and key of an S3 object-created event: EventBridge's shape, or S3's own notification. */
@@ -248,59 +262,21 @@ export function makeRegisterHandler(deps: AwsDeps) {
     processBatch(event, log, (record, recordLog) => registerObject(deps, record, recordLog), {
       inOrder: true,
       context,
+      metrics: deps.metrics,
     });
 }
 
-interface TimerMessage {
-  readonly timer: string;
-  readonly instance: string;
-  readonly node: string;
-  readonly due: number;
-}
-
-/** One fired timer: to the inbox when due, back to the timer queue when SQS's delay fell short. */
-async function relayTimer(deps: AwsDeps, record: SqsRecord, log: ReturnType<typeof edgeLogger>) {
-  const timer = parsed(record.body) as TimerMessage | undefined;
-  if (!isObject(timer) || typeof timer.instance !== "string" || typeof timer.due !== "number")
-    return deadLetter(deps, record, "not a timer", log);
-  log.appendKeys({ instance: timer.instance, node: timer.node, timer: timer.timer });
-  const left = Math.ceil((timer.due - deps.now()) / 1000);
-  if (left > 0) await deps.dispatcher.sendTimer(timer, left);
-  else await deps.dispatcher.enqueue(timer.instance, { type: "timer", node: timer.node, timer: timer.timer });
-}
-
-/** Fired timers (the timer queue's delayed messages) become timer messages in the instance's inbox. */
-export function makeTimerRelayHandler(deps: AwsDeps) {
-  const log = edgeLogger("timer-relay");
-  return (event: SqsBatch, context?: LambdaContext): Promise<BatchResult> =>
-    processBatch(event, log, (record, recordLog) => relayTimer(deps, record, recordLog), { context });
-}
-
-/** The rate(1 minute) sweep: timers due within SQS's 15-minute reach go to the timer queue with the exact delay. */
+/**
+ * The rate(1 minute) sweep (sweep.ts): long timers that came within SQS's 15-minute reach go to the
+ * timer queue with the exact delay; it stops in time when the invocation's time runs low.
+ */
 export function makeSweepHandler(deps: AwsDeps) {
-  return async (): Promise<{ handed: number }> => {
-    const { table } = deps;
-    const horizon = deps.now() + MAX_SQS_DELAY_S * 1000;
-    const Items = await queryAll(table, "finding due timers", {
-      KeyConditionExpression: "pk = :pk AND sk <= :to",
-      ExpressionAttributeValues: { ":pk": "TIMERS", ":to": timerKey(horizon, "~") },
-      ConsistentRead: true,
-    });
-    for (const item of Items) {
-      const timer = {
-        timer: String(item.timer),
-        instance: String(item.instance),
-        node: String(item.node),
-        due: Number(item.due),
-      };
-      await deps.dispatcher.sendTimer(timer, Math.max(0, Math.ceil((timer.due - deps.now()) / 1000)));
-      await table.client.send(
-        new DeleteCommand({ TableName: table.name, Key: { pk: "TIMERS", sk: String(item.sk) } }),
-      );
-      await table.client.send(
-        new DeleteCommand({ TableName: table.name, Key: { pk: `T#${timer.timer}`, sk: "TIMER" } }),
-      );
-    }
-    return { handed: Items.length };
-  };
+  return (
+    _event?: unknown,
+    context?: Pick<LambdaContext, "getRemainingTimeInMillis">,
+  ): Promise<SweepResult> =>
+    sweepTimers(
+      { table: deps.table, sqs: deps.clients.sqs, timerQueue: deps.resources.queues.timers, now: deps.now },
+      context ? { timeLeftMs: () => context.getRemainingTimeInMillis() } : {},
+    );
 }

@@ -131,6 +131,9 @@ export function makeInvokeHandler(deps: AwsDeps) {
     });
     const current = edge;
     // In parallel: one slow target does not make the others wait (each call has its time limit).
-    return processBatch(event, log, (record, recordLog) => current.handle(record, recordLog), { context });
+    return processBatch(event, log, (record, recordLog) => current.handle(record, recordLog), {
+      context,
+      metrics: deps.metrics,
+    });
   };
 }

@@ -26,7 +26,7 @@ import {
 import { keepNewest } from "../runtime/lru.js";
 import { batchWriteAll, queryAll, queryPages } from "./calls.js";
 import { readHistory, type Step, sentKey, stepItem, stepKey, versionOf } from "./history.js";
-import { listInstances } from "./listing.js";
+import { listInstances, listingKey } from "./listing.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { readRecentHistory } from "./recent-history.js";
 import { aws, instanceKey, pad, type TableRef } from "./table.js";
@@ -49,7 +49,7 @@ interface Head {
   outbox?: string;
   /** The inbox delivery that was applied at `version` (see Runtime.apply). */
   delivery?: string;
-  /** The status index (byStatus): partition `S#<status>`, sorted newest first by `listed`. */
+  /** The status index (byStatus): partition `S#<status>#<shard>` (listing.ts), sorted newest first by `listed`. */
   listing: string;
   listed: string;
 }
@@ -218,6 +218,11 @@ export class DynamoInstanceStore implements InstanceStore {
     return version;
   }
 
+  /** Drops what this process cached of an instance: its next load reads the head afresh. */
+  forget(id: string): void {
+    this.forgetCached(id);
+  }
+
   private forgetCached(id: string): void {
     this.heads.delete(id);
     this.tips.delete(id);
@@ -300,7 +305,7 @@ export class DynamoInstanceStore implements InstanceStore {
       updatedAt: snapshot.updatedAt,
       ...(next.outbox.length ? { outbox: await this.payloads.put(JSON.stringify(next.outbox), scope) } : {}),
       ...(next.delivery === undefined ? {} : { delivery: next.delivery }),
-      listing: `S#${snapshot.status}`,
+      listing: listingKey(snapshot.status, snapshot.id),
       listed: `${pad(snapshot.createdAt, 15)}#${snapshot.id}`,
     };
     try {

@@ -1,7 +1,8 @@
 /**
  * The single DynamoDB table: key layout and small helpers. Every item has `pk` and `sk`.
  *
- *   I#<instance>  HEAD                 version, status, snapshot, outbox, definition (+ byStatus keys)
+ *   I#<instance>  HEAD                 version, status, snapshot, outbox, definition (+ byStatus keys:
+ *                                      listing S#<status>#<shard>, listed <createdAt>#<id>; listing.ts)
  *   I#<instance>  V#<version, 12 digits>   one step (history; replayed after the head), the launch's too
  *   I#<instance>  V#<version>#n…        a note of a message that met that version and changed nothing
  *   I#<instance>  V#<version>#sent      the marker that the step's commands were sent
@@ -12,7 +13,9 @@
  *   CATALOGUE     P#<name> | R#<name>  the processes registered, and the rejected files (one query lists them)
  *   S#<event>#<key or *>  <subscription>  an await subscription
  *   E#<event>     <at, 15 digits>#<id>  a buffered event (expires by TTL)
- *   TIMERS        <due, 15 digits>#<timer>  a timer beyond SQS's 15-minute delay
+ *   TIMERS#<due hour, 15 digits>#<shard>  <due, 15 digits>#<timer>  a timer beyond SQS's 15-minute delay (timers.ts)
+ *   T#<timer>     TIMER                where that timer is in the index (in: its pk, at: its sk)
+ *   TIMERS        CURSOR               the first hour bucket the sweep has not wholly handed over (sweep.ts)
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { InfrastructureError } from "../errors.js";
@@ -38,4 +41,14 @@ export async function aws<T>(what: string, call: () => Promise<T>): Promise<T> {
       { cause: error },
     );
   }
+}
+
+/**
+ * A stable shard in [0, shards) for `text` (FNV-1a): spreads one logical partition's writes over
+ * `shards` partition keys, each read back by asking every shard.
+ */
+export function shardOf(text: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % shards;
 }

@@ -1,5 +1,5 @@
 /** Await subscriptions on (event, key) and the event buffer, on SQLite. */
-import type { ExternalEvent, Subscription, SubscriptionIndex } from "../ports.js";
+import type { ExternalEvent, Subscription, SubscriptionIndex, SubscriptionPage } from "../ports.js";
 import type { Db } from "./database.js";
 
 interface EventRow {
@@ -75,9 +75,13 @@ export class SqliteSubscriptionIndex implements SubscriptionIndex {
     this.statements.unsubscribeInstance.run(instance);
   }
 
-  async record(event: ExternalEvent, since: number): Promise<Subscription[]> {
+  async record(event: ExternalEvent, since: number): Promise<void> {
     this.statements.prune.run(since);
     this.statements.record.run(event.id, event.name, event.key ?? null, JSON.stringify(event.data), event.at);
-    return this.statements.matching.all(event.name, event.key ?? null).map(toSubscription);
+  }
+
+  /** Every match in one page: the embedded engine has no invocation to outlast. */
+  async matching(event: ExternalEvent): Promise<SubscriptionPage> {
+    return { subscriptions: this.statements.matching.all(event.name, event.key ?? null).map(toSubscription) };
   }
 }

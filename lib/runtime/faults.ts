@@ -28,7 +28,7 @@ export class InjectedCrash extends Error {
 export const PORT_METHODS = {
   store: ["load", "save", "note", "markSent"],
   dispatcher: ["sendTask", "sendTasks", "startTimer", "cancelTimer", "enqueue", "enqueueMany", "publish"],
-  subscriptions: ["subscribe", "unsubscribe", "unsubscribeInstance", "record"],
+  subscriptions: ["subscribe", "unsubscribe", "unsubscribeInstance", "record", "matching"],
   definitions: ["resolve", "byHash"],
 } as const;
 

@@ -24,6 +24,7 @@ import {
   type StoredInstance,
   type Subscription,
   type SubscriptionIndex,
+  type SubscriptionPage,
 } from "../ports.js";
 import { readRegistration } from "./registration.js";
 
@@ -208,10 +209,16 @@ export class MemorySubscriptions implements SubscriptionIndex {
       if (subscription.instance === instance) this.active.delete(id);
   }
 
-  async record(event: ExternalEvent, since: number): Promise<Subscription[]> {
+  async record(event: ExternalEvent, since: number): Promise<void> {
     this.buffer = this.buffer.filter((buffered) => buffered.at > since);
     this.buffer.push(event);
-    return [...this.active.values()].filter((subscription) => matches(subscription, event));
+  }
+
+  /** Every match in one page: memory has no invocation to outlast. */
+  async matching(event: ExternalEvent): Promise<SubscriptionPage> {
+    return {
+      subscriptions: [...this.active.values()].filter((subscription) => matches(subscription, event)),
+    };
   }
 }
 

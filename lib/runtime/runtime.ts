@@ -16,9 +16,11 @@ import {
   type Dispatcher,
   type ExternalEvent,
   type InstanceStore,
+  type RuntimeObserver,
   type SubscriptionIndex,
 } from "../ports.js";
 import { checkInstanceId } from "./ids.js";
+import { watchStep } from "./observe.js";
 
 /** How deep `call`s may nest: a process that calls itself without end stops here with a CallDepth fault. */
 export const MAX_CALL_DEPTH = 32;
@@ -43,6 +45,8 @@ export interface RuntimeDeps {
   readonly sendsCommitWithState?: boolean;
   /** Default MAX_MESSAGE_BYTES. */
   readonly maxMessageBytes?: number;
+  /** Hears of each message applied or ignored (metrics); what it throws never fails a step. */
+  readonly observer?: RuntimeObserver;
 }
 
 export interface LaunchRequest {
@@ -109,9 +113,28 @@ export class Runtime {
       data: request.data ?? null,
       at: now,
     };
-    const matches = await this.deps.subscriptions.record(event, now - this.bufferMs);
-    await this.enqueueAll(matches.map((s) => ({ instance: s.instance, message: eventMessage(s, event) })));
+    await this.deps.subscriptions.record(event, now - this.bufferMs);
+    await this.route(event);
     return event.id;
+  }
+
+  /**
+   * Queues a buffered event for the awaits it matches, a page of subscriptions at a time from
+   * `cursor`. Where the host can continue elsewhere (AWS: a message to the ingest queue), the pages
+   * after the first go there, so one invocation routes one page whatever the number of awaits; a
+   * page routed twice (a retry) queues messages the inbox deduplicates and the instance ignores.
+   */
+  async route(event: ExternalEvent, cursor?: string): Promise<void> {
+    const { subscriptions, dispatcher } = this.deps;
+    let after = cursor;
+    do {
+      const page = await subscriptions.matching(event, after);
+      await this.enqueueAll(
+        page.subscriptions.map((s) => ({ instance: s.instance, message: eventMessage(s, event) })),
+      );
+      after = page.next;
+      if (after !== undefined && dispatcher.continueRouting) return dispatcher.continueRouting(event, after);
+    } while (after !== undefined);
   }
 
   /** Queues a participant's reply for its instance; a malformed reply is refused with the field at fault. */
@@ -130,11 +153,15 @@ export class Runtime {
    */
   async apply(instance: string, message: Message, delivery?: string): Promise<ApplyOutcome> {
     const { store, definitions, clock } = this.deps;
+    const step = watchStep(this.deps.observer, instance, message);
     const loaded = await store.load(instance);
     // A leftover outbox is sent again whatever brought this message: its own redelivery, a redrive
     // (a new message id), or the instance's next message after the first went to the dead-letter queue.
     if (loaded?.outbox.length) await this.finishSends(instance, loaded.version, loaded.outbox);
-    if (loaded && delivery !== undefined && loaded.delivery === delivery) return "ignored";
+    if (loaded && delivery !== undefined && loaded.delivery === delivery) {
+      step.done("ignored", loaded, loaded.snapshot);
+      return "ignored";
+    }
     const hash = loaded?.definition ?? (message.type === "launch" ? message.version : undefined);
     if (!hash) return "no-instance";
     const definition = await definitions.byHash(hash);
@@ -154,6 +181,7 @@ export class Runtime {
     const record = { at: now, message, commands: result.commands, notes: result.notes };
     if (loaded && result.snapshot === loaded.snapshot) {
       await store.note(instance, record, loaded.version);
+      step.done("ignored", loaded, loaded.snapshot, result.notes);
       return "ignored";
     }
     // What could never be sent is found now, while the message can still be set aside unapplied.
@@ -167,6 +195,7 @@ export class Runtime {
     );
     if (atomic) await this.carryOut(result.commands);
     else if (result.commands.length) await this.finishSends(instance, version, result.commands);
+    step.done("applied", loaded, result.snapshot, result.notes);
     return "applied";
   }
 

@@ -44,6 +44,7 @@ describe("the api function", () => {
     const fn = engine.functions.api;
     const serviceRole = stack.getLogicalId(fn.role?.node.defaultChild as never);
     const table = arnOf(engine.table);
+    const ingestQueue = engine.node.findChild("IngestQueue");
     const payloads = (key: string) => ({ "Fn::Join": ["", [arnOf(engine.payloadBucket), `/${key}`]] });
     const statements = statementsOf(serviceRole).filter(
       (s) => !String(s.Action).startsWith("xray:"), // X-Ray tracing, as every function
@@ -54,20 +55,15 @@ describe("the api function", () => {
         Effect: "Allow",
         Resource: [table, { "Fn::Join": ["", [table, "/index/byStatus"]] }],
       },
-      // Publish puts only buffered events (E#…); delete batch-writes only an instance's items (I#…).
-      {
-        Action: "dynamodb:PutItem",
-        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["E#*"] } },
-        Effect: "Allow",
-        Resource: table,
-      },
+      // Batch writes reach only an instance's items (delete) and buffered events (publish).
       {
         Action: "dynamodb:BatchWriteItem",
-        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["I#*"] } },
+        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["I#*", "E#*"] } },
         Effect: "Allow",
         Resource: table,
       },
-      { Action: "sqs:SendMessage", Effect: "Allow", Resource: arnOf(engine.inbox) },
+      // The inbox, and the ingest queue where a publish's routing continues past one page.
+      { Action: "sqs:SendMessage", Effect: "Allow", Resource: [arnOf(engine.inbox), arnOf(ingestQueue)] },
       { Action: "secretsmanager:GetSecretValue", Effect: "Allow", Resource: { Ref: idOf(engine.inboxKey) } },
       {
         Action: "s3:GetObject",

@@ -108,8 +108,8 @@ describe("removalPolicy: DESTROY", () => {
   });
 });
 
-it("has every dead-letter alarm notify the alarm topic", () => {
+it("has every alarm notify the alarm topic: each dead-letter queue's, and the incident and dead-letter metrics'", () => {
   const alarms = Object.values(resourcesOf(template, "AWS::CloudWatch::Alarm"));
-  expect(alarms.length).toBe(engine.deadLetterQueues.length);
+  expect(alarms.length).toBe(engine.deadLetterQueues.length + 2);
   for (const alarm of alarms) expect(alarm.Properties?.AlarmActions).toEqual([{ Ref: idOf(topic) }]);
 });

@@ -106,7 +106,11 @@ describe("DocketStack", () => {
     expect(of("Register")).not.toContain("s3:List");
     expect(of("Advance")).toMatch(/"Action":\["s3:GetObject","s3:PutObject"\].*DocketPayloads/);
     expect(of("Advance")).not.toMatch(/s3:(List|Delete|GetBucket)/);
-    expect(of("TimerRelay")).not.toContain("dynamodb:");
+    // The relay only reads (an instance, to drop a timer it no longer waits for).
+    expect(of("TimerRelay")).toContain('"Action":["dynamodb:GetItem","dynamodb:Query"]');
+    expect(of("TimerRelay")).not.toMatch(
+      /dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)|s3:PutObject/,
+    );
     expect(of("Ingest")).not.toContain("events:PutEvents");
     // The inbox signing key: read by the functions that put messages in the inbox, by no other.
     for (const f of ["Advance", "Ingest", "TimerRelay"])

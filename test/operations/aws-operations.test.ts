@@ -383,7 +383,7 @@ describe("the operations API on AWS (emulator)", () => {
       ),
     ).toHaveLength(5);
     await check("", () => true);
-  });
+  }, 120_000);
 
   it("lists definitions with their versions, newest first, and a rejected file with its problems", async () => {
     const put = (key: string, body: string) =>
