@@ -43,7 +43,7 @@ export interface DocketEngineProps {
    */
   readonly targetTimeout?: Duration;
   /**
-   * A topic the dead-letter alarms notify.
+   * A topic the alarms notify (anything dead-lettered, an incident opened).
    * @default - the alarms notify no one
    */
   readonly alarmTopic?: ITopic;
@@ -53,7 +53,7 @@ export interface DocketEngineProps {
    */
   readonly logRetention?: RetentionDays;
   /**
-   * Whether to alarm when anything lands in a dead-letter queue.
+   * Whether to alarm when anything lands in a dead-letter queue or an incident opens.
    * @default true
    */
   readonly alarms?: boolean;

@@ -48,7 +48,7 @@ import { emulatorClients, emulatorConfig } from "./emulator.js";
 const config = emulatorConfig(inject("endpoint"));
 const run = Date.now().toString(36);
 /** Each action's timeout: well over a round of the runner on a busy machine, so the reply comes first. */
-const TIMEOUT_S = 10;
+const TIMEOUT_S = 20;
 /**
  * Action steps measured per instance, after its first: its 20 steps end with the head's rewrite,
  * as every 20th step's does (the store's snapshotEvery), so a step bears its share of one.
