@@ -8,10 +8,8 @@
  * estimate of the Lambda duration a step takes on AWS, to size the functions' concurrency.
  * Uses AWS_ENDPOINT_URL when set, else starts moto's server (tools/moto-server.py) and stops it.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
+import type { ChildProcess } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
-import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -19,6 +17,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { provisionEngine } from "../cdk/synth.js";
 import { LocalRunner } from "../emulator/local.js";
+import { startMoto } from "../emulator/moto.js";
 import type { Provisioned } from "../emulator/provision.js";
 import { type AwsClients, makeAwsDeps } from "../lib/aws/deps.js";
 import { CallTimer } from "./aws-calls.js";
@@ -43,40 +42,11 @@ const LEVEL_TIMEOUT_MS = 600_000;
  */
 const MAX_LANES = Number(process.env.BENCH_AWS_LANES ?? 2);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function reachable(url: string): Promise<boolean> {
-  try {
-    await fetch(url, { signal: AbortSignal.timeout(1000) });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** AWS_ENDPOINT_URL, or moto's server started on a free port (stopped by the returned function). */
 async function emulator(): Promise<{ endpoint: string; moto?: ChildProcess }> {
   const given = process.env.AWS_ENDPOINT_URL;
   if (given) return { endpoint: given };
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const script = fileURLToPath(new URL("../tools/moto-server.py", import.meta.url));
-  const moto = spawn("python3", [script, "-H", "127.0.0.1", "-p", String(port)], {
-    stdio: "ignore",
-    env: { ...process.env, MOTO_ACCOUNT_ID: "000000000000" },
-  });
-  // Up to a minute: moto takes seconds to import on a busy machine.
-  for (let i = 0; i < 600 && !(await reachable(`${endpoint}/moto-api/`)); i++)
-    await new Promise((r) => setTimeout(r, 100));
-  return { endpoint, moto };
+  return startMoto();
 }
 
 function clientsFor(endpoint: string, timer?: CallTimer): Required<Pick<AwsClients, "secrets">> & AwsClients {

@@ -5,14 +5,13 @@
  * `npm test` this file starts a moto of its own with IAM on (a few seconds); under
  * `npm run test:iam` it uses the suite's.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
-import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type CloudFormationTemplate, synthesizeEngineTemplate } from "../../cdk/synth.js";
 import { LocalRunner } from "../../emulator/local.js";
+import { reachable, startMoto } from "../../emulator/moto.js";
 import { type Provisioned, provisionTemplate } from "../../emulator/provision.js";
 import { depsPerRole, type FunctionName } from "../../emulator/provision-iam.js";
 import { type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
@@ -26,29 +25,11 @@ const run = Date.now().toString(36);
 /** A moto of this file's own with IAM on, unless the suite's enforces it already. */
 async function iamEndpoint(): Promise<string> {
   if (inject("iam")) return inject("endpoint");
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-  const script = fileURLToPath(new URL("../../tools/moto-server.py", import.meta.url));
-  moto = spawn("python3", [script, "--iam", "-H", "127.0.0.1", "-p", String(port)], {
-    stdio: "ignore",
-    env: { ...process.env, MOTO_ACCOUNT_ID: "000000000000" },
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 150; i++) {
-    if (
-      await fetch(`${url}/moto-api/`).then(
-        () => true,
-        () => false,
-      )
-    )
-      return url;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`moto with IAM on did not start at ${url}`);
+  const started = await startMoto({ iam: true });
+  moto = started.moto;
+  if (!(await reachable(`${started.endpoint}/moto-api/`)))
+    throw new Error(`moto with IAM on did not start at ${started.endpoint}`);
+  return started.endpoint;
 }
 
 beforeAll(async () => {
