@@ -97,7 +97,14 @@ describe("the timer relay (emulator)", () => {
     expect(await relay(container, first)).toEqual({ failed: 0, inbox: [] });
     await deps.runtime.deps.store.remove(id);
     await deps.runtime.launch({ process: "timed", id });
-    await runner.settle();
+    // Applied by containers that never saw the old run (one that cached it would take the new
+    // launch for its old instance's: the advance function's cache has that gap too).
+    const fresh = depsOfFunctions(
+      resources,
+      (own, its) => makeAwsDeps(own, its),
+      makeAwsDeps(clients, resources),
+    );
+    await new LocalRunner(fresh, resources.feeds, { visibilityTimeout: 1 }).settle();
     const again = await liveTimer(id);
     expect(again.timer).toBe(first.timer);
     expect(await relay(container, again)).toEqual({
