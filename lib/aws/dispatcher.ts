@@ -16,7 +16,7 @@ import { putEventsAll, sendMessageBatchAll } from "./calls.js";
 import type { OffloadedBody, PayloadStore } from "./payloads.js";
 import { type InboxSigner, SIGNATURE_ATTRIBUTE } from "./signing.js";
 import { aws, type TableRef } from "./table.js";
-import { cancelLongTimer, MAX_SQS_DELAY_S, storeLongTimer } from "./timers.js";
+import { cancelLongTimer, MAX_SQS_DELAY_S, storeLongTimer, type TimerRef, timerMessage } from "./timers.js";
 
 export { MAX_SQS_DELAY_S };
 
@@ -199,29 +199,18 @@ export class AwsDispatcher implements Dispatcher {
     return `${JSON.stringify(envelope).slice(0, -1)},"fields":${json}}`;
   }
 
-  async startTimer(timer: { timer: string; instance: string; node: string; due: number }): Promise<void> {
-    const delay = Math.ceil((timer.due - this.deps.now()) / 1000);
-    if (delay > MAX_SQS_DELAY_S) {
-      // Beyond SQS's delay: the long-timer index (timers.ts), which the sweep hands over in time.
+  async startTimer(timer: TimerRef): Promise<void> {
+    // Beyond SQS's delay: the long-timer index (timers.ts), which the sweep hands over in time.
+    if (Math.ceil((timer.due - this.deps.now()) / 1000) > MAX_SQS_DELAY_S)
       await storeLongTimer(this.deps.table, timer);
-      return;
-    }
-    await this.sendTimer(timer, Math.max(0, delay));
+    else await this.sendTimer(timer);
   }
 
-  /** Puts a timer on the timer queue to fire after `delay` seconds (the relay moves it to the inbox). */
-  async sendTimer(
-    timer: { timer: string; instance: string; node: string; due: number },
-    delay: number,
-  ): Promise<void> {
+  /** Puts a timer on the timer queue, delayed until due or SQS's most (the relay moves it to the inbox). */
+  async sendTimer(timer: TimerRef): Promise<void> {
+    const message = timerMessage(timer, this.deps.now());
     await aws("sending a timer", () =>
-      this.deps.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: this.deps.queues.timers,
-          MessageBody: JSON.stringify(timer),
-          DelaySeconds: Math.min(delay, MAX_SQS_DELAY_S),
-        }),
-      ),
+      this.deps.sqs.send(new SendMessageCommand({ QueueUrl: this.deps.queues.timers, ...message })),
     );
   }
 

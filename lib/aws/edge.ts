@@ -35,6 +35,18 @@ export interface BatchResult {
 }
 
 /** The Lambda context, when the handler runs in Lambda (its request id goes into every log line). */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** A record's body as JSON, or undefined when it is not JSON. */
+export function parsed(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
 export type LambdaContext = Parameters<Logger["addContext"]>[0];
 
 /** A record's handler: returns when the record is done with (applied or set aside), throws to have it retried. */

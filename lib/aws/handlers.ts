@@ -19,7 +19,9 @@ import {
   cannotApply,
   deadLetter,
   edgeLogger,
+  isObject,
   type LambdaContext,
+  parsed,
   processBatch,
   type SqsBatch,
   type SqsRecord,
@@ -33,18 +35,6 @@ import { type ExecutionStatusChange, executionReply } from "./targets.js";
 export type { BatchResult, SqsBatch, SqsRecord } from "./edge.js";
 export { makeInvokeHandler } from "./invoke.js";
 export { makeTimerRelayHandler } from "./timer-relay.js";
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === "object" && !Array.isArray(v);
-
-/** A body as JSON, or undefined when it is not JSON. */
-function parsed(body: string): unknown {
-  try {
-    return JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-}
 
 /** An inbox body: a docket message (with `type`), or a participant's reply (task + status). */
 export function parseInboxBody(body: string): { message?: Message; problem?: string } {

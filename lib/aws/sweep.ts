@@ -29,6 +29,7 @@ import {
   TIMER_BUCKET_MS,
   TIMER_SHARDS,
   type TimerRef,
+  timerMessage,
   timerPartition,
   timerPointerKey,
   timerSortKey,
@@ -162,10 +163,7 @@ async function handOver(deps: SweepDeps, items: readonly Record<string, unknown>
   await sendMessageBatchAll(
     deps.sqs,
     deps.timerQueue,
-    timers.map((timer) => ({
-      MessageBody: JSON.stringify(timer),
-      DelaySeconds: Math.min(MAX_SQS_DELAY_S, Math.max(0, Math.ceil((timer.due - now) / 1000))),
-    })),
+    timers.map((timer) => timerMessage(timer, now)),
   );
   await batchWriteAll(
     deps.table,

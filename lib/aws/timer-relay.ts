@@ -20,41 +20,30 @@ import {
   type BatchResult,
   deadLetter,
   edgeLogger,
+  isObject,
   type LambdaContext,
+  parsed,
   processBatch,
   type SqsBatch,
   type SqsRecord,
 } from "./edge.js";
 import type { DynamoInstanceStore } from "./store.js";
+import type { TimerRef } from "./timers.js";
 
-/** What the timer queue carries (lib/aws/dispatcher.ts sendTimer). */
-interface FiredTimer {
-  readonly timer: string;
-  readonly instance: string;
-  readonly node: string;
-  readonly due: number;
-}
-
-function firedTimer(body: string): FiredTimer | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  const timer = value as Partial<FiredTimer> | null;
-  return timer !== null &&
-    typeof timer === "object" &&
+/** What the timer queue carries (timers.ts timerMessage), or undefined. */
+function firedTimer(body: string): TimerRef | undefined {
+  const timer = parsed(body);
+  return isObject(timer) &&
     typeof timer.timer === "string" &&
     typeof timer.instance === "string" &&
     typeof timer.node === "string" &&
     typeof timer.due === "number"
-    ? (timer as FiredTimer)
+    ? (timer as unknown as TimerRef)
     : undefined;
 }
 
 /** Whether the instance certainly no longer waits for `timer` (see the module's comment). */
-export async function timerIsStale(deps: AwsDeps, timer: FiredTimer): Promise<boolean> {
+export async function timerIsStale(deps: AwsDeps, timer: TimerRef): Promise<boolean> {
   const { store } = deps.runtime.deps;
   // Read afresh: a state this container cached may be of an earlier instance of that id (deleted
   // and launched again), whose timer ids the new one repeats.
@@ -84,8 +73,7 @@ async function relayTimer(deps: AwsDeps, record: SqsRecord, log: ReturnType<type
   const timer = firedTimer(record.body);
   if (!timer) return deadLetter(deps, record, "not a timer", log);
   log.appendKeys({ instance: timer.instance, node: timer.node, timer: timer.timer });
-  const left = Math.ceil((timer.due - deps.now()) / 1000);
-  if (left > 0) return deps.dispatcher.sendTimer(timer, left);
+  if (timer.due > deps.now()) return deps.dispatcher.sendTimer(timer);
   if (await timerIsStale(deps, timer)) {
     log.debug("dropped: the instance no longer waits for this timer");
     return;

@@ -35,6 +35,15 @@ export interface TimerRef {
   readonly due: number;
 }
 
+/**
+ * A timer's message on the timer queue: the timer itself, delayed until it is due (at most SQS's
+ * 15 minutes: a relay that gets it early sends it round again).
+ */
+export function timerMessage(timer: TimerRef, now: number): { MessageBody: string; DelaySeconds: number } {
+  const delay = Math.ceil((timer.due - now) / 1000);
+  return { MessageBody: JSON.stringify(timer), DelaySeconds: Math.min(MAX_SQS_DELAY_S, Math.max(0, delay)) };
+}
+
 export const bucketOf = (due: number) => Math.floor(due / TIMER_BUCKET_MS) * TIMER_BUCKET_MS;
 export const timerPartition = (bucket: number, shard: number) =>
   `TIMERS#${pad(bucket, 15)}#${String(shard).padStart(2, "0")}`;
