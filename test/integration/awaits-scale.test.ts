@@ -14,6 +14,7 @@ import { batchWriteAll, forEachLimited } from "../../lib/aws/calls.js";
 import { type AwsClients, type AwsDeps, type AwsResources, makeAwsDeps } from "../../lib/aws/deps.js";
 import { subscriptionItems } from "../../lib/aws/subscriptions.js";
 import type { Subscription } from "../../lib/ports.js";
+import { hearCalls, type SdkCall } from "../support/sdk-calls.js";
 import { emulatorClients } from "./emulator.js";
 import { depsOfFunctions, provisioning } from "./roles.js";
 
@@ -28,21 +29,13 @@ const calls = { dynamo: 0, sqs: 0 };
 
 /** Clients that count each call they make (SDK middleware), as the routing's cost is its calls. */
 function counted(clients: AwsClients): AwsClients {
-  const count = (client: unknown, service: keyof typeof calls) =>
-    (
-      client as {
-        middlewareStack: { add(m: unknown, o: { step: string; name: string }): void };
-      }
-    ).middlewareStack.add(
-      (next: (args: unknown) => Promise<unknown>) => (args: unknown) => {
+  for (const service of ["dynamo", "sqs"] as const)
+    hearCalls(clients[service], {
+      sent: () => {
         calls[service] += 1;
-        return next(args);
       },
-      { step: "initialize", name: "countCalls" },
-    );
-  count(clients.dynamo, "dynamo");
-  count(clients.sqs, "sqs");
-  recordInbox(clients);
+    });
+  hearCalls(clients.sqs, { answered: recordInbox });
   return clients;
 }
 
@@ -75,33 +68,30 @@ async function seed(subscriptions: readonly Subscription[]): Promise<void> {
  */
 const woken = new Map<string, { id: string; key?: string }[]>();
 
+/** What a message offloaded to S3 is recorded as (its body is a pointer). */
+const OFFLOADED = "(offloaded to S3)";
+
 type Entry = { Id?: string; MessageBody?: string; MessageGroupId?: string };
-function recordInbox(clients: AwsClients): void {
-  (
-    clients.sqs as unknown as {
-      middlewareStack: { add(m: unknown, o: { step: string; name: string }): void };
+function recordInbox({ input, output }: SdkCall): void {
+  if (input.QueueUrl !== resources.queues.inbox || !output) return;
+  const entries = (input.Entries as Entry[] | undefined) ?? [input as Entry];
+  const failed = new Set(((output.Failed as Entry[] | undefined) ?? []).map((f) => f.Id));
+  for (const entry of entries) {
+    if (entry.Id !== undefined && failed.has(entry.Id)) continue;
+    const body = JSON.parse(entry.MessageBody ?? "{}") as {
+      id: string;
+      key?: string;
+      type: string;
+      docket_payload?: string;
+    };
+    const group = entry.MessageGroupId as string;
+    if (body.docket_payload !== undefined) {
+      woken.set(group, [...(woken.get(group) ?? []), { id: OFFLOADED }]);
+      continue;
     }
-  ).middlewareStack.add(
-    (next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>) =>
-      async (args: { input: Record<string, unknown> }) => {
-        const result = await next(args);
-        if (args.input.QueueUrl !== resources.queues.inbox) return result;
-        const entries = (args.input.Entries as Entry[] | undefined) ?? [args.input as Entry];
-        const failed = new Set(((result.output.Failed as Entry[] | undefined) ?? []).map((f) => f.Id));
-        for (const entry of entries) {
-          if (entry.Id !== undefined && failed.has(entry.Id)) continue;
-          const body = JSON.parse(entry.MessageBody ?? "{}") as { id: string; key?: string; type: string };
-          expect(body.type).toBe("event");
-          const group = entry.MessageGroupId as string;
-          woken.set(group, [
-            ...(woken.get(group) ?? []),
-            { id: body.id, ...(body.key ? { key: body.key } : {}) },
-          ]);
-        }
-        return result;
-      },
-    { step: "initialize", name: "recordInbox" },
-  );
+    expect(body.type).toBe("event");
+    woken.set(group, [...(woken.get(group) ?? []), { id: body.id, ...(body.key ? { key: body.key } : {}) }]);
+  }
 }
 
 /** What the inbox holds, as SQS counts it. */
@@ -113,6 +103,23 @@ async function queued(): Promise<number> {
     }),
   );
   return Number(Attributes.ApproximateNumberOfMessages);
+}
+
+/**
+ * The ingest function, run here as Lambda would: it takes each continuation and routes its page.
+ * As its role when IAM is enforced (`npm run test:iam`): its grant to send to its own queue is used.
+ */
+function ingestFunction(): LocalRunner {
+  const own = depsOfFunctions(
+    resources,
+    (clients, its) => makeAwsDeps(counted(clients), its, { routePage: PAGE }),
+    deps,
+  );
+  return new LocalRunner(
+    own("ingest"),
+    resources.feeds.filter((feed) => feed.handler === "ingest"),
+    { poller: emulatorClients(endpoint).sqs, sweepEveryMs: Number.POSITIVE_INFINITY },
+  );
 }
 
 const awaiting = (instance: string, event: string, key?: string): Subscription => ({
@@ -157,17 +164,7 @@ describe(`awaits at scale (${KEYED} keyed, ${UNKEYED} unkeyed)`, () => {
     Object.assign(calls, { dynamo: 0, sqs: 0 });
     await deps.runtime.publish({ name: "shutdown", id: "stop-1", data: { at: "now" } });
     // The ingest function (run here as Lambda would) takes each continuation and routes its page.
-    // As its role when IAM is enforced (`npm run test:iam`): its grant to send to its own queue is used.
-    const own = depsOfFunctions(
-      resources,
-      (clients, its) => makeAwsDeps(counted(clients), its, { routePage: PAGE }),
-      deps,
-    );
-    const ingest = new LocalRunner(
-      own("ingest"),
-      resources.feeds.filter((feed) => feed.handler === "ingest"),
-      { poller: emulatorClients(endpoint).sqs, sweepEveryMs: Number.POSITIVE_INFINITY },
-    );
+    const ingest = ingestFunction();
     await ingest.settle();
     const spent = { ...calls };
     const pages = Math.ceil(UNKEYED / PAGE);
@@ -183,6 +180,20 @@ describe(`awaits at scale (${KEYED} keyed, ${UNKEYED} unkeyed)`, () => {
     for (const [, events] of unkeyed) expect(events).toEqual([{ id: "stop-1" }]);
     expect(await queued()).toBe(KEYED + UNKEYED);
   }, 900_000);
+
+  it("routes an event too large for an SQS message: its continuation and its messages go through S3", async () => {
+    const instances = Array.from({ length: 120 }, (_, i) => `large-${i}`);
+    await seed(instances.map((id) => awaiting(id, "manifest")));
+    // 300 KB of data: over SQS's 256 KB, so every message is offloaded; ~34 awaits a page.
+    const data = { lines: "x".repeat(300 * 1024) };
+    await deps.runtime.publish({ name: "manifest", id: "manifest-1", data });
+    const ingest = ingestFunction();
+    await ingest.settle();
+    expect(ingest.invocations).toBeGreaterThanOrEqual(3);
+    const large = [...woken].filter(([instance]) => instance.startsWith("large-"));
+    expect(large.length).toBe(instances.length);
+    for (const [, events] of large) expect(events).toEqual([{ id: OFFLOADED }]);
+  }, 300_000);
 
   it("an await subscribing later reads only its own key's buffered events, or every shard when unkeyed", async () => {
     const index = deps.runtime.deps.subscriptions;

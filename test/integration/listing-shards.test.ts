@@ -10,6 +10,7 @@ import { type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
 import { LISTING_SHARDS, listingKey } from "../../lib/aws/listing.js";
 import type { InstanceStatus } from "../../lib/engine/types.js";
 import { type InstanceFilter, type InstanceSummary, listCursor } from "../../lib/ports.js";
+import { hearCalls } from "../support/sdk-calls.js";
 import { emulatorClients } from "./emulator.js";
 import { provisioning } from "./roles.js";
 
@@ -20,27 +21,15 @@ const launched: { id: string; process: string; status: InstanceStatus; createdAt
 /** The status index's Query calls, and the items they returned. */
 const reads = { queries: 0, items: 0 };
 
-type Middleware = (
-  next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
-) => (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>;
-
 beforeAll(async () => {
   const resources = await provisionEngine(provisioning(admin), `ls${Date.now().toString(36)}`);
-  (
-    admin.dynamo as unknown as {
-      middlewareStack: { add(m: Middleware, o: { step: string; name: string }): void };
-    }
-  ).middlewareStack.add(
-    (next) => async (args) => {
-      const result = await next(args);
-      if (args.input.IndexName) {
-        reads.queries++;
-        reads.items += (result.output.Items as unknown[] | undefined)?.length ?? 0;
-      }
-      return result;
+  hearCalls(admin.dynamo, {
+    answered: ({ input, output }) => {
+      if (!input.IndexName || !output) return;
+      reads.queries++;
+      reads.items += (output.Items as unknown[] | undefined)?.length ?? 0;
     },
-    { step: "initialize", name: "countIndexReads" },
-  );
+  });
   deps = makeAwsDeps(admin, resources, () => clock);
   await deps.definitions.register("lst/holding.yaml", "do: [ { action: hold } ]\n");
   await deps.definitions.register(

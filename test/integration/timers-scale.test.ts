@@ -22,6 +22,7 @@ import {
   timerIndexKey,
   timerPointerKey,
 } from "../../lib/aws/timers.js";
+import { hearCalls } from "../support/sdk-calls.js";
 import { emulatorClients } from "./emulator.js";
 import { depsOfFunctions, provisioning } from "./roles.js";
 
@@ -40,33 +41,27 @@ const accepted: { timer: string; messageId: string }[] = [];
 let sweep: ReturnType<typeof makeSweepHandler>;
 
 type Entry = { Id: string; MessageBody: string; DelaySeconds: number };
-type Middleware = (
-  next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
-  context: { commandName?: string },
-) => (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>;
-type Stack = { middlewareStack: { add(m: Middleware, o: { step: "initialize"; name: string }): void } };
-
 /** Counts the calls a client makes, and keeps what each SendMessageBatch entry said and whether SQS took it. */
 function counted(clients: AwsClients): AwsClients {
   for (const service of ["dynamo", "sqs"] as const)
-    (clients[service] as unknown as Stack).middlewareStack.add(
-      (next, context) => async (args) => {
+    hearCalls(clients[service], {
+      sent: ({ command, input }) => {
         sweepCalls[service]++;
-        if (context.commandName !== "SendMessageBatchCommand") return next(args);
+        if (command !== "SendMessageBatchCommand") return;
         sweepCalls.sendBatches++;
-        const entries = new Map((args.input.Entries as Entry[]).map((e) => [e.Id, e]));
-        for (const entry of entries.values())
+        for (const entry of input.Entries as Entry[])
           sent.push({ timer: JSON.parse(entry.MessageBody).timer, delay: entry.DelaySeconds });
-        const result = await next(args);
-        for (const ok of (result.output.Successful ?? []) as { Id: string; MessageId: string }[])
+      },
+      answered: ({ command, input, output }) => {
+        if (command !== "SendMessageBatchCommand") return;
+        const entries = new Map((input.Entries as Entry[]).map((e) => [e.Id, e]));
+        for (const ok of (output?.Successful ?? []) as { Id: string; MessageId: string }[])
           accepted.push({
             timer: JSON.parse(entries.get(ok.Id)?.MessageBody ?? "{}").timer,
             messageId: ok.MessageId,
           });
-        return result;
       },
-      { step: "initialize", name: "countSweepCalls" },
-    );
+    });
   return clients;
 }
 
