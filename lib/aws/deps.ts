@@ -122,7 +122,10 @@ export function makeAwsDeps(
   const runtime = new Runtime({
     store: wrap(new DynamoInstanceStore(table, definitions, payloads), "store"),
     dispatcher: wrap(dispatcher, "dispatcher"),
-    subscriptions: wrap(new DynamoSubscriptionIndex(table, undefined, options.routePage), "subscriptions"),
+    subscriptions: wrap(
+      new DynamoSubscriptionIndex(table, payloads, undefined, options.routePage),
+      "subscriptions",
+    ),
     definitions: wrap(definitions, "definitions"),
     clock: { now },
     newId,

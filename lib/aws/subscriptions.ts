@@ -14,6 +14,7 @@
 import { DeleteCommand, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { ExternalEvent, Subscription, SubscriptionIndex, SubscriptionPage } from "../ports.js";
 import { batchWriteAll, queryAll } from "./calls.js";
+import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { aws, instanceKey, pad, shardOf, type TableRef } from "./table.js";
 
 /** Partitions an unkeyed event name's buffer is spread over (each takes ~1,000 writes a second). */
@@ -60,11 +61,12 @@ const toSubscription = (i: Item): Subscription => ({
   ...(i.key === undefined ? {} : { key: String(i.key) }),
 });
 
-const toEvent = (e: Item): ExternalEvent => ({
+/** A buffered event, its data read back from S3 when it was offloaded there. */
+const toEvent = async (e: Item, payloads: PayloadStore): Promise<ExternalEvent> => ({
   id: String(e.id),
   name: String(e.name),
   ...(e.key === undefined ? {} : { key: String(e.key) }),
-  data: JSON.parse(String(e.data)),
+  data: JSON.parse(await payloads.get(String(e.data))),
   at: Number(e.at),
 });
 
@@ -80,9 +82,13 @@ function parseCursor(cursor: string | undefined): { part: number; after?: string
 }
 
 export class DynamoSubscriptionIndex implements SubscriptionIndex {
-  /** `bufferTtlMs`: how long after its time a buffered event item expires (DynamoDB TTL). */
+  /**
+   * `payloads`: where event data over the large-payload threshold goes (an item holds 400 KB, an
+   * event 1 MB); `bufferTtlMs`: how long after its time a buffered event item expires (DynamoDB TTL).
+   */
   constructor(
     private readonly table: TableRef,
+    private readonly payloads: PayloadStore = inlinePayloads,
     private readonly bufferTtlMs = 2 * 60 * 60 * 1000,
     private readonly pageSize = ROUTE_PAGE,
   ) {}
@@ -107,11 +113,11 @@ export class DynamoSubscriptionIndex implements SubscriptionIndex {
         }),
       ),
     );
-    return read
+    const matching = read
       .flat()
       .filter((e) => sameEvent(e, s.event) && (s.key === undefined || e.key === s.key))
-      .sort((a, b) => (String(a.sk) < String(b.sk) ? -1 : 1))
-      .map(toEvent);
+      .sort((a, b) => (String(a.sk) < String(b.sk) ? -1 : 1));
+    return Promise.all(matching.map((e) => toEvent(e, this.payloads)));
   }
 
   async unsubscribe(subscription: string): Promise<void> {
@@ -161,7 +167,8 @@ export class DynamoSubscriptionIndex implements SubscriptionIndex {
       id: event.id,
       name: event.name,
       ...(event.key === undefined ? {} : { key: event.key }),
-      data: JSON.stringify(event.data),
+      // Stored once, in S3 when large: both of the event's items point to it.
+      data: await this.payloads.put(JSON.stringify(event.data), "transient"),
       at: event.at,
       // Old events expire by TTL, not by a delete on every publish.
       expires: Math.ceil((event.at + this.bufferTtlMs) / 1000),

@@ -195,6 +195,16 @@ describe(`awaits at scale (${KEYED} keyed, ${UNKEYED} unkeyed)`, () => {
     for (const [, events] of large) expect(events).toEqual([{ id: OFFLOADED }]);
   }, 300_000);
 
+  it("buffers an event over DynamoDB's 400 KB item with its data in S3, read back whole by a late await", async () => {
+    const index = deps.runtime.deps.subscriptions;
+    const data = { lines: "y".repeat(600 * 1024) };
+    await index.record({ id: "huge-1", name: "archive", key: "k", data, at: Date.now() }, 0);
+    const [keyed] = await index.subscribe(awaiting("huge-a", "archive", "k"), 0);
+    const [unkeyed] = await index.subscribe(awaiting("huge-b", "archive"), 0);
+    expect(keyed?.data).toEqual(data);
+    expect(unkeyed?.data).toEqual(data);
+  }, 60_000);
+
   it("an await subscribing later reads only its own key's buffered events, or every shard when unkeyed", async () => {
     const index = deps.runtime.deps.subscriptions;
     const at = Date.now();
