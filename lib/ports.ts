@@ -111,6 +111,8 @@ export interface InstanceStore {
   /** The last `limit` entries of an instance's history, newest first (what an operator command came to). */
   recentHistory(id: string, limit: number): Promise<HistoryRecord[]>;
   list(filter?: InstanceFilter): Promise<InstanceSummary[]>;
+  /** How many instances have the status (of the process, when given), counting no further than `cap`. */
+  count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<number>;
   remove(id: string): Promise<boolean>;
 }
 
@@ -200,6 +202,8 @@ export interface Catalogue {
 
 export interface DefinitionCatalogue {
   catalogue(): Promise<Catalogue>;
+  /** A stored version's source as registered, with its process name; undefined when none has that hash. */
+  source(hash: string): Promise<{ readonly name: string; readonly source: string } | undefined>;
 }
 
 export type Registration =

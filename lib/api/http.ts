@@ -5,12 +5,17 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { OperationsPort } from "../runtime/operations.js";
+import { type ChangeFeed, isConsolePath, serveConsole, streamChanges } from "./console.js";
 import { type ApiResponse, errorResponse, failureResponse, HttpError, MAX_BODY, route } from "./router.js";
 
 export interface ApiOptions {
   readonly log?: (line: string) => void;
   /** When set, every request but GET /health needs `Authorization: Bearer <token>`. */
   readonly token?: string;
+  /** Serve the web console under /console/ (from this folder, default the built console/dist). */
+  readonly console?: boolean | string;
+  /** Stream these changes at GET /changes (server-sent events), for the console; absent: 404. */
+  readonly changes?: ChangeFeed;
 }
 
 async function readBody(request: IncomingMessage): Promise<string> {
@@ -70,6 +75,10 @@ export function serveOperations(ops: OperationsPort, options: ApiOptions = {}): 
   const log = options.log ?? (() => undefined);
   return createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://localhost");
+    if (options.console && request.method === "GET" && isConsolePath(url.pathname)) {
+      serveConsole(url.pathname, response, typeof options.console === "string" ? options.console : undefined);
+      return;
+    }
     if (url.pathname !== "/health" && !authorized(request, options.token)) {
       send(response, {
         status: 401,
@@ -77,6 +86,10 @@ export function serveOperations(ops: OperationsPort, options: ApiOptions = {}): 
           error: { code: "Unauthorized", message: "send the API token: Authorization: Bearer <token>" },
         },
       });
+      return;
+    }
+    if (options.changes && request.method === "GET" && url.pathname === "/changes") {
+      streamChanges(options.changes, request, response);
       return;
     }
     const aborted = new AbortController();

@@ -177,6 +177,21 @@ const instanceDiagram: Handler = async (ops, _request, params) => ({
   body: await ops.diagram(id(params)),
 });
 
+const instanceGraph: Handler = async (ops, _request, params) => ({
+  status: 200,
+  body: await ops.graph(id(params)),
+});
+
+const showDefinition: Handler = async (ops, _request, params) => {
+  const [name = "", version = ""] = params.map((param) => id([param]));
+  return { status: 200, body: await ops.definition(name, version) };
+};
+
+const counts: Handler = async (ops, { query }) => ({
+  status: 200,
+  body: await ops.counts({ process: query.get("process") || undefined }),
+});
+
 const operate: Handler = async (ops, request, params) => {
   const action = params[1] as OperatorAction;
   if (!OPERATOR_ACTIONS.includes(action))
@@ -244,12 +259,20 @@ export const ROUTES: readonly Route[] = [
     operationId: "listDefinitions",
     handler: async (ops) => ({ status: 200, body: await ops.definitions() }),
   },
+  {
+    method: "GET",
+    path: "/definitions/{name}/versions/{version}",
+    operationId: "showDefinition",
+    handler: showDefinition,
+  },
+  { method: "GET", path: "/counts", operationId: "countInstances", handler: counts },
   { method: "POST", path: "/instances", operationId: "launch", handler: launch },
   { method: "GET", path: "/instances", operationId: "listInstances", handler: list },
   { method: "GET", path: "/instances/{id}", operationId: "showInstance", handler: show },
   { method: "DELETE", path: "/instances/{id}", operationId: "deleteInstance", handler: remove },
   { method: "GET", path: "/instances/{id}/history", operationId: "history", handler: history },
   { method: "GET", path: "/instances/{id}/diagram", operationId: "diagram", handler: instanceDiagram },
+  { method: "GET", path: "/instances/{id}/graph", operationId: "graph", handler: instanceGraph },
   { method: "POST", path: "/instances/{id}/{action}", operationId: "operate", handler: operate },
   { method: "POST", path: "/events", operationId: "publish", handler: publish },
   { method: "GET", path: "/tasks", operationId: "claimTask", handler: claim },

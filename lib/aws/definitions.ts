@@ -112,7 +112,7 @@ export class DynamoDefinitionStore implements DefinitionStore, DefinitionCatalog
         ),
       );
       hash = Item?.hash as string | undefined;
-    } else hash = version;
+    } else hash = await this.versionOf(name, version);
     if (!hash) return undefined;
     const definition = await this.byHash(hash);
     return definition ? { hash, definition } : undefined;
@@ -121,6 +121,14 @@ export class DynamoDefinitionStore implements DefinitionStore, DefinitionCatalog
   async byHash(hash: string): Promise<Definition | undefined> {
     const cached = this.parsed.get(hash);
     if (cached) return cached;
+    const stored = await this.source(hash);
+    if (!stored) return undefined;
+    const definition = storedDefinition(stored.source, stored.name);
+    this.parsed.set(hash, definition);
+    return definition;
+  }
+
+  async source(hash: string): Promise<{ name: string; source: string } | undefined> {
     const { Item } = await aws("loading a definition", () =>
       this.table.client.send(
         new GetCommand({
@@ -131,10 +139,7 @@ export class DynamoDefinitionStore implements DefinitionStore, DefinitionCatalog
       ),
     );
     if (!Item) return undefined;
-    const source = await this.payloads.get(String(Item.source));
-    const definition = storedDefinition(source, String(Item.name));
-    this.parsed.set(hash, definition);
-    return definition;
+    return { name: String(Item.name), source: await this.payloads.get(String(Item.source)) };
   }
 
   /**
@@ -165,6 +170,19 @@ export class DynamoDefinitionStore implements DefinitionStore, DefinitionCatalog
         at: Number(e.at),
       }));
     return { processes, rejected };
+  }
+
+  /**
+   * The version of `name` a hash or a prefix of one names, when exactly one does: a version of
+   * another process is not this one's, as on the embedded host.
+   */
+  private async versionOf(name: string, prefix: string): Promise<string | undefined> {
+    const items = await queryAll(this.table, `resolving a version of ${name}`, {
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :v)",
+      ExpressionAttributeValues: { ":pk": `P#${name}`, ":v": `V#${prefix}` },
+      ConsistentRead: true,
+    });
+    return items.length === 1 ? String(items[0]?.sk).slice(2) : undefined;
   }
 
   /** A process's versions, newest first (ties by hash, so the order is stable). */

@@ -143,3 +143,48 @@ function newestHead(readers: readonly PartitionReader[]): PartitionReader | unde
   }
   return newest;
 }
+
+/** Counts one index partition's items (of the process, when given), stopping once `cap` is reached. */
+async function countPartition(table: TableRef, partition: string, process: string | undefined, cap: number) {
+  let total = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await aws("counting instances", () =>
+      table.client.send(
+        new QueryCommand({
+          TableName: table.name,
+          IndexName: STATUS_INDEX,
+          KeyConditionExpression: "listing = :s",
+          ...(process ? { FilterExpression: "#p = :p", ExpressionAttributeNames: { "#p": "process" } } : {}),
+          ExpressionAttributeValues: { ":s": partition, ...(process ? { ":p": process } : {}) },
+          Select: "COUNT",
+          ExclusiveStartKey: start,
+        }),
+      ),
+    );
+    total += page.Count ?? 0;
+    start = page.LastEvaluatedKey;
+  } while (start && total < cap);
+  return total;
+}
+
+/**
+ * How many instances have the status: every shard of it counted (a page of up to 1 MB of index
+ * items at a time, each shard in parallel), each no further than `cap` (shards are even, by hash,
+ * but one may hold them all), so a console that polls the counts reads a bounded number of pages
+ * however many instances a status holds.
+ */
+export async function countInstances(
+  table: TableRef,
+  filter: { status: InstanceStatus; process?: string },
+  cap: number,
+): Promise<number> {
+  const shards = Array.from({ length: LISTING_SHARDS }, (_, shard) => listingPartition(filter.status, shard));
+  const counts = await Promise.all(
+    shards.map((partition) => countPartition(table, partition, filter.process, cap)),
+  );
+  return Math.min(
+    cap,
+    counts.reduce((sum, n) => sum + n, 0),
+  );
+}

@@ -11,7 +11,7 @@
  */
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { transition } from "../engine/index.js";
-import type { Command, Message, Snapshot } from "../engine/types.js";
+import type { Command, InstanceStatus, Message, Snapshot } from "../engine/types.js";
 import { ConflictError, EngineError } from "../errors.js";
 import {
   checkStateSize,
@@ -26,7 +26,7 @@ import {
 import { keepNewest } from "../runtime/lru.js";
 import { batchWriteAll, queryAll, queryPages } from "./calls.js";
 import { readHistory, type Step, sentKey, stepItem, stepKey, versionOf } from "./history.js";
-import { listInstances, listingKey } from "./listing.js";
+import { countInstances, listInstances, listingKey } from "./listing.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { readRecentHistory } from "./recent-history.js";
 import { aws, instanceKey, pad, type TableRef } from "./table.js";
@@ -376,6 +376,10 @@ export class DynamoInstanceStore implements InstanceStore {
   /** Newest first, from the status index (listing.ts). */
   list(filter: InstanceFilter = {}): Promise<InstanceSummary[]> {
     return listInstances(this.table, filter);
+  }
+
+  count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<number> {
+    return countInstances(this.table, filter, cap);
   }
 
   /**

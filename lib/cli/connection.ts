@@ -58,19 +58,38 @@ export class ApiClient {
 
   /** Sends one request; resolves with a 2xx answer, throws ApiError for any other. */
   async call(method: string, path: string, payload?: unknown): Promise<Answer> {
+    const { response, text } = await this.send(
+      method,
+      path,
+      payload === undefined ? undefined : JSON.stringify(payload),
+    );
+    return answerOf(response, text);
+  }
+
+  /**
+   * Sends a request as given (a JSON body as text) and hands back the answer whatever its status:
+   * `docket console` relays the browser's requests, signed, and the browser reads the errors.
+   */
+  async forward(method: string, path: string, body: string | undefined) {
+    const { response, text } = await this.send(method, path, body);
+    return { status: response.status, contentType: response.headers.get("content-type") ?? undefined, text };
+  }
+
+  private async send(method: string, path: string, body: string | undefined) {
     const url = joinUrl(this.base, path);
-    const body = payload === undefined ? undefined : JSON.stringify(payload);
     const headers = await this.headers(method, url, body);
-    let response: Response;
-    let text: string;
     try {
-      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      const response = await fetch(url, {
+        method,
+        headers,
+        body,
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
       // Inside the try: a connection dropped while the answer arrives is as unreachable as a refused one.
-      text = await response.text();
+      return { response, text: await response.text() };
     } catch (error) {
       throw new UnreachableError(this.base, error);
     }
-    return answerOf(response, text);
   }
 }
 

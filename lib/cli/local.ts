@@ -111,7 +111,7 @@ async function startApi(
     log(
       `warning: serving the API on ${host} without DOCKET_API_TOKEN: anyone who reaches it can steer instances`,
     );
-  const server = serveOperations(awsOperations(functions("api")), { log, token });
+  const server = serveOperations(awsOperations(functions("api")), { log, token, console: true });
   return { server, url: await listen(server, host, Number(options.apiPort ?? 7071)) };
 }
 

@@ -87,6 +87,14 @@ function addEngineCommands(program: Command): void {
       process.exitCode = await guarded(() => serveCommand(options));
     });
   addLocalCommand(program);
+  withTarget(program.command("console"))
+    .description("serve the web console on localhost for a deployed stack, signing its API calls")
+    .option("--port <port>", "", wholeNumber(0, 65535), "7072")
+    .option("--host <host>", "", "127.0.0.1")
+    .action(async (options) => {
+      const { consoleCommand } = await import("./console.js");
+      process.exitCode = await guarded(() => consoleCommand(options));
+    });
 }
 
 function addLocalCommand(program: Command): void {

@@ -36,13 +36,13 @@ export async function serveCommand(options: {
     log(
       `warning: serving on ${options.host} without DOCKET_API_TOKEN: anyone who reaches it can steer instances`,
     );
-  const server = serveApi(engine, { log, token });
+  const server = serveApi(engine, { log, token, console: true });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(Number(options.port), options.host, resolve);
   });
   log(
-    `docket serving on http://${options.host}:${options.port} (database ${config.database}, definitions ${config.definitions})`,
+    `docket serving on http://${options.host}:${options.port} (console at /console/; database ${config.database}, definitions ${config.definitions})`,
   );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

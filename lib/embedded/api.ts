@@ -3,8 +3,10 @@
  * its writes (each in a transaction), and the task long-poll and replies for external workers.
  */
 import type { Server } from "node:http";
+import type { ChangeFeed } from "../api/console.js";
 import { type ApiOptions, serveOperations } from "../api/http.js";
 import { EngineError, MessageError } from "../errors.js";
+import type { StepObservation } from "../ports.js";
 import { EngineOperations, type OperationsPort, type TaskPort } from "../runtime/operations.js";
 import { replyProblems } from "../runtime/runtime.js";
 import type { EmbeddedEngine } from "./engine.js";
@@ -56,6 +58,18 @@ export function embeddedOperations(
   });
 }
 
+/** Each step the engine applies, as the console's change feed hears of it. */
+export function engineChanges(engine: EmbeddedEngine): ChangeFeed {
+  return (listener) => {
+    const heard = (step: StepObservation) => {
+      if (step.outcome === "applied")
+        listener({ instance: step.instance, process: step.process, status: step.statusAfter });
+    };
+    engine.queues.on("step", heard);
+    return () => engine.queues.off("step", heard);
+  };
+}
+
 export function serveApi(engine: EmbeddedEngine, options: ApiOptions = {}): Server {
-  return serveOperations(embeddedOperations(engine), options);
+  return serveOperations(embeddedOperations(engine), { changes: engineChanges(engine), ...options });
 }

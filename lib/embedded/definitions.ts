@@ -95,6 +95,10 @@ export class SqliteDefinitionStore implements DefinitionStore, DefinitionCatalog
     return definition;
   }
 
+  async source(hash: string): Promise<{ name: string; source: string } | undefined> {
+    return this.statements.source.get(hash);
+  }
+
   /** Every registered process with its versions (newest first), and the files rejected with their errors. */
   async catalogue(): Promise<Catalogue> {
     return {

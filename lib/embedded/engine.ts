@@ -65,6 +65,8 @@ export class EmbeddedEngine {
       newId: () => randomUUID(),
       // The pump commits each message's state and sends in one SQLite transaction.
       sendsCommitWithState: true,
+      // Told of each step, for `docket serve`'s change feed (the console's live view).
+      observer: { stepObserved: (step) => this.queues.emit("step", step) },
     });
     this.queues.on("inbox", () => this.kick());
     this.queues.on("timers", () => this.scheduleTimers());

@@ -1,6 +1,6 @@
 /** InstanceStore on SQLite: the snapshot, its outbox and a history record written in one transaction. */
 
-import type { Command, Snapshot } from "../engine/types.js";
+import type { Command, InstanceStatus, Snapshot } from "../engine/types.js";
 import { ConflictError } from "../errors.js";
 import {
   checkStateSize,
@@ -251,6 +251,14 @@ export class SqliteInstanceStore implements InstanceStore {
         createdAt: row.created_at,
         updatedAt: row.updated_at,
       }));
+  }
+
+  async count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<number> {
+    // The limit inside stops the count at `cap`; both filters are instances_by_status's columns.
+    const process = filter.process === undefined ? "" : "AND process = @process";
+    const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM instances WHERE status = @status ${process} LIMIT @cap)`;
+    const row = this.db.prepare<Record<string, unknown>, { n: number }>(sql).get({ ...filter, cap });
+    return row?.n ?? 0;
   }
 
   async remove(id: string): Promise<boolean> {

@@ -6,7 +6,7 @@
  * that runs on SQLite and on AWS.
  */
 
-import type { Command, Message, TaskCommand } from "../engine/types.js";
+import type { Command, InstanceStatus, Message, TaskCommand } from "../engine/types.js";
 import { ConflictError } from "../errors.js";
 import type { Definition, Json, JsonObject } from "../language/model.js";
 import {
@@ -94,6 +94,11 @@ export class MemoryStore implements InstanceStore {
       .filter((s) => filter.after === undefined || listCursor(s) < filter.after)
       .sort((a, b) => (listCursor(a) < listCursor(b) ? 1 : -1));
     return summaries.slice(0, filter.limit ?? 100);
+  }
+
+  async count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<number> {
+    const all = await this.list({ ...filter, limit: cap });
+    return all.length;
   }
 
   async remove(id: string): Promise<boolean> {

@@ -25,12 +25,14 @@ import {
   type DefinitionCatalogue,
   type DefinitionStore,
   type HistoryPage,
+  type HistoryRecord,
   type InstanceStore,
   type InstanceSummary,
   listCursor,
   type StoredInstance,
 } from "../ports.js";
 import { diagram } from "./diagram.js";
+import { definitionGraph, type Graph, type InstanceGraph, instanceGraph } from "./graph.js";
 import type { LaunchRequest, PublishRequest } from "./runtime.js";
 
 export const STATUSES: readonly InstanceStatus[] = [
@@ -51,6 +53,26 @@ export const OPERATOR_ACTIONS: readonly OperatorAction[] = [
 
 /** The most instances or history records one page holds. */
 export const MAX_PAGE = 1000;
+
+/** The most history records read to colour an instance's nodes (a diagram, a graph). */
+export const MAX_STATE_RECORDS = 10 * MAX_PAGE;
+
+/** Counts stop here: a console polling them reads a bounded amount however many instances there are. */
+export const COUNT_CAP = 10_000;
+
+/** Instances per status; a status listed in `capped` has COUNT_CAP or more. */
+export interface InstanceCounts {
+  readonly counts: Readonly<Record<InstanceStatus, number>>;
+  readonly capped: readonly InstanceStatus[];
+}
+
+/** A stored version of a definition: its source as registered, and its graph. */
+export interface DefinitionView {
+  readonly name: string;
+  readonly hash: string;
+  readonly source: string;
+  readonly graph: Graph;
+}
 
 /**
  * The most bytes (of JSON) a history page holds: an answer from Lambda is at most 6 MB, and a
@@ -126,6 +148,12 @@ export interface OperationsPort {
   show(id: string): Promise<InstanceView>;
   history(id: string, page: { after?: number; limit?: number }): Promise<HistoryPage>;
   diagram(id: string): Promise<string>;
+  /** The instance's definition as a graph, each node's state with it (what the console draws). */
+  graph(id: string): Promise<InstanceGraph>;
+  /** A version of a process (a hash, a prefix of one, or "latest"): its source and graph. */
+  definition(name: string, version: string): Promise<DefinitionView>;
+  /** Instances per status (of a process, when given), each counted up to COUNT_CAP. */
+  counts(filter: { process?: string }): Promise<InstanceCounts>;
   /**
    * Queues an operator command and waits (a few seconds at most) until it is applied; refuses one
    * that the instance refused (a 409) with the reason.
@@ -218,13 +246,53 @@ export class EngineOperations implements OperationsPort {
     return withinBytes(found, MAX_PAGE_BYTES);
   }
 
-  async diagram(id: string): Promise<string> {
+  /** The instance, its definition and the history its nodes' states are read from. */
+  private async withHistory(id: string) {
     const snapshot = await this.snapshot(id);
     const definition = await this.deps.definitions.byHash(snapshot.version);
     if (!definition)
       throw new EngineError("UnknownDefinition", `definition ${snapshot.version} is not stored`);
-    const records = (await this.deps.store.history(id, { limit: MAX_PAGE })).records;
-    return diagram(definition, { snapshot, history: records });
+    const history: HistoryRecord[] = [];
+    let after: number | undefined;
+    do {
+      const page = await this.deps.store.history(id, { after, limit: MAX_PAGE });
+      history.push(...page.records);
+      after = page.next;
+    } while (after !== undefined && history.length < MAX_STATE_RECORDS);
+    return { snapshot, definition, history };
+  }
+
+  async diagram(id: string): Promise<string> {
+    const { snapshot, definition, history } = await this.withHistory(id);
+    return diagram(definition, { snapshot, history });
+  }
+
+  async graph(id: string): Promise<InstanceGraph> {
+    const { snapshot, definition, history } = await this.withHistory(id);
+    return instanceGraph(definition, snapshot, history);
+  }
+
+  async definition(name: string, version: string): Promise<DefinitionView> {
+    const found = await this.deps.definitions.resolve(name, version === "latest" ? undefined : version);
+    const stored = found && (await this.deps.definitions.source(found.hash));
+    if (!found || !stored)
+      throw new EngineError(
+        "UnknownDefinition",
+        version === "latest" ? `no process ${name}` : `process ${name} has no version ${version}`,
+      );
+    return { name, hash: found.hash, source: stored.source, graph: definitionGraph(found.definition) };
+  }
+
+  async counts(filter: { process?: string }): Promise<InstanceCounts> {
+    const counted = await Promise.all(
+      STATUSES.map(
+        async (status) => [status, await this.deps.store.count({ ...filter, status }, COUNT_CAP)] as const,
+      ),
+    );
+    return {
+      counts: Object.fromEntries(counted) as Record<InstanceStatus, number>,
+      capped: counted.filter(([, n]) => n >= COUNT_CAP).map(([status]) => status),
+    };
   }
 
   async operate(id: string, action: OperatorAction, request: OperatorRequest): Promise<OperatorOutcome> {

@@ -151,6 +151,33 @@ const history: Step = [
     await client.call("GET", "/instances/ghost/history", 404);
     expect((await client.call("GET", `${base}/diagram`, 200)).body).toMatch(/^flowchart/m);
     await client.call("GET", "/instances/ghost/diagram", 404);
+    const graph = (await client.call("GET", `${base}/graph`, 200)).body;
+    expect(graph.nodes.map((n: { label: string }) => n.label)).toEqual([
+      "process",
+      "action: worker",
+      "await: paid",
+    ]);
+    expect(graph.states).toEqual({ "0": "active", "0.0": "waiting" });
+    await client.call("GET", "/instances/ghost/graph", 404);
+  },
+];
+
+const consoleReads: Step = [
+  "counts instances per status and shows a definition's source and graph",
+  async ({ client }) => {
+    const { body } = await client.call("GET", "/counts?process=order", 200);
+    expect(body).toEqual({
+      counts: { running: 2, suspended: 0, completed: 0, faulted: 0, canceled: 0 },
+      capped: [],
+    });
+    expect((await client.call("GET", "/counts?process=nope", 200)).body.counts.running).toBe(0);
+    const latest = (await client.call("GET", "/definitions/order/versions/latest", 200)).body;
+    expect(latest).toMatchObject({ name: "order", source: ORDER });
+    expect(latest.graph.edges).toContainEqual({ from: "0.0", to: "0.1" });
+    const byPrefix = await client.call("GET", `/definitions/order/versions/${latest.hash.slice(0, 8)}`, 200);
+    expect(byPrefix.body.hash).toBe(latest.hash);
+    await client.call("GET", "/definitions/order/versions/ffffffffffff", 404);
+    await client.call("GET", "/definitions/nope/versions/latest", 404);
   },
 ];
 
@@ -205,6 +232,7 @@ export function contractSteps(tasks: Step, after: Step[] = []): Step[] {
     showing,
     operating,
     history,
+    consoleReads,
     tasks,
     events,
     deleting,

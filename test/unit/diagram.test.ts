@@ -69,7 +69,7 @@ do: [{ action: first }, { action: risky }]
     );
     expect(text).toContain("class n0_0 done");
     expect(text).toContain("class n0_1 faulted");
-    expect(text).toContain("class n0_f0_0 active");
+    expect(text).toContain("class n0_f0_0 waiting");
   });
 
   it("colours the action of an unhandled fault faulted, and one with an open incident", () => {
@@ -89,7 +89,7 @@ do: [{ action: first }, { action: risky }]
     expect(text).toContain("class n0_0_0 done");
     expect(text).toContain("class n0_0_1_0 canceled");
     expect(text).toContain("class n0_0_2 canceled");
-    expect(text).toContain("class n0_1 active");
+    expect(text).toContain("class n0_1 waiting");
   });
 
   it("colours what a caught fault stopped canceled, and the node that raised it faulted", () => {

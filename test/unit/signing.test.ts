@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
-import { createServer, type IncomingHttpHeaders } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { joinUrl, queryString } from "../../lib/cli/connection.js";
 import { signingScope, signRequest } from "../../lib/cli/signing.js";
 import { ended } from "../support/cli.js";
+import { type Captured, fromAmzDate, resign } from "../support/sigv4.js";
 
 // AWS's Signature Version 4 test suite (aws-sig-v4-test-suite): its example credentials, region,
 // service and date. The expected signatures are the suite's.
@@ -101,13 +102,6 @@ describe("which URLs are signed", () => {
   });
 });
 
-interface Captured {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
 /** Runs the CLI against a local server that records each request and answers `answer`. */
 async function capture(args: string[], env: NodeJS.ProcessEnv, answer: unknown) {
   const requests: Captured[] = [];
@@ -131,35 +125,6 @@ async function capture(args: string[], env: NodeJS.ProcessEnv, answer: unknown) 
   } finally {
     server.close();
   }
-}
-
-const fromAmzDate = (text: string) =>
-  new Date(text.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, "$1-$2-$3T$4:$5:$6Z"));
-
-/** Signs the captured request again with the same credentials and date: the same Authorization when it was signed right. */
-async function resign(
-  request: Captured,
-  credentials: typeof SUITE_CREDENTIALS & { sessionToken: string },
-  body = request.body,
-) {
-  const signed = /SignedHeaders=([^,]+)/.exec(String(request.headers.authorization))?.[1]?.split(";") ?? [];
-  const given = Object.fromEntries(
-    signed
-      .filter((name) => !["host", "x-amz-date", "x-amz-security-token"].includes(name))
-      .map((name) => [name, String(request.headers[name])]),
-  );
-  const headers = await signRequest(
-    {
-      method: request.method,
-      url: new URL(request.url, `http://${request.headers.host}`),
-      headers: given,
-      body: body || undefined,
-    },
-    credentials,
-    { region: "eu-west-1", service: "execute-api" },
-    fromAmzDate(String(request.headers["x-amz-date"])),
-  );
-  return headers.authorization;
 }
 
 describe("the client", () => {
