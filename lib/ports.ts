@@ -88,6 +88,11 @@ export function listCursor(summary: { createdAt: number; id: string }): string {
   return `${String(summary.createdAt).padStart(15, "0")}#${summary.id}`;
 }
 
+export interface InstanceCount {
+  readonly count: number;
+  readonly more: boolean;
+}
+
 export interface InstanceStore {
   load(id: string): Promise<StoredInstance | undefined>;
   /**
@@ -111,8 +116,11 @@ export interface InstanceStore {
   /** The last `limit` entries of an instance's history, newest first (what an operator command came to). */
   recentHistory(id: string, limit: number): Promise<HistoryRecord[]>;
   list(filter?: InstanceFilter): Promise<InstanceSummary[]>;
-  /** How many instances have the status (of the process, when given), counting no further than `cap`. */
-  count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<number>;
+  /**
+   * How many instances have the status (of the process, when given), reading no further than
+   * `cap` of them: `more` when it stopped there, so the count is a lower bound.
+   */
+  count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<InstanceCount>;
   remove(id: string): Promise<boolean>;
 }
 

@@ -6,6 +6,7 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { OperationsPort } from "../runtime/operations.js";
 import { type ChangeFeed, isConsolePath, serveConsole, streamChanges } from "./console.js";
+import { refusal } from "./guard.js";
 import { type ApiResponse, errorResponse, failureResponse, HttpError, MAX_BODY, route } from "./router.js";
 
 export interface ApiOptions {
@@ -18,7 +19,8 @@ export interface ApiOptions {
   readonly changes?: ChangeFeed;
 }
 
-async function readBody(request: IncomingMessage): Promise<string> {
+/** The request's body as text; HttpError 413 when it is over MAX_BODY. */
+export async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
@@ -75,6 +77,11 @@ export function serveOperations(ops: OperationsPort, options: ApiOptions = {}): 
   const log = options.log ?? (() => undefined);
   return createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://localhost");
+    const refused = refusal(request);
+    if (refused) {
+      send(response, { status: 403, body: { error: { code: "Forbidden", message: refused } } });
+      return;
+    }
     if (options.console && request.method === "GET" && isConsolePath(url.pathname)) {
       serveConsole(url.pathname, response, typeof options.console === "string" ? options.console : undefined);
       return;

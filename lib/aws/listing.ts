@@ -8,7 +8,7 @@
  */
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { InstanceStatus } from "../engine/types.js";
-import type { InstanceFilter, InstanceSummary } from "../ports.js";
+import type { InstanceCount, InstanceFilter, InstanceSummary } from "../ports.js";
 import { aws, shardOf, type TableRef } from "./table.js";
 
 /** The GSI that lists instances by status without a scan (declared by DocketEngine). */
@@ -144,9 +144,14 @@ function newestHead(readers: readonly PartitionReader[]): PartitionReader | unde
   return newest;
 }
 
-/** Counts one index partition's items (of the process, when given), stopping once `cap` is reached. */
+/**
+ * Counts one index partition's items (of the process, when given), a page of up to 1 MB at a
+ * time, until `cap` items were read (matching or not: a process filter must not make a status of
+ * other processes' instances read to its end); `more` when items were left unread.
+ */
 async function countPartition(table: TableRef, partition: string, process: string | undefined, cap: number) {
-  let total = 0;
+  let count = 0;
+  let read = 0;
   let start: Record<string, unknown> | undefined;
   do {
     const page = await aws("counting instances", () =>
@@ -162,29 +167,27 @@ async function countPartition(table: TableRef, partition: string, process: strin
         }),
       ),
     );
-    total += page.Count ?? 0;
+    count += page.Count ?? 0;
+    read += page.ScannedCount ?? 0;
     start = page.LastEvaluatedKey;
-  } while (start && total < cap);
-  return total;
+  } while (start && read < cap);
+  return { count, more: start !== undefined };
 }
 
 /**
- * How many instances have the status: every shard of it counted (a page of up to 1 MB of index
- * items at a time, each shard in parallel), each no further than `cap` (shards are even, by hash,
- * but one may hold them all), so a console that polls the counts reads a bounded number of pages
- * however many instances a status holds.
+ * How many instances have the status: every shard of it counted in parallel, each reading no
+ * further than `cap` items (shards are even, by hash, but one may hold them all), so a console
+ * that polls the counts reads a bounded number of pages however many instances a status holds.
  */
 export async function countInstances(
   table: TableRef,
   filter: { status: InstanceStatus; process?: string },
   cap: number,
-): Promise<number> {
+): Promise<InstanceCount> {
   const shards = Array.from({ length: LISTING_SHARDS }, (_, shard) => listingPartition(filter.status, shard));
   const counts = await Promise.all(
     shards.map((partition) => countPartition(table, partition, filter.process, cap)),
   );
-  return Math.min(
-    cap,
-    counts.reduce((sum, n) => sum + n, 0),
-  );
+  const count = counts.reduce((sum, shard) => sum + shard.count, 0);
+  return { count: Math.min(count, cap), more: count >= cap || counts.some((shard) => shard.more) };
 }

@@ -18,6 +18,7 @@ import {
   type DefinitionStore,
   type HistoryPage,
   type HistoryRecord,
+  type InstanceCount,
   type InstanceFilter,
   type InstanceStore,
   type InstanceSummary,
@@ -378,7 +379,7 @@ export class DynamoInstanceStore implements InstanceStore {
     return listInstances(this.table, filter);
   }
 
-  count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<number> {
+  count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<InstanceCount> {
     return countInstances(this.table, filter, cap);
   }
 

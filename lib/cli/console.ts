@@ -7,22 +7,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isConsolePath, serveConsole } from "../api/console.js";
-import { MAX_BODY } from "../api/router.js";
+import { isLoopback, refusal } from "../api/guard.js";
+import { readBody } from "../api/http.js";
+import { HttpError } from "../api/router.js";
 import { ApiClient, UnreachableError } from "./connection.js";
 import type { Target } from "./stack.js";
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
-
-async function readBody(request: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
 
 function answerError(response: ServerResponse, status: number, code: string, message: string): void {
   response
@@ -34,8 +25,13 @@ function answerError(response: ServerResponse, status: number, code: string, mes
 async function relay(api: ApiClient, request: IncomingMessage, response: ServerResponse, url: URL) {
   // The change stream is the embedded host's; the console polls when it is absent.
   if (url.pathname === "/changes") return answerError(response, 404, "NoRoute", "no change stream: poll");
-  const body = await readBody(request);
-  if (body === undefined) return answerError(response, 413, "TooLarge", `the body is over ${MAX_BODY} bytes`);
+  let body: string;
+  try {
+    body = await readBody(request);
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    return answerError(response, error.status, error.code, error.message);
+  }
   const method = request.method ?? "GET";
   try {
     const answer = await api.forward(method, `${url.pathname}${url.search}`, body === "" ? undefined : body);
@@ -49,8 +45,12 @@ async function relay(api: ApiClient, request: IncomingMessage, response: ServerR
 
 export async function consoleCommand(options: Target & { port: string; host: string }): Promise<number> {
   const api = await ApiClient.connect(options);
+  if (!isLoopback(options.host))
+    log(`warning: serving on ${options.host}: anyone who reaches it acts with your AWS credentials`);
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://localhost");
+    const refused = refusal(request);
+    if (refused) return answerError(response, 403, "Forbidden", refused);
     if (request.method === "GET" && (isConsolePath(url.pathname) || url.pathname === "/")) {
       serveConsole(url.pathname === "/" ? "/console" : url.pathname, response);
       return;
@@ -73,5 +73,7 @@ export async function consoleCommand(options: Target & { port: string; host: str
     process.once("SIGTERM", resolve);
   });
   server.close();
+  // Open connections (a console's change stream, keep-alive ones) would hold the process up.
+  server.closeAllConnections();
   return 0;
 }

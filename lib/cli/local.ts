@@ -174,5 +174,7 @@ export async function localCommand(options: LocalOptions): Promise<number> {
   await uploadDefinitions(clients.s3, resources.bucket, config.definitions);
   await pollUntilStopped(new LocalRunner(functions, resources.feeds));
   server.close();
+  // Open connections (a console's change stream, keep-alive ones) would hold the process up.
+  server.closeAllConnections();
   return 0;
 }

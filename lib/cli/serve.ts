@@ -50,6 +50,8 @@ export async function serveCommand(options: {
     process.once("SIGTERM", stop);
   });
   server.close();
+  // Open connections (a console's change stream, keep-alive ones) would hold the process up.
+  server.closeAllConnections();
   await engine.close();
   return 0;
 }

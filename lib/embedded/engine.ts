@@ -68,6 +68,8 @@ export class EmbeddedEngine {
       // Told of each step, for `docket serve`'s change feed (the console's live view).
       observer: { stepObserved: (step) => this.queues.emit("step", step) },
     });
+    // Each console open on `docket serve` listens for steps: no limit to warn at.
+    this.queues.setMaxListeners(0);
     this.queues.on("inbox", () => this.kick());
     this.queues.on("timers", () => this.scheduleTimers());
     if (options.participants !== false) this.queues.on("task", (task) => this.runTask(task));

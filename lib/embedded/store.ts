@@ -6,6 +6,7 @@ import {
   checkStateSize,
   type HistoryPage,
   type HistoryRecord,
+  type InstanceCount,
   type InstanceFilter,
   type InstanceStore,
   type InstanceSummary,
@@ -253,12 +254,13 @@ export class SqliteInstanceStore implements InstanceStore {
       }));
   }
 
-  async count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<number> {
+  async count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<InstanceCount> {
     // The limit inside stops the count at `cap`; both filters are instances_by_status's columns.
     const process = filter.process === undefined ? "" : "AND process = @process";
     const sql = `SELECT COUNT(*) AS n FROM (SELECT 1 FROM instances WHERE status = @status ${process} LIMIT @cap)`;
-    const row = this.db.prepare<Record<string, unknown>, { n: number }>(sql).get({ ...filter, cap });
-    return row?.n ?? 0;
+    const count =
+      this.db.prepare<Record<string, unknown>, { n: number }>(sql).get({ ...filter, cap })?.n ?? 0;
+    return { count, more: count >= cap };
   }
 
   async remove(id: string): Promise<boolean> {

@@ -45,7 +45,7 @@ export function diagram(definition: Definition, view?: InstanceView): string {
   }
   if (view) {
     lines.push(...CLASSES);
-    const states = nodeStates(view.snapshot, view.history, graph);
+    const states = nodeStates(definition, view.snapshot, view.history);
     for (const [path, state] of Object.entries(states)) lines.push(`  class ${id(path)} ${state}`);
   }
   return `${lines.join("\n")}\n`;

@@ -173,14 +173,22 @@ const WAITING_KINDS = new Set(["action", "call", "delay", "await"]);
  * faulted; one active in the snapshot is waiting or active.
  */
 export function nodeStates(
+  definition: Definition,
   snapshot: Snapshot,
   history: readonly HistoryRecord[],
-  graph: Graph,
 ): Record<string, NodeState> {
+  const graph = definitionGraph(definition);
   const out: Record<string, NodeState> = {};
   for (const record of history) {
     for (const command of record.commands) {
-      const node = "node" in command ? command.node : command.type === "task" ? command.task.node : undefined;
+      const node =
+        "node" in command
+          ? command.node
+          : command.type === "task"
+            ? command.task.node
+            : command.type === "start-child"
+              ? command.parent.node
+              : undefined;
       if (typeof node === "string") out[staticPath(node)] = "done";
     }
     for (const note of record.notes) {
@@ -196,7 +204,78 @@ export function nodeStates(
   }
   for (const incident of snapshot.incidents) out[staticPath(incident.node)] = "faulted";
   if (snapshot.fault) out[staticPath(snapshot.fault.node)] = "faulted";
+  // An instance that ended faulted or canceled did not finish its process, whatever it ran.
+  if (snapshot.status === "faulted" || snapshot.status === "canceled")
+    out[definition.root.id] ??= snapshot.status;
+  summarize(definition.root, out);
+  fill(definition.root, out, false);
   return out;
+}
+
+/** Kinds whose children run one after another (a handler's too); the others branch or choose. */
+const SEQUENTIAL = new Set(["process", "sequence", "case", "while", "foreach"]);
+
+/** What a node holds in its flow: its children, or a switch's cases. */
+const flowOf = (node: FlowNode): readonly FlowNode[] =>
+  node.kind === "switch" ? node.cases : childrenOf(node);
+
+/** Whether a node or anything it holds (its fault handlers included) has a state. */
+function reached(node: FlowNode, states: Record<string, NodeState>): boolean {
+  if (states[node.id]) return true;
+  return [...flowOf(node), ...handlersOf(node)].some((child) => reached(child, states));
+}
+
+/** A node's fault handlers' activities. */
+const handlersOf = (node: FlowNode): readonly FlowNode[] =>
+  (scopeOf(node)?.handlers ?? []).flatMap((handler) => handler.children);
+
+/**
+ * Gives a node that holds others, and has no state of its own, the outcome of what it holds
+ * (children first): done, unless one of them was canceled or faulted and none of its own fault
+ * handlers ran; a race whose winner is done is done, its losers canceled. Only leaves carry
+ * traces (commands, notes), so an interrupted sequence or `all` is known by its children.
+ */
+function summarize(node: FlowNode, states: Record<string, NodeState>): void {
+  const flow = flowOf(node);
+  for (const child of [...flow, ...handlersOf(node)]) summarize(child, states);
+  if (states[node.id] || !reached(node, states)) return;
+  const outcomes = flow.map((child) => states[child.id]);
+  const handled = handlersOf(node).some((child) => reached(child, states));
+  const won = node.kind === "race" && outcomes.includes("done");
+  states[node.id] =
+    handled || won
+      ? "done"
+      : outcomes.includes("canceled")
+        ? "canceled"
+        : outcomes.includes("faulted")
+          ? "faulted"
+          : "done";
+}
+
+/**
+ * Marks done what ran without leaving a trace of its own (a node the summary cannot see into):
+ * what comes before a reached sibling (an assign), what a finished sequence ran after its last
+ * trace, every branch of a finished `all`, and the join of finished branches. A node that faulted
+ * or was canceled keeps that state, so what followed it stays not reached. What left no trace and
+ * may not have run stays not reached: a switch's case of assigns only (which case held is not
+ * recorded), a loop's body of assigns only (it may have run no time).
+ */
+function fill(node: FlowNode, states: Record<string, NodeState>, finished: boolean): void {
+  if (!states[node.id] && finished) states[node.id] = "done";
+  const done = states[node.id] === "done";
+  if (done && ["all", "race", "switch"].includes(node.kind) && reached(node, states))
+    states[`${node.id}/join`] = "done";
+  const children = flowOf(node);
+  const inOrder = SEQUENTIAL.has(node.kind) && !(node.kind === "foreach" && node.parallel);
+  children.forEach((child, i) => {
+    const later = children.slice(i + 1).some((next) => reached(next, states));
+    const previousDone = i === 0 || states[children[i - 1]?.id ?? ""] === "done";
+    // A loop's body may have run no time at all: only a later sibling's trace tells.
+    const ranThrough = done && previousDone && node.kind !== "while" && node.kind !== "foreach";
+    const branchOfAll = done && node.kind === "all";
+    fill(child, states, ((inOrder && (later || ranThrough)) || branchOfAll) && !states[child.id]);
+  });
+  for (const child of handlersOf(node)) fill(child, states, false);
 }
 
 export function instanceGraph(
@@ -204,6 +283,5 @@ export function instanceGraph(
   snapshot: Snapshot,
   history: readonly HistoryRecord[],
 ): InstanceGraph {
-  const graph = definitionGraph(definition);
-  return { ...graph, states: nodeStates(snapshot, history, graph) };
+  return { ...definitionGraph(definition), states: nodeStates(definition, snapshot, history) };
 }

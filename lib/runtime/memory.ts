@@ -16,6 +16,7 @@ import {
   type ExternalEvent,
   type HistoryPage,
   type HistoryRecord,
+  type InstanceCount,
   type InstanceFilter,
   type InstanceStore,
   type InstanceSummary,
@@ -96,9 +97,9 @@ export class MemoryStore implements InstanceStore {
     return summaries.slice(0, filter.limit ?? 100);
   }
 
-  async count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<number> {
-    const all = await this.list({ ...filter, limit: cap });
-    return all.length;
+  async count(filter: { status: InstanceStatus; process?: string }, cap: number): Promise<InstanceCount> {
+    const count = (await this.list({ ...filter, limit: cap })).length;
+    return { count, more: count >= cap };
   }
 
   async remove(id: string): Promise<boolean> {

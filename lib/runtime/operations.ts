@@ -57,10 +57,10 @@ export const MAX_PAGE = 1000;
 /** The most history records read to colour an instance's nodes (a diagram, a graph). */
 export const MAX_STATE_RECORDS = 10 * MAX_PAGE;
 
-/** Counts stop here: a console polling them reads a bounded amount however many instances there are. */
+/** Counting reads no further than this many instances a status (a console polls the counts). */
 export const COUNT_CAP = 10_000;
 
-/** Instances per status; a status listed in `capped` has COUNT_CAP or more. */
+/** Instances per status; a status in `capped` was counted no further: it has at least that many. */
 export interface InstanceCounts {
   readonly counts: Readonly<Record<InstanceStatus, number>>;
   readonly capped: readonly InstanceStatus[];
@@ -290,8 +290,11 @@ export class EngineOperations implements OperationsPort {
       ),
     );
     return {
-      counts: Object.fromEntries(counted) as Record<InstanceStatus, number>,
-      capped: counted.filter(([, n]) => n >= COUNT_CAP).map(([status]) => status),
+      counts: Object.fromEntries(counted.map(([status, { count }]) => [status, count])) as Record<
+        InstanceStatus,
+        number
+      >,
+      capped: counted.filter(([, { more }]) => more).map(([status]) => status),
     };
   }
 

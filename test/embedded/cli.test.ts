@@ -126,7 +126,7 @@ describe("docket serve and the client commands", () => {
       ]),
     });
     expect(history.out).toMatch(/1 .* launch -> publish, task/);
-    expect(diagram.out).toMatch(/class n0_0 active/);
+    expect(diagram.out).toMatch(/class n0_0 waiting/);
     expect(await cli("delete", "o-1", "--url", url)).toMatchObject({
       code: 2,
       err: "docket: instance o-1 is running: cancel it before deleting it (HTTP 409)\n",
@@ -309,5 +309,17 @@ describe("docket serve and the client commands", () => {
       code: 2,
       err: expect.stringMatching(/cannot reach docket at http:\/\/127.0.0.1:1/),
     });
+  });
+
+  it("stops on SIGTERM though a console's change stream is open", async () => {
+    const stream = await fetch(`${url}/changes`);
+    expect(stream.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const exited = new Promise<number | null>((resolve) => server.once("exit", resolve));
+    server.kill("SIGTERM");
+    const code = await Promise.race([
+      exited,
+      new Promise((resolve) => setTimeout(() => resolve("still up"), 5000)),
+    ]);
+    expect(code).toBe(0);
   });
 });

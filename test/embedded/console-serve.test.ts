@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -83,6 +83,47 @@ describe("the console's files", () => {
     } finally {
       unbuilt.close();
     }
+  });
+});
+
+/** Sends a request with the headers given as they are (fetch would set Host and Origin itself). */
+function raw(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const sent = httpRequest(url, { method, headers }, (answer) => {
+      let body = "";
+      answer.on("data", (chunk) => {
+        body += chunk;
+      });
+      answer.on("end", () => resolve({ status: answer.statusCode ?? 0, body }));
+    });
+    sent.on("error", reject);
+    sent.end(method === "GET" ? undefined : '{"process":"wait"}');
+  });
+}
+
+/** What a page of another site can make a browser send to the API on localhost, and what it gets. */
+async function expectRefusesOtherSites(url: string, headers: Record<string, string> = {}): Promise<void> {
+  const port = new URL(url).port;
+  const json = { "content-type": "application/json", ...headers };
+  // A host name rebound to 127.0.0.1 by another site's DNS: refused, even to read.
+  const rebound = await raw(`${url}/instances`, "GET", { ...headers, host: `evil.example:${port}` });
+  expect([rebound.status, rebound.body]).toEqual([403, expect.stringContaining("not this machine's")]);
+  // A form post or no-cors fetch from another site's page: refused.
+  const forged = await raw(`${url}/instances`, "POST", { ...json, origin: "https://evil.example" });
+  expect([forged.status, forged.body]).toEqual([403, expect.stringContaining("cannot change anything")]);
+  // The console's own page (same origin), and clients that send no Origin, go through.
+  const own = await raw(`${url}/instances`, "POST", { ...json, origin: `http://127.0.0.1:${port}` });
+  expect(own.status).toBe(202);
+  expect((await raw(`${url}/instances`, "POST", { ...json, host: `localhost:${port}` })).status).toBe(202);
+}
+
+describe("requests from other sites' pages", () => {
+  it("docket serve refuses another host name and another origin's writes", async () => {
+    await expectRefusesOtherSites(base, { authorization: `Bearer ${TOKEN}` });
   });
 });
 
@@ -196,6 +237,10 @@ describe("docket console", () => {
         expect(request.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\//);
         expect(await resign(request, credentials)).toBe(request.headers.authorization);
       }
+      // Nothing a page of another site sends is signed and relayed.
+      const relayed = requests.length;
+      await expectRefusesOtherSites(proxy.url);
+      expect(requests.length - relayed).toBe(2);
     } finally {
       proxy.stop();
       remote.close();
