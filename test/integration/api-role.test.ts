@@ -268,7 +268,8 @@ describe("the operations API as the api function's role (emulator)", () => {
       }
       await settled();
       const waiting = await diagrams();
-      expect(waiting.aws).toMatch(/class n0_0 done\n {2}class n0_1 done\n {2}class n0_2 active\n/);
+      for (const line of ["class n0_0 done", "class n0_1 done", "class n0_2 waiting"])
+        expect(waiting.aws).toContain(line);
       expect(waiting.aws).toBe(waiting.embedded);
 
       // A step keeps its tasks without their fields: id, instance, node, participant, attempt.
