@@ -2,20 +2,14 @@
  * The operations API as the console calls it: JSON over fetch on the page's origin, the API token
  * (when the server wants one) from sessionStorage as a bearer token, and errors as ApiError.
  */
-import type { InstanceStatus } from "../../lib/engine/types.js";
+import { type InstanceStatus, STATUSES } from "../../lib/engine/types.js";
 import type { Catalogue, HistoryPage, InstanceSummary } from "../../lib/ports.js";
 import type { Graph, InstanceGraph } from "../../lib/runtime/graph.js";
 import type { InstancePage, InstanceView, OperatorOutcome } from "../../lib/runtime/operations.js";
 
 export type { Catalogue, HistoryPage, InstanceGraph, InstancePage, InstanceSummary, InstanceView };
 
-export const STATUSES: readonly InstanceStatus[] = [
-  "running",
-  "suspended",
-  "completed",
-  "faulted",
-  "canceled",
-];
+export { STATUSES };
 
 export class ApiError extends Error {
   constructor(

@@ -8,6 +8,8 @@ export const SNAPSHOT_FORMAT = 1;
 
 export type InstanceStatus = "running" | "suspended" | "completed" | "faulted" | "canceled";
 export const FINAL_STATUSES: readonly InstanceStatus[] = ["completed", "faulted", "canceled"];
+/** Every status, in the order operators read them (the API's listing and counts, the console). */
+export const STATUSES: readonly InstanceStatus[] = ["running", "suspended", ...FINAL_STATUSES];
 
 export interface Fault {
   /** A unique error id, shown in history, logs and the CLI. */

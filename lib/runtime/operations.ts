@@ -14,6 +14,7 @@ import {
   type OperatorMessage,
   rootContext,
   type Snapshot,
+  STATUSES,
   type TaskCommand,
 } from "../engine/types.js";
 import { EngineError, MessageError } from "../errors.js";
@@ -35,13 +36,7 @@ import { diagram } from "./diagram.js";
 import { definitionGraph, type Graph, type InstanceGraph, instanceGraph } from "./graph.js";
 import type { LaunchRequest, PublishRequest } from "./runtime.js";
 
-export const STATUSES: readonly InstanceStatus[] = [
-  "running",
-  "suspended",
-  "completed",
-  "faulted",
-  "canceled",
-];
+export { STATUSES };
 export const OPERATOR_ACTIONS: readonly OperatorAction[] = [
   "pause",
   "resume",
