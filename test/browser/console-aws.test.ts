@@ -70,14 +70,16 @@ describe("the console on the AWS host", () => {
     });
     await page.goto("/console/instances/parcel-1");
     await page.waitForSelector('[data-testid="node-0.0"][data-state=waiting]', { timeout: 20_000 });
-    expect(await page.textContent("[data-testid=instance-status]")).toBe("running");
+    await page.waitForSelector("[data-testid=instance-status]:text-is('running')");
     expect((await post("/events", { name: "parcel.arrived", key: "P1" })).status).toBe(202);
     await page.waitForSelector("[data-testid=instance-status]:text-is('completed')", { timeout: 20_000 });
-    expect(await page.getAttribute('[data-testid="node-0.0"]', "data-state")).toBe("done");
+    // The graph follows the view: it reloads once the view shows a new step.
+    await page.waitForSelector('[data-testid="node-0.0"][data-state=done]');
     expect(streams).toEqual([]);
     expect(await accessibilityViolations(page)).toEqual([]);
     await page.goto("/console/");
     await page.waitForSelector("[data-testid=instance-row]");
+    await page.waitForSelector("[data-testid=count-completed]:has-text('1')");
     expect(await page.textContent("[data-testid=count-completed]")).toMatch(/^\s*1\s*completed/);
     await page.close();
   });

@@ -57,9 +57,10 @@ describe("the console in Chromium", () => {
     const id = decodeURIComponent(page.url().split("/").pop() ?? "");
     // Packed, then the card declined twice: an incident at the charge, the instance suspended.
     await page.waitForSelector("[data-testid=incident]", { timeout: 15_000 });
-    expect(await page.textContent("[data-testid=instance-status]")).toBe("suspended");
+    await page.waitForSelector("[data-testid=instance-status]:text-is('suspended')");
+    // The graph follows the instance's view (it reloads once the view shows a new step).
+    await page.waitForSelector('[data-testid="node-0.1"][data-state=faulted]');
     expect(await nodeState(page, "0.0")).toBe("done");
-    expect(await nodeState(page, "0.1")).toBe("faulted");
     expect(await nodeState(page, "0.3")).toBe("not-reached");
     expect(await page.textContent("[data-testid=incident]")).toContain(`card declined for live-1`);
 
@@ -67,15 +68,18 @@ describe("the console in Chromium", () => {
     await page.click("[data-testid=retry-dialog] [data-testid=dialog-confirm]");
     // The retry went through: approval, then waiting for the delivery (no reload in between).
     await page.waitForSelector('[data-testid="node-0.3"][data-state=waiting]');
-    expect(await page.textContent("[data-testid=instance-status]")).toBe("running");
+    await page.waitForSelector("[data-testid=instance-status]:text-is('running')");
     expect(await page.locator("[data-testid=incident]").count()).toBe(0);
 
     await host.api("POST", "/events", { name: "delivered", key: "live-1", data: { courier: "UPS" } });
     await page.waitForSelector("[data-testid=instance-status]:text-is('completed')");
-    expect(await nodeState(page, "0.4/join")).toBe("done");
+    await page.waitForSelector('[data-testid="node-0.4/join"][data-state=done]');
     expect((await shown(host, id)).status).toBe("completed");
-    const entries = await page.locator("[data-testid=history-entry]").count();
-    expect(entries).toBeGreaterThanOrEqual(8);
+    // launch, pack, charge twice, the timer between, the retry, the third charge, approve, the event, …
+    await eventually(
+      "the history's steps",
+      async () => (await page.locator("[data-testid=history-entry]").count()) >= 8,
+    );
     expect(errorsOf(page)).toEqual([]);
     await page.close();
   });
