@@ -246,6 +246,20 @@ const reply: Handler = async (ops, request) => {
   return { status: 202, body: { accepted: true } };
 };
 
+const leaseTask: Handler = async (ops, request, params) => {
+  const tasks = taskPort(ops);
+  const data = only(json(request), ["seconds"]);
+  const seconds = data.seconds;
+  if (typeof seconds !== "number" || !Number.isInteger(seconds) || seconds < 0 || seconds > 3600)
+    throw new HttpError(
+      400,
+      "BadRequest",
+      `seconds must be a whole number from 0 to 3600, got ${JSON.stringify(seconds)}`,
+    );
+  const task = id(params);
+  return { status: 200, body: { task, leasedUntil: await tasks.lease(task, seconds) } };
+};
+
 export const ROUTES: readonly Route[] = [
   {
     method: "GET",
@@ -276,6 +290,7 @@ export const ROUTES: readonly Route[] = [
   { method: "POST", path: "/instances/{id}/{action}", operationId: "operate", handler: operate },
   { method: "POST", path: "/events", operationId: "publish", handler: publish },
   { method: "GET", path: "/tasks", operationId: "claimTask", handler: claim },
+  { method: "POST", path: "/tasks/{id}/lease", operationId: "leaseTask", handler: leaseTask },
   { method: "POST", path: "/replies", operationId: "reply", handler: reply },
 ];
 

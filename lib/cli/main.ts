@@ -87,6 +87,35 @@ function addEngineCommands(program: Command): void {
       process.exitCode = await guarded(() => serveCommand(options));
     });
   addLocalCommand(program);
+  program
+    .command("worker <module>")
+    .description("run a participant's handler (the module's default export) as a worker, on AWS or embedded")
+    .requiredOption("--participant <name>", "the participant whose tasks it takes")
+    .option("--queue <url>", "the participant's SQS queue (AWS)")
+    .option("--url <url>", "docket serve's URL (embedded)")
+    .option("--concurrency <n>", "tasks at once", wholeNumber(1, 1000), "1")
+    .option(
+      "--lease <seconds>",
+      "how long a task stays leased; a heartbeat extends it",
+      wholeNumber(1, 43200),
+      "300",
+    )
+    .option(
+      "--grace <seconds>",
+      "on SIGTERM, how long the tasks held may take to finish",
+      wholeNumber(0, 3600),
+      "30",
+    )
+    .option(
+      "--poll <seconds>",
+      "how long a poll waits for a task (a stop waits for it)",
+      wholeNumber(0, 20),
+      "20",
+    )
+    .action(async (module: string, options) => {
+      const { workerCommand } = await import("./worker.js");
+      process.exitCode = await guarded(() => workerCommand(module, options));
+    });
   withTarget(program.command("console"))
     .description("serve the web console on localhost for a deployed stack, signing its API calls")
     .option("--port <port>", "", wholeNumber(0, 65535), "7072")

@@ -20,7 +20,9 @@ function embeddedTasks(engine: EmbeddedEngine): TaskPort {
       const deadline = Date.now() + waitMs;
       for (;;) {
         const task = engine.queues.claim(participant, leaseMs);
-        if (task) return toWire(task, "/replies");
+        // A worker that went away while it waited never gets this task: give it back at once.
+        if (task && signal?.aborted) engine.queues.extendLease(task.task.id, 0);
+        else if (task) return toWire(task, "/replies");
         if (Date.now() >= deadline || signal?.aborted) return undefined;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -36,6 +38,12 @@ function embeddedTasks(engine: EmbeddedEngine): TaskPort {
       if (state === undefined) throw new EngineError("NoTask", `instance ${instance} has no task ${task.id}`);
       if (state === "replied") throw new EngineError("TaskClosed", `task ${task.id} was answered already`);
       await engine.reply(reply);
+    },
+    async lease(task, seconds) {
+      const state = engine.queues.taskState(task);
+      if (state === undefined) throw new EngineError("NoTask", `no task ${task}`);
+      if (state === "replied") throw new EngineError("TaskClosed", `task ${task} was answered already`);
+      return engine.queues.extendLease(task, seconds * 1000);
     },
   };
 }

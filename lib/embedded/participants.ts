@@ -88,6 +88,14 @@ async function loadModule(path: string): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * A module's exported function (default or handler), loaded as participant modules are, whatever
+ * the user's package type (`docket worker` runs its module this way); undefined when it has none.
+ */
+export async function moduleFunction(path: string): Promise<((task: never) => unknown) | undefined> {
+  return exportedFunction(await loadModule(path));
+}
+
 async function runModule(path: string, task: WireTask): Promise<WireReply> {
   let loaded: Record<string, unknown>;
   try {

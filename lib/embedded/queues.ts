@@ -155,6 +155,13 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher {
     })();
   }
 
+  /** Leases an open task until `leaseMs` from now (0: free for the next claim); the lease's end. */
+  extendLease(id: string, leaseMs: number): number {
+    const until = this.now() + leaseMs;
+    this.statements.lease.run(until, id);
+    return until;
+  }
+
   /** Whether a task was sent ("open") and answered ("replied"); undefined when there is no such task. */
   taskState(id: string): "open" | "replied" | undefined {
     return this.statements.state.get(id)?.state as "open" | "replied" | undefined;

@@ -126,6 +126,11 @@ export interface TaskPort {
   claim(participant: string, waitMs: number, leaseMs: number, signal?: AbortSignal): Promise<unknown>;
   /** Takes a reply; 404 for an unknown instance or task, 409 for a task answered already. */
   reply(reply: unknown): Promise<void>;
+  /**
+   * Keeps a claimed task leased for `seconds` from now (a worker's heartbeat), or gives it back
+   * at once with 0; 404 for an unknown task, 409 for one answered already. Returns the lease's end.
+   */
+  lease(task: string, seconds: number): Promise<number>;
 }
 
 export interface OperationsPort {

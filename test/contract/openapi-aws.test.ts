@@ -56,6 +56,10 @@ const tasks: Step = [
     const claim = await client.call("GET", "/tasks?participant=worker&wait=0", 404);
     expect(claim.body.error).toMatchObject({ code: "NoRoute", message: expect.stringMatching(/SQS queue/) });
     const task = { id: "contract-1/0.0/1", instance: "contract-1", node: "0.0", attempt: 1 };
+    const lease = await client.call("POST", "/tasks/contract-1%2F0.0%2F1/lease", 404, {
+      body: { seconds: 60 },
+    });
+    expect(lease.body.error.code).toBe("NoRoute");
     const reply = await client.call("POST", "/replies", 404, { body: { task, status: "done" } });
     expect(reply.body.error.code).toBe("NoRoute");
   },

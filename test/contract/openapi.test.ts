@@ -66,7 +66,7 @@ describe("the OpenAPI document", () => {
       const inPath = [...operation.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
       const declared = operation.parameters.filter((p) => p.in === "path").map((p) => p.name);
       expect(declared, operation.operationId).toEqual(inPath);
-      const hosts = ["claimTask", "reply"].includes(operation.operationId)
+      const hosts = ["claimTask", "leaseTask", "reply"].includes(operation.operationId)
         ? ["embedded"]
         : ["embedded", "aws"];
       expect(operation.hosts, operation.operationId).toEqual(hosts);
@@ -123,10 +123,22 @@ const tasks: Step = [
     });
     for (const query of ["wait=0", "participant=worker&wait=61", "participant=worker&lease=0"])
       await client.call("GET", `/tasks?${query}`, 400, { docRejects: true });
+    // A heartbeat keeps the lease; 0 gives the task back, for the next claim.
+    const lease = `/tasks/${encodeURIComponent(task.task.id)}/lease`;
+    const kept = (await client.call("POST", lease, 200, { body: { seconds: 120 } })).body;
+    expect(kept).toEqual({ task: task.task.id, leasedUntil: expect.any(Number) });
+    expect(kept.leasedUntil).toBeGreaterThan(Date.now() + 100_000);
+    await client.call("POST", lease, 200, { body: { seconds: 0 } });
+    const again = (await client.call("GET", "/tasks?participant=worker&wait=0&lease=60", 200)).body;
+    expect(again.task.id).toBe(task.task.id);
+    for (const body of [{ seconds: -1 }, { seconds: 3601 }, { seconds: 1.5 }, {}, { secs: 1 }])
+      await client.call("POST", lease, 400, { body, docRejects: true });
+    await client.call("POST", "/tasks/x%2F0.9%2F1/lease", 404, { body: { seconds: 1 } });
     const reply = { task: task.task, status: "done", fields: { done: true } };
     expect((await client.call("POST", "/replies", 202, { body: reply })).body).toEqual({ accepted: true });
     await settle();
     await client.call("POST", "/replies", 409, { body: reply });
+    await client.call("POST", lease, 409, { body: { seconds: 60 } });
     await client.call("POST", "/replies", 404, {
       body: { ...reply, task: { ...task.task, instance: "ghost" } },
     });

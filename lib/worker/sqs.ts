@@ -1,0 +1,122 @@
+/**
+ * A worker's connection on AWS: its participant's SQS queue (or the default task queue, whose
+ * tasks for other participants it leaves alone). Fields over the large-payload threshold arrive
+ * as `fields_ref` and are read from S3; the reply goes to `task.reply_to` (the inbox) in the
+ * instance's message group, deduplicated by the task's id (an attempt has an id of its own), so
+ * a reply sent twice within SQS's five minutes is taken once.
+ */
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { JsonObject } from "../language/model.js";
+import type { WireReply, WireTask } from "../runtime/wire.js";
+import type { Connection, Delivery } from "./worker.js";
+
+export interface SqsConnectionOptions {
+  /** The participant's queue URL (or the default task queue's). */
+  readonly queue: string;
+  /** Only this participant's tasks are taken; on the default queue, others are put back at once. */
+  readonly participant: string;
+  readonly sqs?: SQSClient;
+  readonly s3?: S3Client;
+  /** Seconds a received task stays invisible, and what a heartbeat extends it by; default 300. */
+  readonly leaseSeconds?: number;
+  /** Seconds a receive waits for a task (a stop waits for it to end); default 20, SQS's most. */
+  readonly waitSeconds?: number;
+}
+
+type OffloadedTask = WireTask & { readonly fields_ref?: { bucket: string; key: string } };
+
+/**
+ * A reply's deduplication id: `reply:` and the task's id (its attempt included), up to SQS's 128
+ * characters of its set, hashed when longer; `reply:` keeps it apart from docket's own ids.
+ */
+async function deduplicationId(task: string): Promise<string> {
+  const id = `reply:${task}`;
+  if (id.length <= 128 && /^[\x21-\x7e]+$/.test(id)) return id;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(id));
+  return `reply:${Buffer.from(digest).toString("hex")}`;
+}
+
+export function sqsConnection(options: SqsConnectionOptions): Connection {
+  const sqs = options.sqs ?? new SQSClient({});
+  const s3 = options.s3 ?? new S3Client({});
+  const leaseSeconds = options.leaseSeconds ?? 300;
+  const visibility = (message: Message, seconds: number) =>
+    sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: options.queue,
+        ReceiptHandle: message.ReceiptHandle,
+        VisibilityTimeout: seconds,
+      }),
+    );
+
+  async function taskOf(message: Message): Promise<WireTask> {
+    const body = JSON.parse(message.Body ?? "{}") as OffloadedTask;
+    if (!body.fields_ref) return body;
+    const { fields_ref: ref, ...task } = body;
+    const object = await s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    return { ...task, fields: JSON.parse(await (object.Body?.transformToString() ?? "{}")) as JsonObject };
+  }
+
+  function delivery(message: Message, task: WireTask): Delivery {
+    return {
+      task,
+      async reply(reply: WireReply) {
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: task.task.reply_to,
+            MessageGroupId: task.task.reply_group,
+            MessageDeduplicationId: await deduplicationId(task.task.id),
+            MessageBody: JSON.stringify(reply),
+          }),
+        );
+      },
+      acknowledge: async () => {
+        await sqs.send(
+          new DeleteMessageCommand({ QueueUrl: options.queue, ReceiptHandle: message.ReceiptHandle }),
+        );
+      },
+      extend: async (seconds) => {
+        await visibility(message, seconds);
+      },
+      release: async () => {
+        await visibility(message, 0);
+      },
+    };
+  }
+
+  return {
+    leaseSeconds,
+    async receive(max) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: options.queue,
+          MaxNumberOfMessages: Math.min(max, 10),
+          WaitTimeSeconds: options.waitSeconds ?? 20,
+          VisibilityTimeout: leaseSeconds,
+          MessageAttributeNames: ["participant"],
+        }),
+      );
+      const deliveries: Delivery[] = [];
+      for (const message of Messages) {
+        const participant = message.MessageAttributes?.participant?.StringValue;
+        if (participant !== undefined && participant !== options.participant) {
+          // Another participant's task on the shared default queue: back in one to three seconds
+          // (jittered), for its own worker; at once, this worker's next poll could take it again,
+          // and again, before the other's (workers polling in step).
+          await visibility(message, 1 + Math.floor(Math.random() * 3));
+          continue;
+        }
+        deliveries.push(delivery(message, await taskOf(message)));
+      }
+      return deliveries;
+    },
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * The worker SDK's loop, the same over either connection (an SQS queue on AWS, `docket serve`'s
+ * task API embedded): receive up to `concurrency` tasks, run the handler on each, reply, and only
+ * then acknowledge, so a crash between the two redelivers the task (a reply sent twice is applied
+ * once: the engine ignores the second). On stop it takes no more tasks, lets the ones it holds
+ * finish within a grace period, and releases the rest for another worker.
+ */
+import { DocketError } from "../errors.js";
+import type { JsonObject } from "../language/model.js";
+import { asReply, failure, taskRef, type WireReply, type WireTask } from "../runtime/wire.js";
+
+/** Thrown by a handler: a `critical` reply (a fault in the process), never retried. */
+export class CriticalError extends DocketError {}
+
+/** A task as a handler sees it. */
+export interface WorkerTask {
+  readonly id: string;
+  readonly instance: string;
+  readonly node: string;
+  readonly participant: string;
+  readonly attempt: number;
+  readonly fields: JsonObject;
+  /** Keeps the task's lease (SQS visibility, the embedded lease) for another lease period. */
+  heartbeat(details?: JsonObject): Promise<void>;
+  /** Aborted when the worker stops before the handler is done: the task is being released. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * What a handler returns: fields (a `done` reply), nothing (done, no fields), or a reply of its own
+ * `{ status, fields?, error? }`; anything else is a `critical` BadReply. A thrown Error is an
+ * `error` reply (retried per the action's `retry`), a thrown CriticalError a `critical` one.
+ */
+export type HandlerResult =
+  | JsonObject
+  | undefined
+  | {
+      readonly status: "done" | "error" | "critical";
+      readonly fields?: JsonObject;
+      readonly error?: { code?: string; message?: string };
+    };
+
+/** Returns a HandlerResult (typed `unknown` so that a handler returning nothing type-checks). */
+export type Handler = (task: WorkerTask) => unknown;
+
+/** One task received: its wire form (fields downloaded when offloaded) and what can be done with it. */
+export interface Delivery {
+  readonly task: WireTask;
+  reply(reply: WireReply): Promise<void>;
+  /** Removes the task from the queue (after its reply). */
+  acknowledge(): Promise<void>;
+  /** Keeps the task leased for `seconds` from now. */
+  extend(seconds: number): Promise<void>;
+  /** Gives the task back at once, for another worker. */
+  release(): Promise<void>;
+}
+
+/** Where tasks come from and replies go: lib/worker/sqs.ts, lib/worker/http.ts. */
+export interface Connection {
+  /** How long a received task stays leased, and what a heartbeat extends it by. */
+  readonly leaseSeconds: number;
+  /**
+   * Long-polls for up to `max` tasks. Not interrupted by a stop: a poll cut short could have
+   * taken tasks that no one would then hold until their lease ran out; the worker gives back
+   * what a poll brings once it is stopping.
+   */
+  receive(max: number): Promise<Delivery[]>;
+}
+
+export interface WorkerOptions {
+  readonly participant: string;
+  readonly handler: Handler;
+  readonly connection: Connection;
+  /** How many tasks run at once; default 1. */
+  readonly concurrency?: number;
+  /** Checks a task's fields before the handler and its result after (lib/worker/schemas.ts). */
+  readonly validate?: {
+    readonly input?: (fields: JsonObject) => Promise<string[]> | string[];
+    readonly output?: (fields: JsonObject) => Promise<string[]> | string[];
+  };
+  /** Replies already sent, by task id: a redelivered task is answered from here, not run again. */
+  readonly idempotency?: IdempotencyStore;
+  readonly log?: (line: string) => void;
+}
+
+export interface IdempotencyStore {
+  get(task: string): Promise<WireReply | undefined>;
+  put(task: string, reply: WireReply): Promise<void>;
+}
+
+export interface Worker {
+  /** Resolves once the worker has stopped (after `stop`). */
+  readonly stopped: Promise<void>;
+  /** Takes no more tasks; waits up to `graceMs` (default 30 s) for the ones held, then releases the rest. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** What a handler's outcome becomes on the wire. */
+function replyOf(task: WireTask, outcome: PromiseSettledResult<unknown>): WireReply {
+  if (outcome.status === "fulfilled") return asReply(task, outcome.value ?? {});
+  const error = outcome.reason;
+  if (error instanceof CriticalError) return failure(taskRef(task), "critical", error.code, error.message);
+  const code = error instanceof DocketError ? error.code : error instanceof Error ? error.name : "Error";
+  return failure(taskRef(task), "error", code, message(error));
+}
+
+/** The task's fields as its schema wants them, else a critical reply naming every problem. */
+async function checked(options: WorkerOptions, task: WireTask): Promise<WireReply | undefined> {
+  const problems = (await options.validate?.input?.(task.fields)) ?? [];
+  if (!problems.length) return undefined;
+  return failure(taskRef(task), "critical", "BadFields", `the task's fields: ${problems.join("; ")}`);
+}
+
+/** A done reply whose fields break the output schema becomes an `error` reply (retried). */
+async function checkedResult(options: WorkerOptions, reply: WireReply): Promise<WireReply> {
+  if (reply.status !== "done" || !options.validate?.output) return reply;
+  const problems = await options.validate.output(reply.fields ?? {});
+  if (!problems.length) return reply;
+  return failure(reply.task, "error", "BadResult", `the handler's fields: ${problems.join("; ")}`);
+}
+
+export function createWorker(options: WorkerOptions): Worker {
+  const concurrency = Math.max(1, options.concurrency ?? 1);
+  const log = options.log ?? ((line: string) => console.error(line));
+  const polling = new AbortController();
+  const held = new Map<Delivery, { done: Promise<void>; abort: AbortController }>();
+
+  async function run(delivery: Delivery, abort: AbortController): Promise<void> {
+    const { task } = delivery;
+    const remembered = await options.idempotency?.get(task.task.id);
+    let reply = remembered ?? (await checked(options, task));
+    if (!reply) {
+      const handlerTask: WorkerTask = {
+        ...taskRef(task),
+        fields: task.fields,
+        signal: abort.signal,
+        heartbeat: () => delivery.extend(options.connection.leaseSeconds),
+      };
+      const [outcome] = await Promise.allSettled([(async () => options.handler(handlerTask))()]);
+      if (abort.signal.aborted) return; // released already: another worker answers it
+      reply = await checkedResult(options, replyOf(task, outcome as PromiseSettledResult<unknown>));
+    }
+    // Kept before it is sent: a reply lost on its way is sent again from the store on redelivery.
+    if (!remembered) await options.idempotency?.put(task.task.id, reply);
+    await delivery.reply(reply);
+    await delivery.acknowledge();
+  }
+
+  function start(delivery: Delivery): void {
+    const abort = new AbortController();
+    const done = run(delivery, abort)
+      .catch((error: unknown) => log(`docket worker: task ${delivery.task.task.id}: ${message(error)}`))
+      .finally(() => held.delete(delivery));
+    held.set(delivery, { done, abort });
+  }
+
+  const stopRequested = new Promise<void>((resolve) =>
+    polling.signal.addEventListener("abort", () => resolve()),
+  );
+
+  async function loop(): Promise<void> {
+    let pause = 0;
+    while (!polling.signal.aborted) {
+      if (held.size >= concurrency) {
+        // Full: wait for a task to end, or for a stop (which deals with the tasks held).
+        await Promise.race([...[...held.values()].map((h) => h.done), stopRequested]);
+        continue;
+      }
+      try {
+        const deliveries = await options.connection.receive(concurrency - held.size);
+        for (const delivery of deliveries)
+          if (polling.signal.aborted) await delivery.release().catch(() => undefined);
+          else start(delivery);
+        pause = 0;
+      } catch (error) {
+        if (polling.signal.aborted) break;
+        pause = Math.min(Math.max(pause * 2, 500), 10_000);
+        log(
+          `docket worker ${options.participant}: receiving failed (${message(error)}); again in ${pause} ms`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
+  const looping = loop();
+  let stopping: Promise<void> | undefined;
+  const stop = (graceMs = 30_000) => {
+    stopping ??= (async () => {
+      polling.abort();
+      await looping;
+      const finished = Promise.all([...held.values()].map((h) => h.done));
+      const grace = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([finished, grace]);
+      await Promise.all(
+        [...held.entries()].map(async ([delivery, { abort }]) => {
+          abort.abort();
+          await delivery
+            .release()
+            .catch((error: unknown) => log(`docket worker: releasing: ${message(error)}`));
+        }),
+      );
+    })();
+    return stopping;
+  };
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    resolveStopped = resolve;
+  });
+  return {
+    stopped,
+    stop: (graceMs) => stop(graceMs).then(resolveStopped),
+  };
+}

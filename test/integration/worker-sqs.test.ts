@@ -1,0 +1,137 @@
+/**
+ * The worker SDK over SQS (lib/worker/sqs.ts) on the emulator, the handlers run by the LocalRunner:
+ * a participant's own queue, fields offloaded to S3, concurrency, a heartbeat keeping a task past
+ * its visibility, a stop in the middle of a task giving it back. (Not here: two participants'
+ * workers on the shared default queue. moto's long poll does not hand a waiting receive a message
+ * that became visible again during it, so there the same worker takes another's task every time.)
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { provisionEngine } from "../../cdk/synth.js";
+import { LocalRunner } from "../../emulator/local.js";
+import type { Provisioned } from "../../emulator/provision.js";
+import { type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
+import type { Snapshot } from "../../lib/engine/types.js";
+import { createWorker, type Handler, sqsConnection, type Worker } from "../../lib/worker/index.js";
+import { emulatorClients } from "./emulator.js";
+import { provisioning } from "./roles.js";
+
+const clients = emulatorClients(inject("endpoint"));
+let resources: Provisioned;
+let deps: AwsDeps;
+let runner: LocalRunner;
+let running = true;
+let ticking: Promise<void>;
+const workers: Worker[] = [];
+
+beforeAll(async () => {
+  resources = await provisionEngine(provisioning(clients), `wsdk${Date.now().toString(36)}`, {
+    participants: ["review"],
+  });
+  deps = makeAwsDeps(clients, resources);
+  runner = new LocalRunner(deps, resources.feeds, { visibilityTimeout: 1 });
+  await deps.definitions.register("review.yaml", "context: { n: 0 }\ndo: [ { action: review } ]\n");
+  ticking = (async () => {
+    while (running) if ((await runner.tick()) === 0) await new Promise((r) => setTimeout(r, 50));
+  })();
+}, 120_000);
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop(0)));
+});
+afterAll(async () => {
+  running = false;
+  await ticking;
+});
+
+function worker(
+  participant: string,
+  handler: Handler,
+  options: { lease?: number; concurrency?: number } = {},
+) {
+  const queue = participant === "review" ? resources.queues.participants?.review : resources.queues.tasks;
+  const started = createWorker({
+    participant,
+    handler,
+    concurrency: options.concurrency,
+    connection: sqsConnection({
+      queue: queue as string,
+      participant,
+      sqs: clients.sqs,
+      s3: clients.s3,
+      leaseSeconds: options.lease ?? 30,
+      waitSeconds: 1,
+    }),
+    log: () => undefined,
+  });
+  workers.push(started);
+  return started;
+}
+
+async function ended(id: string, timeoutMs = 30_000): Promise<Snapshot> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const snapshot = (await deps.runtime.deps.store.load(id))?.snapshot;
+    if (snapshot && snapshot.status !== "running") return snapshot;
+    if (Date.now() > deadline)
+      throw new Error(`${id} is still ${snapshot?.status}: ${JSON.stringify(snapshot?.nodes)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("a worker over SQS", () => {
+  it("answers tasks concurrently, reading fields offloaded to S3", async () => {
+    let running = 0;
+    let peak = 0;
+    const seen: number[] = [];
+    worker(
+      "review",
+      async (task) => {
+        running++;
+        peak = Math.max(peak, running);
+        seen.push(String(task.fields.big ?? "").length);
+        await new Promise((r) => setTimeout(r, 300));
+        running--;
+        return { n: 1 };
+      },
+      { concurrency: 3 },
+    );
+    const big = "x".repeat(100_000); // over the 64 KB threshold: the task carries fields_ref
+    for (let i = 0; i < 4; i++)
+      await deps.runtime.launch({ process: "review", id: `q-${i}`, fields: { big } });
+    for (let i = 0; i < 4; i++) expect((await ended(`q-${i}`)).status).toBe("completed");
+    expect(seen).toEqual([100_000, 100_000, 100_000, 100_000]);
+    expect(peak).toBeGreaterThan(1);
+    expect(peak).toBeLessThanOrEqual(3);
+  }, 90_000);
+
+  it("keeps a task past its visibility with heartbeats, so a second worker never runs it", async () => {
+    const runs: string[] = [];
+    const slow: Handler = async (task) => {
+      runs.push(task.id);
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 700));
+        await task.heartbeat();
+      }
+      return { n: 2 };
+    };
+    worker("review", slow, { lease: 2 });
+    worker("review", slow, { lease: 2 });
+    await deps.runtime.launch({ process: "review", id: "hb-1" });
+    expect((await ended("hb-1")).status).toBe("completed");
+    expect(runs).toEqual(["hb-1/0.0/1"]);
+  }, 90_000);
+
+  it("gives back the task it holds when stopped, for another worker", async () => {
+    let started = false;
+    const stuck = worker("review", async (task) => {
+      started = true;
+      await new Promise((resolve) => task.signal.addEventListener("abort", resolve));
+      return { n: -1 };
+    });
+    await deps.runtime.launch({ process: "review", id: "stop-1" });
+    while (!started) await new Promise((r) => setTimeout(r, 50));
+    await stuck.stop(0);
+    worker("review", async () => ({ n: 3 }));
+    const snapshot = await ended("stop-1");
+    expect([snapshot.status, snapshot.scopes[0]?.[1].n]).toEqual(["completed", 3]);
+  }, 90_000);
+});
