@@ -47,6 +47,7 @@ export async function workerCommand(module: string, options: WorkerCommandOption
         url: options.url as string,
         participant,
         leaseSeconds,
+        waitSeconds,
         token: process.env.DOCKET_API_TOKEN,
       });
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
