@@ -8,6 +8,7 @@
 import { DocketError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import { asReply, failure, taskRef, type WireReply, type WireTask } from "../runtime/wire.js";
+import { type FieldsCheck, type FieldsSchema, fieldsCheck } from "./schemas.js";
 
 /** Thrown by a handler: a `critical` reply (a fault in the process), never retried. */
 export class CriticalError extends DocketError {}
@@ -73,11 +74,12 @@ export interface WorkerOptions {
   readonly connection: Connection;
   /** How many tasks run at once; default 1. */
   readonly concurrency?: number;
-  /** Checks a task's fields before the handler and its result after (lib/worker/schemas.ts). */
-  readonly validate?: {
-    readonly input?: (fields: JsonObject) => Promise<string[]> | string[];
-    readonly output?: (fields: JsonObject) => Promise<string[]> | string[];
-  };
+  /**
+   * The fields the handler takes and gives, each a JSON Schema, a Standard Schema validator or a
+   * check of its own (lib/worker/schemas.ts): a task that does not match is answered `critical`
+   * and never reaches the handler; a result that does not match is an `error` reply.
+   */
+  readonly schemas?: { readonly input?: FieldsSchema; readonly output?: FieldsSchema };
   /** Replies already sent, by task id: a redelivered task is answered from here, not run again. */
   readonly idempotency?: IdempotencyStore;
   readonly log?: (line: string) => void;
@@ -106,17 +108,22 @@ function replyOf(task: WireTask, outcome: PromiseSettledResult<unknown>): WireRe
   return failure(taskRef(task), "error", code, message(error));
 }
 
+interface Checks {
+  readonly input?: FieldsCheck;
+  readonly output?: FieldsCheck;
+}
+
 /** The task's fields as its schema wants them, else a critical reply naming every problem. */
-async function checked(options: WorkerOptions, task: WireTask): Promise<WireReply | undefined> {
-  const problems = (await options.validate?.input?.(task.fields)) ?? [];
+async function checked(checks: Checks, task: WireTask): Promise<WireReply | undefined> {
+  const problems = (await checks.input?.(task.fields)) ?? [];
   if (!problems.length) return undefined;
   return failure(taskRef(task), "critical", "BadFields", `the task's fields: ${problems.join("; ")}`);
 }
 
 /** A done reply whose fields break the output schema becomes an `error` reply (retried). */
-async function checkedResult(options: WorkerOptions, reply: WireReply): Promise<WireReply> {
-  if (reply.status !== "done" || !options.validate?.output) return reply;
-  const problems = await options.validate.output(reply.fields ?? {});
+async function checkedResult(checks: Checks, reply: WireReply): Promise<WireReply> {
+  if (reply.status !== "done" || !checks.output) return reply;
+  const problems = await checks.output(reply.fields ?? {});
   if (!problems.length) return reply;
   return failure(reply.task, "error", "BadResult", `the handler's fields: ${problems.join("; ")}`);
 }
@@ -126,11 +133,13 @@ export function createWorker(options: WorkerOptions): Worker {
   const log = options.log ?? ((line: string) => console.error(line));
   const polling = new AbortController();
   const held = new Map<Delivery, { done: Promise<void>; abort: AbortController }>();
+  const { input, output } = options.schemas ?? {};
+  const checks: Checks = { input: input && fieldsCheck(input), output: output && fieldsCheck(output) };
 
   async function run(delivery: Delivery, abort: AbortController): Promise<void> {
     const { task } = delivery;
     const remembered = await options.idempotency?.get(task.task.id);
-    let reply = remembered ?? (await checked(options, task));
+    let reply = remembered ?? (await checked(checks, task));
     if (!reply) {
       const handlerTask: WorkerTask = {
         ...taskRef(task),
@@ -140,7 +149,7 @@ export function createWorker(options: WorkerOptions): Worker {
       };
       const [outcome] = await Promise.allSettled([(async () => options.handler(handlerTask))()]);
       if (abort.signal.aborted) return; // released already: another worker answers it
-      reply = await checkedResult(options, replyOf(task, outcome as PromiseSettledResult<unknown>));
+      reply = await checkedResult(checks, replyOf(task, outcome as PromiseSettledResult<unknown>));
     }
     // Kept before it is sent: a reply lost on its way is sent again from the store on redelivery.
     if (!remembered) await options.idempotency?.put(task.task.id, reply);

@@ -190,11 +190,25 @@ describe("a worker over docket serve", () => {
         return { n: task.fields.n === 1 ? "one" : 2 };
       },
       {
-        validate: {
-          input: (fields) =>
-            typeof fields.n === "number" && fields.n >= 0 ? [] : [`n must be 0 or more, got ${fields.n}`],
-          output: (fields) =>
-            typeof fields.n === "number" ? [] : [`n must be a number, got ${JSON.stringify(fields.n)}`],
+        schemas: {
+          // A JSON Schema for what it takes, a Standard Schema validator (as Zod or Valibot give) for what it gives.
+          input: { type: "object", required: ["n"], properties: { n: { type: "number", minimum: 0 } } },
+          output: {
+            "~standard": {
+              version: 1,
+              validate: (value: unknown) =>
+                typeof (value as { n?: unknown }).n === "number"
+                  ? { value }
+                  : {
+                      issues: [
+                        {
+                          message: `must be a number, got ${JSON.stringify((value as { n?: unknown }).n)}`,
+                          path: ["n"],
+                        },
+                      ],
+                    },
+            },
+          },
         },
       },
     );
@@ -202,11 +216,11 @@ describe("a worker over docket serve", () => {
     await launch("v-result", 1);
     expect((await ended("v-bad")).fault).toMatchObject({
       code: "BadFields",
-      message: expect.stringMatching(/n must be 0 or more, got -5/),
+      message: "the task's fields: /n must be >= 0",
     });
     expect((await ended("v-result")).incidents[0]?.error).toMatchObject({
       code: "BadResult",
-      message: expect.stringMatching(/got "one"/),
+      message: 'the handler\'s fields: n: must be a number, got "one"',
     });
     expect(calls).toEqual(["v-result"]);
     await w.stop();
