@@ -12,6 +12,7 @@
  * ```
  */
 export { type HttpConnectionOptions, httpConnection } from "./http.js";
+export { type DynamoIdempotencyOptions, dynamoIdempotency, sqliteIdempotency } from "./idempotency.js";
 export type { FieldsCheck, FieldsSchema, StandardSchema } from "./schemas.js";
 export { type SqsConnectionOptions, sqsConnection } from "./sqs.js";
 export {

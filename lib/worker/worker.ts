@@ -85,9 +85,11 @@ export interface WorkerOptions {
   readonly log?: (line: string) => void;
 }
 
+/** lib/worker/idempotency.ts: SQLite and DynamoDB. */
 export interface IdempotencyStore {
   get(task: string): Promise<WireReply | undefined>;
-  put(task: string, reply: WireReply): Promise<void>;
+  /** Keeps a task's reply unless one is kept already; resolves with the one kept (the first). */
+  put(task: string, reply: WireReply): Promise<WireReply>;
 }
 
 export interface Worker {
@@ -151,8 +153,9 @@ export function createWorker(options: WorkerOptions): Worker {
       if (abort.signal.aborted) return; // released already: another worker answers it
       reply = await checkedResult(checks, replyOf(task, outcome as PromiseSettledResult<unknown>));
     }
-    // Kept before it is sent: a reply lost on its way is sent again from the store on redelivery.
-    if (!remembered) await options.idempotency?.put(task.task.id, reply);
+    // Kept before it is sent: a reply lost on its way is sent again from the store on redelivery;
+    // and when another worker ran the task too, the one reply kept first is the one both send.
+    if (!remembered && options.idempotency) reply = await options.idempotency.put(task.task.id, reply);
     await delivery.reply(reply);
     await delivery.acknowledge();
   }

@@ -159,7 +159,10 @@ describe("a worker over docket serve", () => {
     const calls: string[] = [];
     const store = {
       get: async (task: string) => replies.get(task),
-      put: async (task: string, reply: WireReply) => void replies.set(task, reply),
+      put: async (task: string, reply: WireReply) => {
+        if (!replies.has(task)) replies.set(task, reply);
+        return replies.get(task) as WireReply;
+      },
     };
     replies.set("i-1/0.0/1", {
       task: { id: "i-1/0.0/1", instance: "i-1", node: "0.0", participant: "work", attempt: 1 },

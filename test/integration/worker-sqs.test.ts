@@ -5,13 +5,22 @@
  * workers on the shared default queue. moto's long poll does not hand a waiting receive a message
  * that became visible again during it, so there the same worker takes another's task every time.)
  */
+
+import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
 import { LocalRunner } from "../../emulator/local.js";
 import type { Provisioned } from "../../emulator/provision.js";
 import { type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
 import type { Snapshot } from "../../lib/engine/types.js";
-import { createWorker, type Handler, sqsConnection, type Worker } from "../../lib/worker/index.js";
+import {
+  createWorker,
+  dynamoIdempotency,
+  type Handler,
+  type IdempotencyStore,
+  sqsConnection,
+  type Worker,
+} from "../../lib/worker/index.js";
 import { emulatorClients } from "./emulator.js";
 import { provisioning } from "./roles.js";
 
@@ -45,13 +54,14 @@ afterAll(async () => {
 function worker(
   participant: string,
   handler: Handler,
-  options: { lease?: number; concurrency?: number } = {},
+  options: { lease?: number; concurrency?: number; idempotency?: IdempotencyStore } = {},
 ) {
   const queue = participant === "review" ? resources.queues.participants?.review : resources.queues.tasks;
   const started = createWorker({
     participant,
     handler,
     concurrency: options.concurrency,
+    idempotency: options.idempotency,
     connection: sqsConnection({
       queue: queue as string,
       participant,
@@ -133,5 +143,41 @@ describe("a worker over SQS", () => {
     worker("review", async () => ({ n: 3 }));
     const snapshot = await ended("stop-1");
     expect([snapshot.status, snapshot.scopes[0]?.[1].n]).toEqual(["completed", 3]);
+  }, 90_000);
+
+  it("answers a task already answered from the DynamoDB idempotency store, never running the handler again", async () => {
+    const table = `wsdk-replies-${Date.now().toString(36)}`;
+    await clients.dynamo.send(
+      new CreateTableCommand({
+        TableName: table,
+        KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+    const store = dynamoIdempotency({ table, client: clients.dynamo });
+    const ref = { id: "idem-1/0.0/1", instance: "idem-1", node: "0.0", participant: "review", attempt: 1 };
+    // As a worker that answered idem-1's task and crashed before deleting it left it.
+    expect(await store.put(ref.id, { task: ref, status: "done", fields: { n: 5 } })).toMatchObject({
+      fields: { n: 5 },
+    });
+    expect(await store.put(ref.id, { task: ref, status: "done", fields: { n: 6 } })).toMatchObject({
+      fields: { n: 5 },
+    });
+    const calls: string[] = [];
+    worker(
+      "review",
+      async (task) => {
+        calls.push(task.id);
+        return { n: 9 };
+      },
+      { idempotency: store },
+    );
+    await deps.runtime.launch({ process: "review", id: "idem-1" });
+    await deps.runtime.launch({ process: "review", id: "idem-2" });
+    expect((await ended("idem-1")).scopes[0]?.[1].n).toBe(5);
+    expect((await ended("idem-2")).scopes[0]?.[1].n).toBe(9);
+    expect(calls).toEqual(["idem-2/0.0/1"]);
+    expect(await store.get("idem-2/0.0/1")).toMatchObject({ status: "done", fields: { n: 9 } });
   }, 90_000);
 });
