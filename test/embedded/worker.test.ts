@@ -77,11 +77,18 @@ describe("a worker over docket serve", () => {
   it("runs up to `concurrency` tasks at once and answers each with the handler's fields", async () => {
     let running = 0;
     let peak = 0;
+    // Each task holds until three run at once (or 5 s pass): the peak is the limit, however the
+    // tasks arrive, and a worker over its limit would show more.
+    let three: () => void = () => undefined;
+    const threeRunning = new Promise<void>((resolve) => {
+      three = resolve;
+    });
     const w = worker(
       async (task) => {
         running++;
         peak = Math.max(peak, running);
-        await new Promise((resolve) => setTimeout(resolve, 150));
+        if (running === 3) three();
+        await Promise.race([threeRunning, new Promise((resolve) => setTimeout(resolve, 5000))]);
         running--;
         return { n: (task.fields.n as number) + 1 };
       },

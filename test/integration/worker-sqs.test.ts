@@ -92,13 +92,20 @@ describe("a worker over SQS", () => {
     let running = 0;
     let peak = 0;
     const seen: number[] = [];
+    // Each task holds until three run at once (or 10 s pass): the peak is the limit, however the
+    // tasks arrive, and a worker over its limit would show 4.
+    let three: () => void = () => undefined;
+    const threeRunning = new Promise<void>((resolve) => {
+      three = resolve;
+    });
     worker(
       "review",
       async (task) => {
         running++;
         peak = Math.max(peak, running);
+        if (running === 3) three();
         seen.push(String(task.fields.big ?? "").length);
-        await new Promise((r) => setTimeout(r, 300));
+        await Promise.race([threeRunning, new Promise((r) => setTimeout(r, 10_000))]);
         running--;
         return { n: 1 };
       },
@@ -109,22 +116,22 @@ describe("a worker over SQS", () => {
       await deps.runtime.launch({ process: "review", id: `q-${i}`, fields: { big } });
     for (let i = 0; i < 4; i++) expect((await ended(`q-${i}`)).status).toBe("completed");
     expect(seen).toEqual([100_000, 100_000, 100_000, 100_000]);
-    expect(peak).toBeGreaterThan(1);
-    expect(peak).toBeLessThanOrEqual(3);
+    expect(peak).toBe(3);
   }, 90_000);
 
   it("keeps a task past its visibility with heartbeats, so a second worker never runs it", async () => {
     const runs: string[] = [];
     const slow: Handler = async (task) => {
       runs.push(task.id);
+      // 5 s of work against a 3 s visibility, a heartbeat each second (2 s to spare on a busy emulator).
       for (let i = 0; i < 5; i++) {
-        await new Promise((r) => setTimeout(r, 700));
+        await new Promise((r) => setTimeout(r, 1000));
         await task.heartbeat();
       }
       return { n: 2 };
     };
-    worker("review", slow, { lease: 2 });
-    worker("review", slow, { lease: 2 });
+    worker("review", slow, { lease: 3 });
+    worker("review", slow, { lease: 3 });
     await deps.runtime.launch({ process: "review", id: "hb-1" });
     expect((await ended("hb-1")).status).toBe("completed");
     expect(runs).toEqual(["hb-1/0.0/1"]);
