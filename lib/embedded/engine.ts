@@ -251,12 +251,13 @@ export class EmbeddedEngine {
     return this.write(() => this.runtime.publish(request));
   }
 
-  /** Takes a participant's reply; marks its task answered. */
+  /** Takes a participant's reply; marks its task answered (a heartbeat answers nothing). */
   reply(reply: WireReply | unknown): Promise<void> {
     // The reply and its task's closing commit together, before the caller hears it was taken.
     return this.write(async () => {
       await this.runtime.reply(reply);
-      this.queues.closeTask((reply as WireReply).task.id);
+      const { task, status } = reply as WireReply;
+      if (status !== "heartbeat") this.queues.closeTask(task.id);
     });
   }
 

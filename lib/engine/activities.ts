@@ -10,10 +10,8 @@ import type {
   JsonObject,
 } from "../language/model.js";
 import type { Machine } from "./machine.js";
-import type { ChildProcess, NodeState } from "./types.js";
+import type { ActionState, ChildProcess } from "./types.js";
 import { raise } from "./unwind.js";
-
-type ActionState = Extract<NodeState, { k: "action" }>;
 
 /** A mapping expression's result must be a map of fields. */
 export function asFields(value: Json, what: string): JsonObject {
@@ -41,10 +39,28 @@ function enclosing(m: Machine, path: string): { parallel: boolean; looped: boole
   return { parallel, looped };
 }
 
-export function startTimer(m: Machine, path: string, seconds: number): string {
+export function startTimer(m: Machine, path: string, seconds: number, from = m.now): string {
   const timer = m.nextId(`${m.id}/${path}/t`);
-  m.emit({ type: "timer", timer, instance: m.id, node: path, due: m.now + Math.round(seconds * 1000) });
+  m.emit({ type: "timer", timer, instance: m.id, node: path, due: from + Math.round(seconds * 1000) });
   return timer;
+}
+
+/**
+ * Starts a task's clocks as it is sent: its `timeout`, and its first heartbeat's due time. A timer
+ * already running (a task held before timeouts waited for resume) is kept.
+ */
+export function startTaskTimers(m: Machine, path: string, node: ActionNode, state: ActionState): ActionState {
+  const timer = state.timer ?? (node.timeout === undefined ? undefined : startTimer(m, path, node.timeout));
+  const beat = state.beat ?? (node.heartbeat === undefined ? undefined : startTimer(m, path, node.heartbeat));
+  return { ...state, ...(timer ? { timer } : {}), ...(beat ? { beat } : {}) };
+}
+
+/** Cancels an action's timers (timeout, heartbeat, backoff) and returns its state without them. */
+export function stopTaskTimers(m: Machine, state: ActionState): ActionState {
+  if (state.timer) m.emit({ type: "cancel-timer", timer: state.timer });
+  if (state.beat) m.emit({ type: "cancel-timer", timer: state.beat });
+  const { timer: _timer, beat: _beat, ...rest } = state;
+  return rest;
 }
 
 /** Sends (or re-sends) an action's task as a new attempt, after `previous` (0 for the first). */
@@ -61,22 +77,21 @@ export function sendAttempt(
   const { parallel, looped } = enclosing(m, path);
   const attempt = m.nextAttempt(path, previous, looped);
   const task = `${m.id}/${path}/${attempt}`;
-  // A task held by `pause` has its timeout started when resume sends it (messages.ts sendHeld).
-  const timer = node.timeout === undefined || m.paused ? undefined : startTimer(m, path, node.timeout);
   const keepSent = node.input !== undefined || parallel;
-  const state: { -readonly [K in keyof ActionState]: ActionState[K] } = {
+  const state: ActionState = {
     k: "action",
     task,
     attempt,
     tries,
     wait: "reply",
+    ...(keepSent ? { sent: fields } : {}),
   };
-  if (keepSent) state.sent = fields;
-  if (timer) state.timer = timer;
-  m.nodes.set(path, state);
+  // A task held by `pause` has its clocks started when resume sends it (messages.ts sendHeld).
+  m.nodes.set(path, m.paused ? state : startTaskTimers(m, path, node, state));
+  const heartbeat = node.heartbeat === undefined ? {} : { heartbeat: node.heartbeat };
   m.dispatch({
     type: "task",
-    task: { id: task, instance: m.id, node: path, participant: node.participant, attempt },
+    task: { id: task, instance: m.id, node: path, participant: node.participant, attempt, ...heartbeat },
     fields,
   });
 }

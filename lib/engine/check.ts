@@ -9,7 +9,7 @@ import type { Message, ReplyMessage, Snapshot } from "./types.js";
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value);
-const STATUSES = ["done", "critical", "error"];
+const STATUSES = ["done", "critical", "error", "heartbeat"];
 const ACTIONS = ["pause", "resume", "cancel", "retry", "skip", "fail"];
 const CHILD_STATUSES = ["completed", "faulted", "canceled"];
 

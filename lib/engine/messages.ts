@@ -1,9 +1,11 @@
 /** Applying one message to an instance: replies, timers, events, child completions, operator commands. */
 import { DocketError } from "../errors.js";
 import type { ActionNode, AwaitNode, CallNode, JsonObject } from "../language/model.js";
-import { asFields, retryLater, sendAttempt, startTimer } from "./activities.js";
+import { asFields, retryLater, sendAttempt, startTaskTimers, stopTaskTimers } from "./activities.js";
+import { applyHeartbeat, heartbeatDue } from "./heartbeats.js";
 import type { Machine } from "./machine.js";
 import type {
+  ActionState,
   ChildMessage,
   ConsumedEvent,
   EventMessage,
@@ -15,7 +17,6 @@ import type {
 } from "./types.js";
 import { endInstance, endSubscription, raise } from "./unwind.js";
 
-type ActionState = Extract<NodeState, { k: "action" }>;
 type AwaitState = Extract<NodeState, { k: "await" }>;
 
 /** How long an instance remembers the events it consumed (the event buffer's window). */
@@ -69,9 +70,11 @@ export function applyReply(m: Machine, reply: ReplyMessage): boolean {
   const path = reply.task.node;
   const state = m.nodes.get(path);
   if (state?.k !== "action" || state.task !== reply.task.id || state.wait !== "reply") {
-    m.note("ignored", `reply to task ${reply.task.id} is stale or a duplicate (no action waits for it)`);
+    const what = reply.status === "heartbeat" ? "heartbeat of" : "reply to";
+    m.note("ignored", `${what} task ${reply.task.id} is stale or a duplicate (no action waits for it)`);
     return false;
   }
+  if (reply.status === "heartbeat") return applyHeartbeat(m, path, state, reply);
   return m.applyAt(path, () => replied(m, path, state, reply));
 }
 
@@ -80,12 +83,11 @@ function replied(m: Machine, path: string, state: ActionState, reply: ReplyMessa
   if (reply.status === "done") {
     // Written before the timer is canceled: a failing `output` faults the node, which cancels it.
     writeResult(m, path, node, reply.fields ?? {}, state.sent);
-    if (state.timer) m.emit({ type: "cancel-timer", timer: state.timer });
+    stopTaskTimers(m, state);
     m.complete(path);
     return;
   }
-  if (state.timer) m.emit({ type: "cancel-timer", timer: state.timer });
-  const untimed: ActionState = { ...state, timer: undefined };
+  const untimed = stopTaskTimers(m, state);
   if (reply.status === "critical") {
     m.nodes.set(path, untimed);
     raise(m, path, reply.error?.code || "ActionError", reply.error?.message ?? "");
@@ -105,6 +107,8 @@ function replied(m: Machine, path: string, state: ActionState, reply: ReplyMessa
 export function applyTimer(m: Machine, message: TimerMessage): boolean {
   const path = message.node;
   const state = m.nodes.get(path);
+  if (state?.k === "action" && state.beat === message.timer)
+    return m.applyAt(path, () => heartbeatDue(m, path, state));
   if (!state || !("timer" in state) || state.timer !== message.timer) {
     m.note("ignored", `timer ${message.timer} fired for a node no longer waiting on it`);
     return false;
@@ -118,8 +122,9 @@ export function applyTimer(m: Machine, message: TimerMessage): boolean {
 }
 
 function timedOut(m: Machine, path: string, state: NodeState): void {
-  // The timer has fired, so only what else the node holds (an await's subscription) is canceled.
-  if (state.k === "action" || state.k === "await") m.nodes.set(path, { ...state, timer: undefined });
+  // The timer has fired, so only what else the node holds (an await's subscription, a heartbeat's timer) is canceled.
+  if (state.k === "action") m.nodes.set(path, stopTaskTimers(m, { ...state, timer: undefined }));
+  else if (state.k === "await") m.nodes.set(path, { ...state, timer: undefined });
   const what = state.k === "action" ? `task ${state.task}` : `await of ${(m.model(path) as AwaitNode).event}`;
   raise(m, path, "Timeout", `${what} timed out`);
 }
@@ -302,10 +307,7 @@ function sendHeld(m: Machine): void {
     const state = m.nodes.get(path);
     // No note: an `ignored` one would have the operations API report the resume as refused.
     if (state?.k !== "action" || state.task !== task.task.id || state.wait !== "reply") continue;
-    const { timeout } = m.model(path) as ActionNode;
-    // A task held before timeouts waited for resume has its timer running already.
-    if (timeout !== undefined && !state.timer)
-      m.nodes.set(path, { ...state, timer: startTimer(m, path, timeout) });
+    m.nodes.set(path, startTaskTimers(m, path, m.model(path) as ActionNode, state));
     m.emit(task);
   }
   m.held = [];

@@ -67,6 +67,11 @@ export type NodeState =
       /** The fields sent, kept where a reply must be diffed against them (parallel branches, input mappings). */
       readonly sent?: JsonObject;
       readonly timer?: string;
+      /** The heartbeat timer (an action with `heartbeat`): due when the task has been silent that long. */
+      readonly beat?: string;
+      /** When the task's last heartbeat was applied (ms), and the details it carried. */
+      readonly heard?: number;
+      readonly details?: Json;
     }
   | { readonly k: "delay"; readonly timer: string }
   /**
@@ -76,6 +81,8 @@ export type NodeState =
    */
   | { readonly k: "await"; readonly subscription: string; readonly timer?: string; readonly key?: string }
   | { readonly k: "call"; readonly child: string; readonly sent?: JsonObject };
+
+export type ActionState = Extract<NodeState, { readonly k: "action" }>;
 
 export interface Snapshot {
   readonly format: typeof SNAPSHOT_FORMAT;
@@ -124,6 +131,8 @@ export interface TaskRef {
   readonly node: string;
   readonly participant: string;
   readonly attempt: number;
+  /** The action's `heartbeat` in seconds: how often the worker must say it is still at work. */
+  readonly heartbeat?: number;
 }
 
 export interface TaskCommand {
@@ -182,7 +191,8 @@ export interface LaunchMessage {
   readonly parent?: ParentRef;
 }
 
-export type ReplyStatus = "done" | "critical" | "error";
+/** `heartbeat` answers nothing: the worker is still at the task (it may carry `details`). */
+export type ReplyStatus = "done" | "critical" | "error" | "heartbeat";
 
 export interface ReplyMessage {
   readonly type: "reply";
@@ -195,6 +205,8 @@ export interface ReplyMessage {
   readonly status: ReplyStatus;
   readonly fields?: JsonObject;
   readonly error?: { readonly code?: string; readonly message?: string };
+  /** A heartbeat's progress report, kept on the task for operators. */
+  readonly details?: Json;
 }
 
 export interface TimerMessage {

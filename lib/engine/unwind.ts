@@ -53,6 +53,7 @@ export function cancelLeaf(m: Machine, path: string, state: NodeState): void {
   if ((state.k === "action" || state.k === "delay" || state.k === "await") && state.timer) {
     m.emit({ type: "cancel-timer", timer: state.timer });
   }
+  if (state.k === "action" && state.beat) m.emit({ type: "cancel-timer", timer: state.beat });
   if (state.k === "await") endSubscription(m, state.subscription);
   if (state.k === "call") m.emit({ type: "cancel-child", child: state.child });
   if (state.k === "action") m.held = m.held.filter((held) => held.task.node !== path);

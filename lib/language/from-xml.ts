@@ -28,7 +28,7 @@ import type { XmlElement } from "./xml.js";
 const ATTRIBUTES: Record<ActivityKind | "process" | "case", readonly string[]> = {
   process: ["name"],
   sequence: [],
-  action: ["participant", "timeout", "retry", "backoff", "input", "output"],
+  action: ["participant", "timeout", "heartbeat", "retry", "backoff", "input", "output"],
   switch: [],
   case: [],
   while: [],
@@ -275,6 +275,7 @@ class XmlBuilder {
           participant: required("participant"),
           retry: a.retry === undefined ? 0 : makeCount(a.retry, "retry", this.problems, pos),
           timeout: duration("timeout"),
+          heartbeat: duration("heartbeat"),
           backoff: duration("backoff"),
           input: expression("input"),
           output: expression("output"),

@@ -37,7 +37,7 @@ const KEYS: Record<ActivityKind, readonly string[]> = {
   foreach: ["select", "parallel", "collect", "into", "do", ...SCOPE_KEYS],
   race: ["do", ...SCOPE_KEYS],
   switch: [],
-  action: ["participant", "timeout", "retry", "backoff", "input", "output"],
+  action: ["participant", "timeout", "heartbeat", "retry", "backoff", "input", "output"],
   call: ["process", "input", "output"],
   delay: ["duration", "until"],
   await: ["event", "key", "condition", "timeout", "into"],
@@ -275,6 +275,7 @@ export class YamlBuilder {
               ? 0
               : makeCount(retry, "retry", this.problems, f.get("retry")?.pos, `${at}.retry`),
           timeout: duration("timeout"),
+          heartbeat: duration("heartbeat"),
           backoff: duration("backoff"),
           input: this.expression(f, "input", at),
           output: this.expression(f, "output", at),

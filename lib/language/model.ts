@@ -63,6 +63,11 @@ export interface ActionNode extends Node {
   readonly participant: string;
   /** Seconds before the task times out (fault `Timeout`). */
   readonly timeout?: number;
+  /**
+   * Seconds the task may go without a heartbeat from its worker before it times out (fault
+   * `Timeout`), as Step Functions' HeartbeatSeconds: the first is due this long after it is sent.
+   */
+  readonly heartbeat?: number;
   /** How many times an `error` reply is retried before an incident suspends the instance. */
   readonly retry: number;
   /** Seconds before the first retry; each further retry waits twice as long. */

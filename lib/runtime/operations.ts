@@ -18,7 +18,7 @@ import {
   type TaskCommand,
 } from "../engine/types.js";
 import { EngineError, MessageError } from "../errors.js";
-import type { JsonObject } from "../language/model.js";
+import type { Json, JsonObject } from "../language/model.js";
 import { utf8Length } from "../language/xml.js";
 import {
   type Catalogue,
@@ -88,6 +88,9 @@ export interface ActiveNode {
   readonly task?: string;
   readonly attempt?: number;
   readonly wait?: "reply" | "backoff" | "incident" | "held";
+  /** When the task's worker last sent a heartbeat (ms), and the details it gave. */
+  readonly heardAt?: number;
+  readonly details?: Json;
   readonly child?: string;
 }
 
@@ -383,6 +386,8 @@ function activeNode([node, state]: Snapshot["nodes"][number], held: ReadonlySet<
       task: state.task,
       attempt: state.attempt,
       wait: held.has(state.task) ? "held" : state.wait,
+      ...(state.heard === undefined ? {} : { heardAt: state.heard }),
+      ...(state.details === undefined ? {} : { details: state.details }),
     };
   if (state.k === "call") return { node, state: state.k, child: state.child };
   return { node, state: state.k };

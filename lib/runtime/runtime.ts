@@ -140,6 +140,7 @@ export class Runtime {
   /** Queues a participant's reply for its instance; a malformed reply is refused with the field at fault. */
   async reply(reply: unknown): Promise<void> {
     this.checkSize("fields", (reply as { fields?: unknown } | undefined)?.fields);
+    this.checkSize("details", (reply as { details?: unknown } | undefined)?.details);
     const problems = replyProblems(reply);
     if (problems.length) throw new MessageError(problems);
     const message = reply as ReplyMessage;

@@ -3,7 +3,7 @@
  * module): a task as sent, and what a participant's answer becomes as a reply.
  */
 import type { TaskCommand } from "../engine/types.js";
-import type { JsonObject } from "../language/model.js";
+import type { Json, JsonObject } from "../language/model.js";
 
 export interface WireTask {
   readonly docket: 1;
@@ -13,9 +13,11 @@ export interface WireTask {
 
 export interface WireReply {
   readonly task: TaskCommand["task"];
-  readonly status: "done" | "critical" | "error";
+  readonly status: "done" | "critical" | "error" | "heartbeat";
   readonly fields?: JsonObject;
   readonly error?: { readonly code?: string; readonly message?: string };
+  /** A heartbeat's progress report. */
+  readonly details?: Json;
 }
 
 export function toWire(task: TaskCommand, replyTo: string): WireTask {

@@ -92,7 +92,7 @@ function checkStep(step: unknown, i: number, fail: (m: string) => never): void {
     fail(`${where}.${kind} needs participant: <name>`);
   }
   if (kind === "reply" && typeof (value as { status?: unknown }).status !== "string")
-    fail(`${where}.reply needs status: done | critical | error`);
+    fail(`${where}.reply needs status: done | critical | error | heartbeat`);
   if (kind === "publish" && (!isObject(value) || typeof value.event !== "string"))
     fail(`${where}.publish needs event: <name>`);
   if (kind === "advance" && parseDuration(value as string) === undefined)

@@ -141,6 +141,7 @@ const STEPS: Record<
       fields?: JsonObject;
       field_files?: Record<string, string>;
       error?: JsonObject;
+      details?: Json;
       duplicate?: boolean;
     },
   ) => {
@@ -155,6 +156,7 @@ const STEPS: Record<
       status: value.status as ReplyStatus,
       ...(value.fields || value.field_files ? { fields } : {}),
       ...(value.error ? { error: value.error } : {}),
+      ...(value.details === undefined ? {} : { details: value.details }),
     });
   },
   publish: async (run, value: { event: string; key?: string | number; data?: Json }) => {

@@ -5,6 +5,7 @@
  * acknowledge. A reply the engine has already (409, a redelivered task answered twice) is done.
  */
 import { DocketError } from "../errors.js";
+import { MAX_MESSAGE_BYTES } from "../runtime/runtime.js";
 import type { WireTask } from "../runtime/wire.js";
 import type { Connection, Delivery } from "./worker.js";
 
@@ -69,6 +70,8 @@ export function httpConnection(options: HttpConnectionOptions): Connection {
 
   return {
     leaseSeconds,
+    // docket serve takes reply fields up to its message limit (lib/runtime/runtime.ts).
+    maxReplyBytes: MAX_MESSAGE_BYTES,
     async receive(max) {
       const tasks: WireTask[] = [];
       try {

@@ -31,17 +31,22 @@ export interface SqsConnectionOptions {
   readonly waitSeconds?: number;
 }
 
+/** SQS's largest message body (the docket inbox's own sends offload above it to S3). */
+const SQS_MESSAGE_BYTES = 256 * 1024;
+
 type OffloadedTask = WireTask & { readonly fields_ref?: { bucket: string; key: string } };
 
 /**
  * A reply's deduplication id: `reply:` and the task's id (its attempt included), up to SQS's 128
- * characters of its set, hashed when longer; `reply:` keeps it apart from docket's own ids.
+ * characters of its set, hashed when longer; the prefix keeps it apart from docket's own ids. A
+ * heartbeat's adds the time it is sent: each is a message of its own, never the reply's twin.
  */
-async function deduplicationId(task: string): Promise<string> {
-  const id = `reply:${task}`;
+async function deduplicationId(reply: WireReply): Promise<string> {
+  const prefix = reply.status === "heartbeat" ? "heartbeat" : "reply";
+  const id = `${prefix}:${reply.task.id}${reply.status === "heartbeat" ? `:${Date.now()}` : ""}`;
   if (id.length <= 128 && /^[\x21-\x7e]+$/.test(id)) return id;
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(id));
-  return `reply:${Buffer.from(digest).toString("hex")}`;
+  return `${prefix}:${Buffer.from(digest).toString("hex")}`;
 }
 
 export function sqsConnection(options: SqsConnectionOptions): Connection {
@@ -73,7 +78,7 @@ export function sqsConnection(options: SqsConnectionOptions): Connection {
           new SendMessageCommand({
             QueueUrl: task.task.reply_to,
             MessageGroupId: task.task.reply_group,
-            MessageDeduplicationId: await deduplicationId(task.task.id),
+            MessageDeduplicationId: await deduplicationId(reply),
             MessageBody: JSON.stringify(reply),
           }),
         );
@@ -94,6 +99,7 @@ export function sqsConnection(options: SqsConnectionOptions): Connection {
 
   return {
     leaseSeconds,
+    maxReplyBytes: SQS_MESSAGE_BYTES,
     async receive(max) {
       const { Messages = [] } = await sqs.send(
         new ReceiveMessageCommand({

@@ -6,8 +6,9 @@
  * finish within a grace period, and releases the rest for another worker.
  */
 import { DocketError } from "../errors.js";
-import type { JsonObject } from "../language/model.js";
+import type { Json, JsonObject } from "../language/model.js";
 import { asReply, failure, taskRef, type WireReply, type WireTask } from "../runtime/wire.js";
+import { heartbeatInterval, heartbeats } from "./heartbeat.js";
 import { type FieldsCheck, type FieldsSchema, fieldsCheck } from "./schemas.js";
 
 /** Thrown by a handler: a `critical` reply (a fault in the process), never retried. */
@@ -21,8 +22,15 @@ export interface WorkerTask {
   readonly participant: string;
   readonly attempt: number;
   readonly fields: JsonObject;
-  /** Keeps the task's lease (SQS visibility, the embedded lease) for another lease period. */
-  heartbeat(details?: JsonObject): Promise<void>;
+  /** The action's `heartbeat` in seconds, when it has one: call `heartbeat()` more often than this. */
+  readonly heartbeatSeconds?: number;
+  /**
+   * Keeps the task's lease (SQS visibility, the embedded lease) for another lease period and, for
+   * an action with `heartbeat`, tells the engine the task is alive (`details`: progress, shown on
+   * the task). Call it as often as you like: sends go at most once per quarter of the lease or
+   * heartbeat (lib/worker/heartbeat.ts).
+   */
+  heartbeat(details?: Json): Promise<void>;
   /** Aborted when the worker stops before the handler is done: the task is being released. */
   readonly signal: AbortSignal;
 }
@@ -60,6 +68,8 @@ export interface Delivery {
 export interface Connection {
   /** How long a received task stays leased, and what a heartbeat extends it by. */
   readonly leaseSeconds: number;
+  /** The largest reply it can carry, in bytes of JSON (SQS: 256 KiB a message). */
+  readonly maxReplyBytes: number;
   /**
    * Long-polls for up to `max` tasks. Not interrupted by a stop: a poll cut short could have
    * taken tasks that no one would then hold until their lease ran out; the worker gives back
@@ -122,6 +132,17 @@ async function checked(checks: Checks, task: WireTask): Promise<WireReply | unde
   return failure(taskRef(task), "critical", "BadFields", `the task's fields: ${problems.join("; ")}`);
 }
 
+/**
+ * A reply too large for the connection becomes an `error` reply saying so: sent as it is, it would
+ * be refused on every redelivery of the task, and the instance would never hear of it.
+ */
+function sized(reply: WireReply, maxBytes: number): WireReply {
+  const bytes = new TextEncoder().encode(JSON.stringify(reply)).length;
+  if (bytes <= maxBytes) return reply;
+  const text = `the reply is ${bytes} bytes, over the ${maxBytes} its connection carries: keep large data elsewhere (S3) and reply with where it is`;
+  return failure(reply.task, "error", "ReplyTooLarge", text);
+}
+
 /** A done reply whose fields break the output schema becomes an `error` reply (retried). */
 async function checkedResult(checks: Checks, reply: WireReply): Promise<WireReply> {
   if (reply.status !== "done" || !checks.output) return reply;
@@ -138,20 +159,42 @@ export function createWorker(options: WorkerOptions): Worker {
   const { input, output } = options.schemas ?? {};
   const checks: Checks = { input: input && fieldsCheck(input), output: output && fieldsCheck(output) };
 
+  /** The lease extended, and the engine told when the action has a heartbeat. */
+  function taskHeartbeats(delivery: Delivery) {
+    const { leaseSeconds } = options.connection;
+    const seconds = delivery.task.task.heartbeat;
+    const send = async (details?: Json) => {
+      const toEngine =
+        seconds === undefined
+          ? undefined
+          : delivery.reply({
+              task: taskRef(delivery.task),
+              status: "heartbeat",
+              ...(details === undefined ? {} : { details }),
+            });
+      await Promise.all([delivery.extend(leaseSeconds), toEngine]);
+    };
+    return heartbeats(send, heartbeatInterval(leaseSeconds, seconds), log);
+  }
+
   async function run(delivery: Delivery, abort: AbortController): Promise<void> {
     const { task } = delivery;
     const remembered = await options.idempotency?.get(task.task.id);
     let reply = remembered ?? (await checked(checks, task));
     if (!reply) {
+      const beats = taskHeartbeats(delivery);
       const handlerTask: WorkerTask = {
         ...taskRef(task),
+        ...(task.task.heartbeat === undefined ? {} : { heartbeatSeconds: task.task.heartbeat }),
         fields: task.fields,
         signal: abort.signal,
-        heartbeat: () => delivery.extend(options.connection.leaseSeconds),
+        heartbeat: (details) => beats.beat(details),
       };
       const [outcome] = await Promise.allSettled([(async () => options.handler(handlerTask))()]);
+      beats.close();
       if (abort.signal.aborted) return; // released already: another worker answers it
-      reply = await checkedResult(checks, replyOf(task, outcome as PromiseSettledResult<unknown>));
+      const result = await checkedResult(checks, replyOf(task, outcome as PromiseSettledResult<unknown>));
+      reply = sized(result, options.connection.maxReplyBytes);
     }
     // Kept before it is sent: a reply lost on its way is sent again from the store on redelivery;
     // and when another worker ran the task too, the one reply kept first is the one both send.

@@ -39,6 +39,8 @@ beforeAll(async () => {
   deps = makeAwsDeps(clients, resources);
   runner = new LocalRunner(deps, resources.feeds, { visibilityTimeout: 1 });
   await deps.definitions.register("review.yaml", "context: { n: 0 }\ndo: [ { action: review } ]\n");
+  const watched = "do: [ { action: { participant: review, heartbeat: 3 } } ]\n";
+  await deps.definitions.register("watched.yaml", watched);
   ticking = (async () => {
     while (running) if ((await runner.tick()) === 0) await new Promise((r) => setTimeout(r, 50));
   })();
@@ -135,6 +137,37 @@ describe("a worker over SQS", () => {
     await deps.runtime.launch({ process: "review", id: "hb-1" });
     expect((await ended("hb-1")).status).toBe("completed");
     expect(runs).toEqual(["hb-1/0.0/1"]);
+  }, 90_000);
+
+  it("keeps an action with a heartbeat alive while its worker beats, and times it out when it goes silent", async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    worker(
+      "review",
+      async (task) => {
+        await task.heartbeat({ step: 0 });
+        if (task.instance === "silent-1")
+          await sleep(9000); // silent three times its 3 s heartbeat
+        else for (let i = 1; i <= 7; i++) await sleep(1000).then(() => task.heartbeat({ step: i }));
+        return { n: 3 };
+      },
+      { concurrency: 2 },
+    );
+    await deps.runtime.launch({ process: "watched", id: "beating-1" });
+    await deps.runtime.launch({ process: "watched", id: "silent-1" });
+    const beating = await ended("beating-1");
+    expect([beating.status, beating.fault?.message]).toEqual(["completed", undefined]);
+    const silent = await ended("silent-1");
+    expect(silent.fault).toMatchObject({ code: "Timeout", node: "0.0" });
+    expect(silent.fault?.message).toMatch(/sent no heartbeat for 3 s/);
+  }, 90_000);
+
+  it("answers a reply over SQS's 256 KiB as an error, so the instance hears of it", async () => {
+    worker("review", async () => ({ blob: "x".repeat(300 * 1024) }));
+    await deps.runtime.launch({ process: "review", id: "huge-1" });
+    const snapshot = await ended("huge-1");
+    expect(snapshot.status).toBe("suspended");
+    expect(snapshot.incidents[0]?.error).toMatchObject({ code: "ReplyTooLarge" });
+    expect(snapshot.incidents[0]?.error.message).toMatch(/over the 262144 its connection carries/);
   }, 90_000);
 
   it("gives back the task it holds when stopped, for another worker", async () => {

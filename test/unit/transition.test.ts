@@ -132,7 +132,7 @@ describe("transition()", () => {
       status: "maybe",
     } as unknown as Message;
     expect(transition(definition, snapshot, noStatus, 2000).notes[0]?.reason).toMatch(
-      /status: must be one of done, critical, error, got "maybe"/,
+      /status: must be one of done, critical, error, heartbeat, got "maybe"/,
     );
     expect(() => transition(definition, undefined, bureaucratEvent, 2000)).toThrow(/malformed message/);
   });
