@@ -42,6 +42,24 @@ export class DocketError extends Error {
   }
 }
 
+/**
+ * Thrown by a participant's handler (a worker's, a participant module's): a `critical` reply, a
+ * fault in the process, never retried.
+ */
+export class CriticalError extends DocketError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = "CriticalError";
+  }
+}
+
+/**
+ * Whether a handler's error asks for a `critical` reply: by name, as a module loaded beside docket
+ * (a user's participant through tsx) may hold a CriticalError class of another copy of this file.
+ */
+export const isCriticalError = (error: unknown): error is DocketError =>
+  error instanceof Error && error.name === "CriticalError" && typeof (error as DocketError).code === "string";
+
 /** A definition (XML, YAML or JSON) that cannot be used; `problems` lists every problem found. */
 export class DefinitionError extends DocketError {
   readonly problems: readonly Problem[];

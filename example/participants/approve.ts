@@ -1,6 +1,7 @@
-/** Approves large orders up to a budget; beyond it the action fails with a critical reply. */
-export default async function approve(task: { fields: { total: number } }) {
-  if (task.fields.total > 10_000)
-    return { status: "critical", error: { code: "OverBudget", message: "no budget" } };
+import { CriticalError, type WorkerTask } from "docket/worker";
+
+/** Approves large orders up to a budget; beyond it a CriticalError faults the action. */
+export default async function approve(task: Pick<WorkerTask, "fields">) {
+  if (Number(task.fields.total) > 10_000) throw new CriticalError("OverBudget", "no budget");
   return { approved_by: "finance-bot" };
 }

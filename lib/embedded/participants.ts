@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
+import { isCriticalError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import { asReply, failure, type WireReply, type WireTask } from "../runtime/wire.js";
 import type { FieldType, ParticipantSpec } from "./config.js";
@@ -240,6 +241,7 @@ export async function runParticipant(spec: ParticipantSpec, task: WireTask): Pro
     }
   } catch (error) {
     const code = isObject(error) && typeof error.code === "string" ? error.code : "ParticipantError";
-    return failure(task.task, "error", code, error instanceof Error ? error.message : String(error));
+    const status = isCriticalError(error) ? "critical" : "error";
+    return failure(task.task, status, code, error instanceof Error ? error.message : String(error));
   }
 }

@@ -219,10 +219,14 @@ const SEQUENTIAL = new Set(["process", "sequence", "case", "while", "foreach"]);
 const flowOf = (node: FlowNode): readonly FlowNode[] =>
   node.kind === "switch" ? node.cases : childrenOf(node);
 
-/** Whether a node or anything it holds (its fault handlers included) has a state. */
+/**
+ * Whether a node or anything it holds (its fault handlers included) has a state, once what it
+ * holds is summarized: a held node with a state of its own then stands for all beneath it, so one
+ * level is looked at, not the whole subtree (which made the summary quadratic in the depth).
+ */
 function reached(node: FlowNode, states: Record<string, NodeState>): boolean {
   if (states[node.id]) return true;
-  return [...flowOf(node), ...handlersOf(node)].some((child) => reached(child, states));
+  return [...flowOf(node), ...handlersOf(node)].some((child) => states[child.id] !== undefined);
 }
 
 /** A node's fault handlers' activities. */
@@ -267,8 +271,14 @@ function fill(node: FlowNode, states: Record<string, NodeState>, finished: boole
     states[`${node.id}/join`] = "done";
   const children = flowOf(node);
   const inOrder = SEQUENTIAL.has(node.kind) && !(node.kind === "foreach" && node.parallel);
+  // Summarized, so a child with anything reached beneath it has a state; filling one child sets
+  // states only beneath it, so the last reached child is found once, before the loop.
+  let lastReached = -1;
   children.forEach((child, i) => {
-    const later = children.slice(i + 1).some((next) => reached(next, states));
+    if (states[child.id] !== undefined) lastReached = i;
+  });
+  children.forEach((child, i) => {
+    const later = i < lastReached;
     const previousDone = i === 0 || states[children[i - 1]?.id ?? ""] === "done";
     // A loop's body may have run no time at all: only a later sibling's trace tells.
     const ranThrough = done && previousDone && node.kind !== "while" && node.kind !== "foreach";

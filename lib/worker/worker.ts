@@ -5,14 +5,13 @@
  * once: the engine ignores the second). On stop it takes no more tasks, lets the ones it holds
  * finish within a grace period, and releases the rest for another worker.
  */
-import { DocketError } from "../errors.js";
+import { DocketError, isCriticalError } from "../errors.js";
 import type { Json, JsonObject } from "../language/model.js";
 import { asReply, failure, taskRef, type WireReply, type WireTask } from "../runtime/wire.js";
 import { heartbeatInterval, heartbeats } from "./heartbeat.js";
 import { type FieldsCheck, type FieldsSchema, fieldsCheck } from "./schemas.js";
 
-/** Thrown by a handler: a `critical` reply (a fault in the process), never retried. */
-export class CriticalError extends DocketError {}
+export { CriticalError } from "../errors.js";
 
 /** A task as a handler sees it. */
 export interface WorkerTask {
@@ -115,7 +114,7 @@ const message = (error: unknown) => (error instanceof Error ? error.message : St
 function replyOf(task: WireTask, outcome: PromiseSettledResult<unknown>): WireReply {
   if (outcome.status === "fulfilled") return asReply(task, outcome.value ?? {});
   const error = outcome.reason;
-  if (error instanceof CriticalError) return failure(taskRef(task), "critical", error.code, error.message);
+  if (isCriticalError(error)) return failure(taskRef(task), "critical", error.code, error.message);
   const code = error instanceof DocketError ? error.code : error instanceof Error ? error.name : "Error";
   return failure(taskRef(task), "error", code, message(error));
 }

@@ -49,6 +49,30 @@ describe("participant modules in a user's own project", () => {
     expect(await run(dir)).toMatchObject({ status: "completed", context: { c: 20, d: true } });
   });
 
+  it("a module throwing a CriticalError (of any copy of docket/worker: by its name) faults the action", async () => {
+    const dir = userProject("module", {
+      "definitions/flow.yaml": flow("strict"),
+      "participants/strict.js": [
+        'class CriticalError extends Error { constructor(code, message) { super(message); this.name = "CriticalError"; this.code = code; } }',
+        'export default async () => { throw new CriticalError("OverBudget", "no budget"); };',
+        "",
+      ].join("\n"),
+    });
+    const engine = await open({ ...loadConfig(undefined, dir), database: ":memory:" });
+    try {
+      const snapshot = await engine.settleInstance(
+        await engine.launch({ process: "flow", fields: { n: 2 } }),
+      );
+      expect([snapshot?.status, snapshot?.fault?.code, snapshot?.fault?.message]).toEqual([
+        "faulted",
+        "OverBudget",
+        "no budget",
+      ]);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it("an ES module .js in a type: module project", async () => {
     const dir = userProject("module", {
       "definitions/flow.yaml": flow("esm"),

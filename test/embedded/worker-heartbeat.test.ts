@@ -68,9 +68,10 @@ describe("heartbeats the engine hears", () => {
         await sleep(200);
         await task.heartbeat({ done: i });
         if (i === 10)
-          seen = await until(
-            async () => (await activeTask(task.instance))?.details && activeTask(task.instance),
-          );
+          seen = await until(async () => {
+            const active = await activeTask(task.instance);
+            return active?.details === undefined ? undefined : active;
+          });
       }
       return { crunched: true };
     });

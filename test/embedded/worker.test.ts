@@ -22,6 +22,8 @@ import {
 } from "../../lib/worker/index.js";
 import { open, project, until } from "./helpers.js";
 
+/** `npm run soak` (DOCKET_SCALE set): the heartbeat test at full length. */
+const FULL_SCALE = process.env.DOCKET_SCALE !== undefined;
 let engine: EmbeddedEngine;
 let server: Server;
 let url: string;
@@ -119,27 +121,35 @@ describe("a worker over docket serve", () => {
   });
 
   it("keeps a task past its lease with heartbeats, so no other worker runs it", async () => {
+    // 2.4 s against a 1 s lease; `npm run soak`: 3 minutes against 1 minute, a heartbeat every 15 s.
+    const { lease, beats, every } = FULL_SCALE
+      ? { lease: 60, beats: 12, every: 15_000 }
+      : { lease: 1, beats: 6, every: 400 };
     const runs: string[] = [];
     const slow = async (task: Parameters<Handler>[0]) => {
       runs.push(task.id);
-      for (let i = 0; i < 6; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 400));
+      for (let i = 0; i < beats; i++) {
+        await new Promise((resolve) => setTimeout(resolve, every));
         await task.heartbeat();
       }
       return { n: 1 };
     };
     const first = worker(slow, {
-      connection: httpConnection({ url, participant: "work", leaseSeconds: 1, waitSeconds: 1 }),
+      connection: httpConnection({ url, participant: "work", leaseSeconds: lease, waitSeconds: 1 }),
     });
     await launch("h-1");
     await until(() => runs.length === 1 || undefined);
     const second = worker(slow, {
-      connection: httpConnection({ url, participant: "work", leaseSeconds: 1, waitSeconds: 1 }),
+      connection: httpConnection({ url, participant: "work", leaseSeconds: lease, waitSeconds: 1 }),
     });
-    expect((await ended("h-1")).status).toBe("completed");
+    const snapshot = await until(async () => {
+      const loaded = await statusOf("h-1");
+      return loaded && loaded.status !== "running" ? loaded : undefined;
+    }, beats * every + 15_000);
+    expect(snapshot.status).toBe("completed");
     expect(runs).toEqual(["h-1/0.0/1"]);
     await Promise.all([first.stop(), second.stop()]);
-  });
+  }, 300_000);
 
   it("gives back the task it holds when stopped, and another worker answers it", async () => {
     let release: () => void = () => undefined;

@@ -1,9 +1,9 @@
 /**
  * The worker SDK over SQS (lib/worker/sqs.ts) on the emulator, the handlers run by the LocalRunner:
  * a participant's own queue, fields offloaded to S3, concurrency, a heartbeat keeping a task past
- * its visibility, a stop in the middle of a task giving it back. (Not here: two participants'
- * workers on the shared default queue. moto's long poll does not hand a waiting receive a message
- * that became visible again during it, so there the same worker takes another's task every time.)
+ * its visibility, a stop in the middle of a task giving it back, two participants' workers on the
+ * shared default queue (with 1 s polls: moto's long poll does not hand a waiting receive a message
+ * that became visible again during it).
  */
 
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
@@ -25,6 +25,8 @@ import { emulatorClients } from "./emulator.js";
 import { provisioning } from "./roles.js";
 
 const clients = emulatorClients(inject("endpoint"));
+/** `npm run soak` (DOCKET_SCALE set): the heartbeat test at full length. */
+const FULL_SCALE = process.env.DOCKET_SCALE !== undefined;
 let resources: Provisioned;
 let deps: AwsDeps;
 let runner: LocalRunner;
@@ -41,6 +43,7 @@ beforeAll(async () => {
   await deps.definitions.register("review.yaml", "context: { n: 0 }\ndo: [ { action: review } ]\n");
   const watched = "do: [ { action: { participant: review, heartbeat: 3 } } ]\n";
   await deps.definitions.register("watched.yaml", watched);
+  await deps.definitions.register("pair.yaml", "do: [ { action: alpha }, { action: beta } ]\n");
   ticking = (async () => {
     while (running) if ((await runner.tick()) === 0) await new Promise((r) => setTimeout(r, 50));
   })();
@@ -122,22 +125,26 @@ describe("a worker over SQS", () => {
   }, 90_000);
 
   it("keeps a task past its visibility with heartbeats, so a second worker never runs it", async () => {
+    // 5 s of work against a 3 s visibility, a heartbeat each second (2 s to spare on a busy
+    // emulator); `npm run soak`: 3 minutes against 1 minute, a heartbeat every 15 s.
+    const { lease, beats, every } = FULL_SCALE
+      ? { lease: 60, beats: 12, every: 15_000 }
+      : { lease: 3, beats: 5, every: 1000 };
     const runs: string[] = [];
     const slow: Handler = async (task) => {
       runs.push(task.id);
-      // 5 s of work against a 3 s visibility, a heartbeat each second (2 s to spare on a busy emulator).
-      for (let i = 0; i < 5; i++) {
-        await new Promise((r) => setTimeout(r, 1000));
+      for (let i = 0; i < beats; i++) {
+        await new Promise((r) => setTimeout(r, every));
         await task.heartbeat();
       }
       return { n: 2 };
     };
-    worker("review", slow, { lease: 3 });
-    worker("review", slow, { lease: 3 });
+    worker("review", slow, { lease });
+    worker("review", slow, { lease });
     await deps.runtime.launch({ process: "review", id: "hb-1" });
-    expect((await ended("hb-1")).status).toBe("completed");
+    expect((await ended("hb-1", beats * every + 30_000)).status).toBe("completed");
     expect(runs).toEqual(["hb-1/0.0/1"]);
-  }, 90_000);
+  }, 300_000);
 
   it("keeps an action with a heartbeat alive while its worker beats, and times it out when it goes silent", async () => {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -168,6 +175,22 @@ describe("a worker over SQS", () => {
     expect(snapshot.status).toBe("suspended");
     expect(snapshot.incidents[0]?.error).toMatchObject({ code: "ReplyTooLarge" });
     expect(snapshot.incidents[0]?.error.message).toMatch(/over the 262144 its connection carries/);
+  }, 90_000);
+
+  it("shares the default task queue between two participants' workers, each running only its own tasks", async () => {
+    const ran: Record<string, string[]> = { alpha: [], beta: [] };
+    const handler =
+      (name: string): Handler =>
+      async (task) => {
+        ran[name]?.push(task.participant);
+        return { [name]: true };
+      };
+    worker("alpha", handler("alpha"));
+    worker("beta", handler("beta"));
+    const ids = ["pair-1", "pair-2", "pair-3"];
+    for (const id of ids) await deps.runtime.launch({ process: "pair", id });
+    for (const id of ids) expect((await ended(id, 60_000)).status).toBe("completed");
+    expect(ran).toEqual({ alpha: ["alpha", "alpha", "alpha"], beta: ["beta", "beta", "beta"] });
   }, 90_000);
 
   it("gives back the task it holds when stopped, for another worker", async () => {
