@@ -42,6 +42,9 @@ export class DocketError extends Error {
   }
 }
 
+/** Marks a CriticalError (and its subclasses, whatever their name) across copies of this file. */
+const CRITICAL = Symbol.for("docket.CriticalError");
+
 /**
  * Thrown by a participant's handler (a worker's, a participant module's): a `critical` reply, a
  * fault in the process, never retried.
@@ -50,15 +53,19 @@ export class CriticalError extends DocketError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = "CriticalError";
+    Object.defineProperty(this, CRITICAL, { value: true });
   }
 }
 
 /**
- * Whether a handler's error asks for a `critical` reply: by name, as a module loaded beside docket
- * (a user's participant through tsx) may hold a CriticalError class of another copy of this file.
+ * Whether a handler's error asks for a `critical` reply: by a registered symbol or the name, not
+ * by class, as a module loaded beside docket (a user's participant through tsx) may hold a
+ * CriticalError class of another copy of this file.
  */
 export const isCriticalError = (error: unknown): error is DocketError =>
-  error instanceof Error && error.name === "CriticalError" && typeof (error as DocketError).code === "string";
+  error instanceof Error &&
+  ((error as unknown as Record<symbol, unknown>)[CRITICAL] === true || error.name === "CriticalError") &&
+  typeof (error as DocketError).code === "string";
 
 /** A definition (XML, YAML or JSON) that cannot be used; `problems` lists every problem found. */
 export class DefinitionError extends DocketError {

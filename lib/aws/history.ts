@@ -21,6 +21,8 @@ export interface Step {
   kind?: "note" | "sent";
   /** The inbox delivery that was applied (see Runtime.apply). */
   delivery?: string;
+  /** The semantics version the step was applied under; absent on steps written before it was kept: 1. */
+  semantics?: number;
 }
 
 const STEP_DIGITS = 12;
@@ -116,6 +118,7 @@ export async function stepItem(
     ...(record.notes.length ? { notes: await payloads.put(JSON.stringify(record.notes), scope) } : {}),
     ...(next.outbox.length ? {} : { sent: true }),
     ...(next.delivery === undefined ? {} : { delivery: next.delivery }),
+    semantics: next.snapshot.semantics,
   };
 }
 

@@ -10,7 +10,7 @@
  *   commands: the outbox, until the step is marked sent.
  */
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { transition } from "../engine/index.js";
+import { transition, upgradeSnapshot } from "../engine/index.js";
 import type { Command, InstanceStatus, Message, Snapshot } from "../engine/types.js";
 import { ConflictError, EngineError } from "../errors.js";
 import {
@@ -90,7 +90,7 @@ export class DynamoInstanceStore implements InstanceStore {
     if (!Item) return undefined;
     const head = Item as Head;
     // Kept, so the next save knows when the head is due (not rewriting it on this process's first step).
-    const snapshot = JSON.parse(await this.payloads.get(head.snapshot)) as Snapshot;
+    const snapshot = upgradeSnapshot(JSON.parse(await this.payloads.get(head.snapshot)));
     return keepNewest(this.heads, id, { head, snapshot }, HEAD_CACHE);
   }
 
@@ -159,7 +159,8 @@ export class DynamoInstanceStore implements InstanceStore {
     const messages = await Promise.all(steps.map((step) => this.payloads.get(step.message)));
     for (const [i, step] of steps.entries()) {
       const message = JSON.parse(messages[i] as string) as Message;
-      ({ snapshot, commands } = transition(definition, snapshot, message, step.at));
+      // Under the rules it was applied under: a docket upgraded since replays it as it was written.
+      ({ snapshot, commands } = transition(definition, snapshot, message, step.at, step.semantics ?? 1));
     }
     const last = steps[steps.length - 1] as Step;
     return {

@@ -1,6 +1,7 @@
 /** InstanceStore on SQLite: the snapshot, its outbox and a history record written in one transaction. */
 
-import type { Command, InstanceStatus, Snapshot } from "../engine/types.js";
+import { upgradeSnapshot } from "../engine/semantics.js";
+import type { Command, InstanceStatus } from "../engine/types.js";
 import { ConflictError } from "../errors.js";
 import {
   checkStateSize,
@@ -98,7 +99,7 @@ export class SqliteInstanceStore implements InstanceStore {
     const row = this.statements.load.get(id);
     if (!row) return undefined;
     const stored = {
-      snapshot: JSON.parse(row.snapshot) as Snapshot,
+      snapshot: upgradeSnapshot(JSON.parse(row.snapshot)),
       version: row.version,
       outbox: JSON.parse(row.outbox) as Command[],
       definition: row.definition,

@@ -10,6 +10,7 @@ import type {
   JsonObject,
 } from "../language/model.js";
 import type { Machine } from "./machine.js";
+import { MAX_BACKOFF_S } from "./semantics.js";
 import type { ActionState, ChildProcess } from "./types.js";
 import { raise } from "./unwind.js";
 
@@ -55,11 +56,14 @@ export function startTaskTimers(m: Machine, path: string, node: ActionNode, stat
   return { ...state, ...(timer ? { timer } : {}), ...(beat ? { beat } : {}) };
 }
 
-/** Cancels an action's timers (timeout, heartbeat, backoff) and returns its state without them. */
+/**
+ * Cancels an action's timers (timeout, heartbeat, backoff) and returns its state without them, nor
+ * the last heartbeat's time and details: they were the attempt's, which is over.
+ */
 export function stopTaskTimers(m: Machine, state: ActionState): ActionState {
   if (state.timer) m.emit({ type: "cancel-timer", timer: state.timer });
   if (state.beat) m.emit({ type: "cancel-timer", timer: state.beat });
-  const { timer: _timer, beat: _beat, ...rest } = state;
+  const { timer: _timer, beat: _beat, heard: _heard, details: _details, ...rest } = state;
   return rest;
 }
 
@@ -109,7 +113,9 @@ export function retryLater(
     return;
   }
   const state = m.nodes.get(path);
-  const timer = startTimer(m, path, node.backoff * 2 ** (tries - 1));
+  const doubled = node.backoff * 2 ** (tries - 1);
+  const wait = m.semantics >= 2 ? Math.min(doubled, Math.max(node.backoff, MAX_BACKOFF_S)) : doubled;
+  const timer = startTimer(m, path, wait);
   if (state?.k === "action") m.nodes.set(path, { ...state, tries, wait: "backoff", timer });
 }
 

@@ -5,11 +5,14 @@
 import type { Problem } from "../errors.js";
 import type { Definition } from "../language/model.js";
 import { indexDefinition, staticPath } from "../language/validate.js";
+import { utf8Length } from "../language/xml.js";
 import type { Message, ReplyMessage, Snapshot } from "./types.js";
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value);
 const STATUSES = ["done", "critical", "error", "heartbeat"];
+/** A heartbeat's details live in the snapshot until the reply: a progress note, not a payload. */
+export const MAX_DETAILS_BYTES = 64 * 1024;
 const ACTIONS = ["pause", "resume", "cancel", "retry", "skip", "fail"];
 const CHILD_STATUSES = ["completed", "faulted", "canceled"];
 
@@ -44,6 +47,14 @@ const CHECKS: Record<Message["type"], Check> = {
       add("status", `must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(m.status)}`);
     obj(m, "fields", add);
     obj(m, "error", add);
+    if (m.details !== undefined) {
+      const bytes = utf8Length(JSON.stringify(m.details));
+      if (bytes > MAX_DETAILS_BYTES)
+        add(
+          "details",
+          `is ${bytes} bytes; a heartbeat's details are kept on the task, at most ${MAX_DETAILS_BYTES} bytes`,
+        );
+    }
   },
   timer: (m, add) => {
     str(m, "node", add);
@@ -79,9 +90,10 @@ function isWellFormedReply(m: Record<string, unknown>): boolean {
     task.node !== "" &&
     Number.isInteger(task.attempt) &&
     (task.attempt as number) >= 1 &&
-    (m.status === "done" || m.status === "critical" || m.status === "error") &&
+    (m.status === "done" || m.status === "critical" || m.status === "error" || m.status === "heartbeat") &&
     (m.fields === undefined || isObject(m.fields)) &&
-    (m.error === undefined || isObject(m.error))
+    (m.error === undefined || isObject(m.error)) &&
+    m.details === undefined
   );
 }
 

@@ -110,6 +110,8 @@ export class Machine {
     readonly definition: Definition,
     snapshot: Snapshot,
     readonly now: number,
+    /** The rules this step is applied under (semantics.ts). */
+    readonly semantics: number,
   ) {
     this.id = snapshot.id;
     this.process = snapshot.process;
@@ -133,7 +135,8 @@ export class Machine {
   toSnapshot(): Snapshot {
     // Built field by field (no conditional spreads): this runs on every step.
     const snapshot: { -readonly [K in keyof Snapshot]: Snapshot[K] } = {
-      format: 1,
+      format: 2,
+      semantics: this.semantics,
       id: this.id,
       process: this.process,
       version: this.version,

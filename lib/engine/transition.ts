@@ -9,6 +9,7 @@ import { checkMessage } from "./check.js";
 import { run } from "./flow.js";
 import { Machine } from "./machine.js";
 import { applyChild, applyEvent, applyOperator, applyReply, applyTimer } from "./messages.js";
+import { checkSemantics, SEMANTICS, upgradeSnapshot } from "./semantics.js";
 import {
   FINAL_STATUSES,
   type LaunchMessage,
@@ -24,12 +25,18 @@ function unchanged(snapshot: Snapshot, note: Note): TransitionResult {
 }
 
 /** The snapshot a launch starts from: the root scope's defaults with the launch fields over them. */
-export function created(definition: Definition, message: LaunchMessage, now: number): Snapshot {
+export function created(
+  definition: Definition,
+  message: LaunchMessage,
+  now: number,
+  semantics = SEMANTICS,
+): Snapshot {
   const root: JsonObject = {};
   for (const property of definition.root.scope.properties) root[property.name] = property.value;
   Object.assign(root, message.fields);
   return {
     format: SNAPSHOT_FORMAT,
+    semantics,
     id: message.instance,
     process: message.process ?? definition.name,
     version: message.version ?? "unversioned",
@@ -49,12 +56,25 @@ export function created(definition: Definition, message: LaunchMessage, now: num
   };
 }
 
+/**
+ * `semantics`: the rules to apply the message under (semantics.ts): the newest for a new step, the
+ * one a stored step recorded when it is replayed.
+ */
 export function transition(
   definition: Definition,
-  snapshot: Snapshot | undefined,
+  stored: Snapshot | undefined,
   message: Message,
   now: number,
+  semantics = SEMANTICS,
 ): TransitionResult {
+  checkSemantics(stored?.id ?? "", semantics);
+  const snapshot = stored && stored.format !== SNAPSHOT_FORMAT ? upgradeSnapshot(stored) : stored;
+  // Rules only move forward: a docket older than the one that last stepped the instance must not.
+  if (snapshot && snapshot.semantics > semantics)
+    throw new EngineError(
+      "SemanticsVersion",
+      `instance ${snapshot.id} was last stepped under semantics ${snapshot.semantics}; this step would apply ${semantics}: deploy the newer docket`,
+    );
   const problems = checkMessage(message);
   if (problems.length) {
     const reason = `malformed message: ${problems.map(formatProblem).join("; ")}`;
@@ -69,15 +89,18 @@ export function transition(
       });
   } else if (!snapshot) {
     throw new EngineError("NoInstance", `a ${message.type} message needs an instance; launch it first`);
-  } else if (snapshot.format !== SNAPSHOT_FORMAT) {
-    throw new EngineError("SnapshotFormat", `snapshot format ${snapshot.format} is not ${SNAPSHOT_FORMAT}`);
   } else if (FINAL_STATUSES.includes(snapshot.status)) {
     return unchanged(snapshot, {
       kind: "ignored",
       reason: `instance ${snapshot.id} is ${snapshot.status}; the ${message.type} message changes nothing`,
     });
   }
-  const m = new Machine(definition, snapshot ?? created(definition, message as LaunchMessage, now), now);
+  const m = new Machine(
+    definition,
+    snapshot ?? created(definition, message as LaunchMessage, now, semantics),
+    now,
+    semantics,
+  );
   m.steps += 1;
   if (!applyMessage(m, message) && snapshot) return { snapshot, commands: [], notes: m.notes };
   run(m);

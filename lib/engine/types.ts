@@ -4,7 +4,8 @@
  */
 import type { Json, JsonObject, ProcessRef } from "../language/model.js";
 
-export const SNAPSHOT_FORMAT = 1;
+/** See semantics.ts for each format and the upgrades between them. */
+export const SNAPSHOT_FORMAT = 2;
 
 export type InstanceStatus = "running" | "suspended" | "completed" | "faulted" | "canceled";
 export const FINAL_STATUSES: readonly InstanceStatus[] = ["completed", "faulted", "canceled"];
@@ -86,6 +87,8 @@ export type ActionState = Extract<NodeState, { readonly k: "action" }>;
 
 export interface Snapshot {
   readonly format: typeof SNAPSHOT_FORMAT;
+  /** The interpreter's semantics version its last step was applied under (semantics.ts). */
+  readonly semantics: number;
   readonly id: string;
   readonly process: string;
   /** The definition version the instance is pinned to. */

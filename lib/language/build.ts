@@ -48,6 +48,9 @@ export function makeDuration(
   const seconds = parseDuration(value);
   if (seconds === undefined)
     problems.add(`${what} ${JSON.stringify(value)} is not a duration; use ${DURATION_HELP}`, pos, path);
+  // A heartbeat of nothing would time every task out as it is sent.
+  else if (what === "heartbeat" && seconds <= 0)
+    problems.add(`heartbeat ${JSON.stringify(value)} must be longer than zero`, pos, path);
   return seconds;
 }
 

@@ -47,6 +47,8 @@ export interface RuntimeDeps {
   readonly maxMessageBytes?: number;
   /** Hears of each message applied or ignored (metrics); what it throws never fails a step. */
   readonly observer?: RuntimeObserver;
+  /** The interpreter's rules new steps are applied under; default the newest (engine/semantics.ts). */
+  readonly semantics?: number;
 }
 
 export interface LaunchRequest {
@@ -174,7 +176,7 @@ export class Runtime {
     const now = clock.now();
     let result: TransitionResult;
     try {
-      result = transition(definition, loaded?.snapshot, message, now);
+      result = transition(definition, loaded?.snapshot, message, now, this.deps.semantics);
     } catch (error) {
       if (error instanceof EngineError && !loaded) return "no-instance";
       throw error;

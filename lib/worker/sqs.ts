@@ -29,6 +29,8 @@ export interface SqsConnectionOptions {
   readonly leaseSeconds?: number;
   /** Seconds a receive waits for a task (a stop waits for it to end); default 20, SQS's most. */
   readonly waitSeconds?: number;
+  /** The largest reply sent as it is (bytes of JSON); default SQS's 256 KiB. */
+  readonly maxReplyBytes?: number;
 }
 
 /** SQS's largest message body (the docket inbox's own sends offload above it to S3). */
@@ -99,7 +101,7 @@ export function sqsConnection(options: SqsConnectionOptions): Connection {
 
   return {
     leaseSeconds,
-    maxReplyBytes: SQS_MESSAGE_BYTES,
+    maxReplyBytes: options.maxReplyBytes ?? SQS_MESSAGE_BYTES,
     async receive(max) {
       const { Messages = [] } = await sqs.send(
         new ReceiveMessageCommand({

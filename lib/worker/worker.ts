@@ -8,7 +8,7 @@
 import { DocketError, isCriticalError } from "../errors.js";
 import type { Json, JsonObject } from "../language/model.js";
 import { asReply, failure, taskRef, type WireReply, type WireTask } from "../runtime/wire.js";
-import { heartbeatInterval, heartbeats } from "./heartbeat.js";
+import { type Heartbeats, quarterOf, throttled, together } from "./heartbeat.js";
 import { type FieldsCheck, type FieldsSchema, fieldsCheck } from "./schemas.js";
 
 export { CriticalError } from "../errors.js";
@@ -26,8 +26,8 @@ export interface WorkerTask {
   /**
    * Keeps the task's lease (SQS visibility, the embedded lease) for another lease period and, for
    * an action with `heartbeat`, tells the engine the task is alive (`details`: progress, shown on
-   * the task). Call it as often as you like: sends go at most once per quarter of the lease or
-   * heartbeat (lib/worker/heartbeat.ts).
+   * the task). Call it as often as you like: each goes at most once per quarter of the lease, or
+   * of the heartbeat (lib/worker/heartbeat.ts). Never rejects: a failed send is logged.
    */
   heartbeat(details?: Json): Promise<void>;
   /** Aborted when the worker stops before the handler is done: the task is being released. */
@@ -158,22 +158,16 @@ export function createWorker(options: WorkerOptions): Worker {
   const { input, output } = options.schemas ?? {};
   const checks: Checks = { input: input && fieldsCheck(input), output: output && fieldsCheck(output) };
 
-  /** The lease extended, and the engine told when the action has a heartbeat. */
-  function taskHeartbeats(delivery: Delivery) {
+  /** The lease extended, and the engine told when the action has a heartbeat (each throttled). */
+  function taskHeartbeats(delivery: Delivery): Heartbeats {
     const { leaseSeconds } = options.connection;
+    const lease = throttled(() => delivery.extend(leaseSeconds), quarterOf(leaseSeconds), log);
     const seconds = delivery.task.task.heartbeat;
-    const send = async (details?: Json) => {
-      const toEngine =
-        seconds === undefined
-          ? undefined
-          : delivery.reply({
-              task: taskRef(delivery.task),
-              status: "heartbeat",
-              ...(details === undefined ? {} : { details }),
-            });
-      await Promise.all([delivery.extend(leaseSeconds), toEngine]);
-    };
-    return heartbeats(send, heartbeatInterval(leaseSeconds, seconds), log);
+    if (seconds === undefined) return lease;
+    const task = taskRef(delivery.task);
+    const toEngine = (details?: Json) =>
+      delivery.reply({ task, status: "heartbeat", ...(details === undefined ? {} : { details }) });
+    return together([lease, throttled(toEngine, quarterOf(seconds), log)]);
   }
 
   async function run(delivery: Delivery, abort: AbortController): Promise<void> {
@@ -182,6 +176,8 @@ export function createWorker(options: WorkerOptions): Worker {
     let reply = remembered ?? (await checked(checks, task));
     if (!reply) {
       const beats = taskHeartbeats(delivery);
+      // A released task is another worker's: its lease and the engine hear no more from this one.
+      abort.signal.addEventListener("abort", () => void beats.close(), { once: true });
       const handlerTask: WorkerTask = {
         ...taskRef(task),
         ...(task.task.heartbeat === undefined ? {} : { heartbeatSeconds: task.task.heartbeat }),
@@ -190,7 +186,9 @@ export function createWorker(options: WorkerOptions): Worker {
         heartbeat: (details) => beats.beat(details),
       };
       const [outcome] = await Promise.allSettled([(async () => options.handler(handlerTask))()]);
-      beats.close();
+      // No heartbeat may follow the reply (on a FIFO group it would land after it), nor extend a
+      // lease on a deleted message: the one under way is waited for.
+      await beats.close();
       if (abort.signal.aborted) return; // released already: another worker answers it
       const result = await checkedResult(checks, replyOf(task, outcome as PromiseSettledResult<unknown>));
       reply = sized(result, options.connection.maxReplyBytes);

@@ -22,8 +22,8 @@ import {
 } from "../../lib/worker/index.js";
 import { open, project, until } from "./helpers.js";
 
-/** `npm run soak` (DOCKET_SCALE set): the heartbeat test at full length. */
-const FULL_SCALE = process.env.DOCKET_SCALE !== undefined;
+/** `npm run soak:workers` (DOCKET_WORKER_SOAK=1): the heartbeat test at full length. */
+const FULL_SCALE = process.env.DOCKET_WORKER_SOAK === "1";
 let engine: EmbeddedEngine;
 let server: Server;
 let url: string;
@@ -142,10 +142,13 @@ describe("a worker over docket serve", () => {
     const second = worker(slow, {
       connection: httpConnection({ url, participant: "work", leaseSeconds: lease, waitSeconds: 1 }),
     });
-    const snapshot = await until(async () => {
-      const loaded = await statusOf("h-1");
-      return loaded && loaded.status !== "running" ? loaded : undefined;
-    }, beats * every + 15_000);
+    const snapshot = await until(
+      async () => {
+        const loaded = await statusOf("h-1");
+        return loaded && loaded.status !== "running" ? loaded : undefined;
+      },
+      beats * every + 15_000,
+    );
     expect(snapshot.status).toBe("completed");
     expect(runs).toEqual(["h-1/0.0/1"]);
     await Promise.all([first.stop(), second.stop()]);

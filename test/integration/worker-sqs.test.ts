@@ -25,8 +25,8 @@ import { emulatorClients } from "./emulator.js";
 import { provisioning } from "./roles.js";
 
 const clients = emulatorClients(inject("endpoint"));
-/** `npm run soak` (DOCKET_SCALE set): the heartbeat test at full length. */
-const FULL_SCALE = process.env.DOCKET_SCALE !== undefined;
+/** `npm run soak:workers` (DOCKET_WORKER_SOAK=1): the heartbeat test at full length. */
+const FULL_SCALE = process.env.DOCKET_WORKER_SOAK === "1";
 let resources: Provisioned;
 let deps: AwsDeps;
 let runner: LocalRunner;

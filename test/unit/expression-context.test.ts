@@ -5,7 +5,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { run } from "../../lib/engine/flow.js";
-import { type Message, rootContext, type TaskCommand, transition } from "../../lib/engine/index.js";
+import {
+  type Message,
+  rootContext,
+  SEMANTICS,
+  type TaskCommand,
+  transition,
+} from "../../lib/engine/index.js";
 import { Machine } from "../../lib/engine/machine.js";
 import { created } from "../../lib/engine/transition.js";
 import { readDefinition } from "../../lib/language/index.js";
@@ -33,7 +39,7 @@ do:
 /** Runs a launch of `definition` as transition() would, keeping the machine to look into. */
 function launched(definition: ReturnType<typeof loop>, root: JsonObject): Machine {
   const snapshot = created(definition, { type: "launch", instance: "i", fields: root }, 0);
-  const m = new Machine(definition, snapshot, 0);
+  const m = new Machine(definition, snapshot, 0, SEMANTICS);
   m.start("0");
   run(m);
   return m;

@@ -172,3 +172,16 @@ describe("process names", () => {
     expect(processNameFromKey("./order.yaml")).toBe("order");
   });
 });
+
+describe("an action's heartbeat", () => {
+  it("is read in seconds from XML and YAML alike", () => {
+    const xml = readDefinition('<process name="p"><action participant="a" heartbeat="PT1M"/></process>', {
+      file: "p.xml",
+    });
+    const yaml = readDefinition("do:\n  - action: { participant: a, heartbeat: PT1M }\n", { file: "p.yaml" });
+    for (const definition of [xml, yaml]) {
+      const [action] = definition.root.children;
+      expect(action?.kind === "action" && action.heartbeat).toBe(60);
+    }
+  });
+});
