@@ -28,6 +28,8 @@ export interface EngineOptions {
   readonly log?: (line: string) => void;
   /** Wraps the advance loop's ports to inject faults (the soak and its tests); never in production. */
   readonly faults?: FaultInjector;
+  /** The interpreter's rules new steps are applied under; default the newest (an older one: upgrade tests). */
+  readonly semantics?: number;
 }
 
 export class EmbeddedEngine {
@@ -67,6 +69,7 @@ export class EmbeddedEngine {
       sendsCommitWithState: true,
       // Told of each step, for `docket serve`'s change feed (the console's live view).
       observer: { stepObserved: (step) => this.queues.emit("step", step) },
+      ...(options.semantics === undefined ? {} : { semantics: options.semantics }),
     });
     // Each console open on `docket serve` listens for steps: no limit to warn at.
     this.queues.setMaxListeners(0);
