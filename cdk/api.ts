@@ -27,6 +27,7 @@ import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { STATUS_INDEX } from "../lib/aws/listing.js";
+import { DEFINITION_INDEX } from "../lib/aws/table.js";
 
 /** The stack output naming the API's URL (what `docket` clients look up). */
 export const API_URL_OUTPUT = "ApiUrl";
@@ -128,6 +129,13 @@ export class DocketApi extends Construct {
  */
 export const API_BATCH_WRITE_KEYS: readonly string[] = ["I#*", "E#*"];
 
+/**
+ * The partition keys of the definitions' items the api function may update, delete or check in a
+ * transaction (lib/aws/versions.ts): a process's `latest` and versions (`P#…`), its catalogue
+ * entry (`CATALOGUE`), and a deleted version's source (`D#…`).
+ */
+export const API_DEFINITION_WRITE_KEYS: readonly string[] = ["P#*", "CATALOGUE", "D#*"];
+
 /** A condition allowing a write only when every item's partition key is like one of `patterns`. */
 const partitions = (patterns: readonly string[]) => ({
   "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [...patterns] },
@@ -145,7 +153,10 @@ export interface ApiResources {
 
 /**
  * The api function's grants, each for an operation:
- * - GetItem and Query on the table and the status index: show, history, diagram, list, definitions;
+ * - GetItem and Query on the table, the status index and the definition index: show, history,
+ *   diagram, list, definitions (with the instances pinned to each version);
+ * - UpdateItem, DeleteItem and ConditionCheckItem only on definitions' keys (`P#…`, `CATALOGUE`,
+ *   `D#…`): moving a process's latest version back, deleting a version (transactions);
  * - BatchWriteItem on the table, only on instance keys (`I#…`) and event buffer keys (`E#…`):
  *   delete removes an instance's items in batches, its steps, notes, markers, subscription
  *   pointers and head (lib/aws/store.ts remove); publish buffers the event (subscriptions.ts record);
@@ -159,7 +170,15 @@ export function grantApiFunction(fn: NodejsFunction, r: ApiResources): void {
   const statement = (actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
     fn.addToRolePolicy(new PolicyStatement({ actions, resources, conditions }));
   const table = r.table.tableArn;
-  statement(["dynamodb:GetItem", "dynamodb:Query"], [table, `${table}/index/${STATUS_INDEX}`]);
+  statement(
+    ["dynamodb:GetItem", "dynamodb:Query"],
+    [table, `${table}/index/${STATUS_INDEX}`, `${table}/index/${DEFINITION_INDEX}`],
+  );
+  statement(
+    ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
+    [table],
+    partitions(API_DEFINITION_WRITE_KEYS),
+  );
   // dynamodb:LeadingKeys is the partition key of every item a call writes: the batches reach only
   // instances' items and the event buffer (no definition, timer or await subscription). A batch may
   // put as well as delete (IAM cannot tell its requests apart).

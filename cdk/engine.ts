@@ -18,6 +18,7 @@ import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 
 import { Construct } from "constructs";
 import { STATUS_INDEX } from "../lib/aws/listing.js";
 import { TRANSIENT_PAYLOAD_DAYS } from "../lib/aws/payloads.js";
+import { DEFINITION_INDEX } from "../lib/aws/table.js";
 import type { Target } from "../lib/aws/targets.js";
 import { alarmDeadLetters, alarmEngineMetrics } from "./alarms.js";
 import { DocketApi, grantApiFunction } from "./api.js";
@@ -26,6 +27,7 @@ import { guardEnvironmentSizes } from "./environment.js";
 import { docketFunction, grantTargetCalls, parseTargets } from "./functions.js";
 import { participantQueuePrefix, participantSetDigest, validateParticipants } from "./participants.js";
 import type { DocketEngineProps } from "./props.js";
+import { grantScheduleRecords, grantScheduleSweep, scheduleEnvironment } from "./schedules.js";
 
 /** The largest largePayloadThreshold: three parts of a step item (message, commands, notes) stay under 400 KB. */
 const MAX_LARGE_PAYLOAD_THRESHOLD = 100 * 1024;
@@ -91,6 +93,15 @@ export class DocketEngine extends Construct {
       sortKey: { name: "listed", type: AttributeType.STRING },
       projectionType: ProjectionType.INCLUDE,
       nonKeyAttributes: ["process", "status", "createdAt", "updatedAt"],
+    });
+    // The instances pinned to each definition version, counted without a scan (lib/aws/versions.ts):
+    // sparse (only heads have `definition`), projecting `status` alone, so a step writes nothing
+    // here and a status change one unit.
+    this.table.addGlobalSecondaryIndex({
+      indexName: DEFINITION_INDEX,
+      partitionKey: { name: "definition", type: AttributeType.STRING },
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: ["status"],
     });
     this.bus = props.eventBus ?? new EventBus(this, "Bus");
     this.bucket =
@@ -181,7 +192,7 @@ export class DocketEngine extends Construct {
       ingest: fn("Ingest", "ingest.ts", { DOCKET_INGEST_URL: ingest.queueUrl }),
       register: fn("Register", "register.ts"),
       timerRelay: fn("TimerRelay", "timer-relay.ts"),
-      sweep: fn("Sweep", "sweep.ts"),
+      sweep: fn("Sweep", "sweep.ts", scheduleEnvironment(props.schedules)),
       api: fn("Api", "api.ts", { DOCKET_INGEST_URL: ingest.queueUrl }),
     };
     // Functions find participant queues by name, not by reference: without this a deploy could
@@ -298,6 +309,10 @@ export class DocketEngine extends Construct {
         resources: ["instances/*", "definitions/*"].map((keys) => this.payloadBucket.arnForObjects(keys)),
       }),
     );
+    // A schedule's fire is launched by the relay, which records what it did on the schedule's item;
+    // the sweep reads the definitions that declare schedules.
+    grantScheduleRecords(timerRelay, this.table);
+    grantScheduleSweep(sweep, this.payloadBucket);
     for (const f of [advance, ingest, timerRelay]) this.inbox.grantSendMessages(f);
     for (const f of [advance, ingest, timerRelay]) this.inboxKey.grantRead(f);
     for (const f of [advance, timerRelay, sweep]) q.timers.grantSendMessages(f);

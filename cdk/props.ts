@@ -4,6 +4,7 @@ import type { IEventBus } from "aws-cdk-lib/aws-events";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
+import type { ScheduleProps } from "../lib/language/schedule.js";
 
 export interface DocketEngineProps {
   /**
@@ -63,4 +64,11 @@ export interface DocketEngineProps {
    * @default 65536
    */
   readonly largePayloadThreshold?: number;
+  /**
+   * Scheduled launches, by schedule name: `{ process, cron | rate, timezone?, fields?, overlap?,
+   * catchup? }` (README: Schedules). Definitions may declare more of their own. They are checked
+   * at synth (a bad cron, an unknown time zone fail it) and given to the sweep function.
+   * @default - none
+   */
+  readonly schedules?: Readonly<Record<string, ScheduleProps>>;
 }

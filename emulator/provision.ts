@@ -93,8 +93,8 @@ export async function provisionTemplate(
 
 /**
  * The handlers' resources (from each function's environment, as deployed) and the queues that
- * feed them. At the top, the advance function's with the invoke function's target specs: what
- * one set of deps shared by every handler needs.
+ * feed them. At the top, the advance function's with the invoke function's target specs and the
+ * sweep's schedules: what one set of deps shared by every handler needs.
  */
 function runnerConfiguration(
   resources: [string, Resource][],
@@ -126,7 +126,9 @@ function runnerConfiguration(
   const targets = own.invoke
     ? { targets: own.invoke.targets, targetTimeoutMs: own.invoke.targetTimeoutMs }
     : {};
-  return { ...advance, ...targets, functions: own, feeds };
+  // The construct's schedules are only the sweep's (DOCKET_SCHEDULES).
+  const schedules = own.sweep?.schedules ? { schedules: own.sweep.schedules } : {};
+  return { ...advance, ...targets, ...schedules, functions: own, feeds };
 }
 
 /** Ref, Fn::GetAtt and Fn::Join over what was made, and the pseudo parameters. */

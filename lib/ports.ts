@@ -15,6 +15,7 @@ import type {
 } from "./engine/types.js";
 import { EngineError } from "./errors.js";
 import type { Definition, Json, JsonObject } from "./language/model.js";
+import type { Schedule } from "./language/schedule.js";
 import { utf8Length } from "./language/xml.js";
 
 /** The largest state an instance may have, in bytes of JSON: a context that grows without end stops here. */
@@ -191,15 +192,29 @@ export interface SubscriptionPage {
   readonly next?: string;
 }
 
+/**
+ * How many instances are pinned to a version (by its content hash): every instance that still
+ * exists, and those of them not finished (running or suspended).
+ */
+export interface VersionPins {
+  readonly pinned: number;
+  readonly unfinished: number;
+  /** Counting stopped at PIN_COUNT_CAP instances (lib/runtime/versions.ts): each count is at least what it says. */
+  readonly capped: boolean;
+}
+
 /** What a host's definitions are: every process with its versions, and the files rejected. */
 export interface Catalogue {
   readonly processes: readonly {
     readonly name: string;
     /** The latest version's hash. */
     readonly hash: string;
+    /** When it became latest (registered, or moved back by a rollback). */
     readonly updatedAt: number;
+    /** The hash of the source last registered under the name; not `hash` after a rollback. */
+    readonly registered?: string;
     /** Every registered version, newest first. */
-    readonly versions: readonly { readonly hash: string; readonly registeredAt: number }[];
+    readonly versions: readonly ({ readonly hash: string; readonly registeredAt: number } & VersionPins)[];
   }[];
   readonly rejected: readonly {
     readonly name: string;
@@ -209,9 +224,24 @@ export interface Catalogue {
 }
 
 export interface DefinitionCatalogue {
-  catalogue(): Promise<Catalogue>;
+  /** Every process (or the one named) with its versions and their pins, and the files rejected. */
+  catalogue(filter?: { readonly process?: string }): Promise<Catalogue>;
   /** A stored version's source as registered, with its process name; undefined when none has that hash. */
   source(hash: string): Promise<{ readonly name: string; readonly source: string } | undefined>;
+  /**
+   * Moves `latest` of a process to one of its versions (a hash, or a prefix of exactly one): a
+   * rollback. Registering a source other than the last one registered moves it on again.
+   */
+  setLatest(name: string, version: string): Promise<LatestMove>;
+  /** Deletes a version that is not latest and that no instance pins; NotApplicable (409) otherwise. */
+  deleteVersion(name: string, version: string): Promise<{ readonly hash: string }>;
+}
+
+/** Where `latest` of a process was moved, and from where. */
+export interface LatestMove {
+  readonly name: string;
+  readonly hash: string;
+  readonly previous: string;
 }
 
 export type Registration =
@@ -219,7 +249,11 @@ export type Registration =
   | { readonly ok: false; readonly name: string; readonly problems: readonly string[] };
 
 export interface DefinitionStore {
-  /** Validates and stores a definition by content hash and moves `latest` of its name; or records the rejection. */
+  /**
+   * Validates and stores a definition by content hash and moves `latest` of its name; or records
+   * the rejection. The same source as the last one registered under the name changes nothing (a
+   * restart reading the folder again must not undo a rollback, nor bring back a deleted version).
+   */
   register(key: string, source: string): Promise<Registration>;
   /** Stores a definition that has no name of its own (bureaucrat's `$prop` XML), by hash only. */
   registerInline(source: string): Promise<Registration>;
@@ -262,4 +296,40 @@ export interface StepObservation {
  */
 export interface RuntimeObserver {
   stepObserved(step: StepObservation): void;
+}
+
+/** What one fire of a schedule came to (`docket schedules` shows each schedule's last). */
+export interface FireOutcome {
+  /** The fire time (ms). */
+  readonly fire: number;
+  /** When it was handled (ms). */
+  readonly at: number;
+  /** `skipped`: the previous launch still ran (overlap skip); `missed`: too late (catch-up). */
+  readonly result: "launched" | "skipped" | "missed" | "failed";
+  /** The launch's id (`<schedule>@<fire time>`) when launched. */
+  readonly instance?: string;
+  readonly reason?: string;
+}
+
+/** A schedule as stored: the declaration in force and how far its fires are armed as timers. */
+export interface ScheduleState {
+  readonly schedule: Schedule;
+  /** A digest of `schedule`: a fire armed under another digest is stale, and dropped. */
+  readonly hash: string;
+  /** Every fire up to this instant (ms) is armed as a timer, or was given up (missed). */
+  readonly planned: number;
+  /** The last launch it made: the overlap policy asks whether it still runs. */
+  readonly launched?: { readonly fire: number; readonly instance: string };
+  readonly last?: FireOutcome;
+}
+
+/** Where the schedules in force are kept with their plans (SQLite; DynamoDB). */
+export interface ScheduleStore {
+  list(): Promise<ScheduleState[]>;
+  get(name: string): Promise<ScheduleState | undefined>;
+  /** Stores a schedule's declaration and plan, keeping what its fires recorded. */
+  plan(state: Pick<ScheduleState, "schedule" | "hash" | "planned">): Promise<void>;
+  /** Records what a fire did, unless a later fire's outcome is stored already. */
+  recordFire(name: string, outcome: FireOutcome): Promise<void>;
+  remove(name: string): Promise<void>;
 }

@@ -187,6 +187,32 @@ const showDefinition: Handler = async (ops, _request, params) => {
   return { status: 200, body: await ops.definition(name, version) };
 };
 
+const listDefinitions: Handler = async (ops, { query }) => ({
+  status: 200,
+  body: await ops.definitions({ process: query.get("process") || undefined }),
+});
+
+/** The path's process name and version, decoded. */
+const nameAndVersion = (params: string[]) => params.map((param) => id([param])) as [string, string];
+
+/** A rollback (or a move forward): `latest` of the process becomes the version given. */
+const setLatest: Handler = async (ops, request, params) => {
+  const data = only(json(request), ["version"]);
+  const version = required<string>(data, "version", "string");
+  return { status: 200, body: await ops.setLatest(id(params), version) };
+};
+
+const deleteVersion: Handler = async (ops, _request, params) => {
+  await ops.deleteVersion(...nameAndVersion(params));
+  return { status: 204 };
+};
+
+/** The schedules in force with their next `count` fire times (1 to 100, default 3). */
+const schedules: Handler = async (ops, { query }) => ({
+  status: 200,
+  body: await ops.schedules(whole(query, "count", 3, 1, 100)),
+});
+
 const counts: Handler = async (ops, { query }) => ({
   status: 200,
   body: await ops.counts({ process: query.get("process") || undefined }),
@@ -204,6 +230,52 @@ const operate: Handler = async (ops, request, params) => {
     reason: field<string>(data, "reason", "string"),
   });
   return { status: 202, body: outcome };
+};
+
+/** A JSON body's boolean, false when absent. */
+function flag(data: Record<string, unknown>, name: string): boolean {
+  const value = data[name];
+  if (value !== undefined && typeof value !== "boolean")
+    throw new HttpError(400, "BadRequest", `${name} must be true or false, got ${JSON.stringify(value)}`);
+  return value === true;
+}
+
+/** The body of a migration: the version, the explicit mappings, whether it is a dry run. */
+function migrateBody(data: Record<string, unknown>) {
+  const map = field<Record<string, string>>(data, "map", "object");
+  return {
+    to: required<string>(data, "to", "string"),
+    ...(map ? { map } : {}),
+    dryRun: flag(data, "dryRun"),
+  };
+}
+
+/** 200 with the report (a dry run's, blocked or not, and an applied one), 202 queued, 409 blocked. */
+const migrateOne: Handler = async (ops, request, params) => {
+  const body = migrateBody(only(json(request), ["to", "map", "dryRun"]));
+  const report = await ops.migrate(id(params), body);
+  if (report.state === "blocked" && !body.dryRun)
+    throw new NotApplicableError(`instance ${report.instance} cannot migrate: ${report.problems.join("; ")}`);
+  return { status: report.state === "queued" ? 202 : 200, body: report };
+};
+
+const migrateMany: Handler = async (ops, request) => {
+  const data = only(json(request), ["process", "from", "to", "map", "dryRun", "after", "limit"]);
+  const limit = data.limit;
+  if (limit !== undefined && (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > 200))
+    throw new HttpError(
+      400,
+      "BadRequest",
+      `limit must be a whole number from 1 to 200, got ${JSON.stringify(limit)}`,
+    );
+  const body = {
+    ...migrateBody(data),
+    process: required<string>(data, "process", "string"),
+    from: field<string>(data, "from", "string"),
+    after: field<string>(data, "after", "string"),
+    limit: limit as number | undefined,
+  };
+  return { status: 200, body: await ops.migrateMany(body) };
 };
 
 const remove: Handler = async (ops, _request, params) => {
@@ -267,19 +339,22 @@ export const ROUTES: readonly Route[] = [
     operationId: "health",
     handler: async (ops) => ({ status: 200, body: { ok: true, host: ops.host } }),
   },
-  {
-    method: "GET",
-    path: "/definitions",
-    operationId: "listDefinitions",
-    handler: async (ops) => ({ status: 200, body: await ops.definitions() }),
-  },
+  { method: "GET", path: "/definitions", operationId: "listDefinitions", handler: listDefinitions },
   {
     method: "GET",
     path: "/definitions/{name}/versions/{version}",
     operationId: "showDefinition",
     handler: showDefinition,
   },
+  {
+    method: "DELETE",
+    path: "/definitions/{name}/versions/{version}",
+    operationId: "deleteDefinitionVersion",
+    handler: deleteVersion,
+  },
+  { method: "PUT", path: "/definitions/{name}/latest", operationId: "setLatestVersion", handler: setLatest },
   { method: "GET", path: "/counts", operationId: "countInstances", handler: counts },
+  { method: "GET", path: "/schedules", operationId: "listSchedules", handler: schedules },
   { method: "POST", path: "/instances", operationId: "launch", handler: launch },
   { method: "GET", path: "/instances", operationId: "listInstances", handler: list },
   { method: "GET", path: "/instances/{id}", operationId: "showInstance", handler: show },
@@ -287,7 +362,10 @@ export const ROUTES: readonly Route[] = [
   { method: "GET", path: "/instances/{id}/history", operationId: "history", handler: history },
   { method: "GET", path: "/instances/{id}/diagram", operationId: "diagram", handler: instanceDiagram },
   { method: "GET", path: "/instances/{id}/graph", operationId: "graph", handler: instanceGraph },
+  // Before the operator commands' route, which would take "migrate" for an action.
+  { method: "POST", path: "/instances/{id}/migrate", operationId: "migrateInstance", handler: migrateOne },
   { method: "POST", path: "/instances/{id}/{action}", operationId: "operate", handler: operate },
+  { method: "POST", path: "/migrations", operationId: "migrateInstances", handler: migrateMany },
   { method: "POST", path: "/events", operationId: "publish", handler: publish },
   { method: "GET", path: "/tasks", operationId: "claimTask", handler: claim },
   { method: "POST", path: "/tasks/{id}/lease", operationId: "leaseTask", handler: leaseTask },

@@ -4,11 +4,14 @@
  * writes in the same transaction:
  *
  *   D#<hash>    DEF          the source and the process name
- *   P#<name>    LATEST       the latest version's hash
+ *   P#<name>    LATEST       the latest version's hash, and the source last registered (`registered`)
  *   P#<name>    REJECTED     the last rejection's problems (deleted by the next registration)
  *   P#<name>    V#<hash>     a version of the process, with when it was first registered
- *   CATALOGUE   P#<name>     a registered process: its latest hash and when it became latest
+ *   CATALOGUE   P#<name>     a registered process: its latest hash, when it became latest, `registered`
  *   CATALOGUE   R#<name>     a rejected file: its problems (deleted by the next registration)
+ *
+ * Registering the source last registered under a name again (a deploy uploading the bucket anew)
+ * changes nothing but clears a rejection: a rollback (versions.ts) or a deleted version stays so.
  */
 import {
   GetCommand,
@@ -18,13 +21,12 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { processNameFromKey } from "../language/index.js";
 import type { Definition } from "../language/model.js";
-import type { Catalogue, DefinitionCatalogue, DefinitionStore, Registration } from "../ports.js";
+import type { Catalogue, DefinitionCatalogue, DefinitionStore, LatestMove, Registration } from "../ports.js";
 import { readRegistration, storedDefinition } from "../runtime/registration.js";
 import { queryAll } from "./calls.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { aws, type TableRef } from "./table.js";
-
-const CATALOGUE = "CATALOGUE";
+import { CATALOGUE, countPins, deleteVersion, latestOf, setLatest } from "./versions.js";
 
 type TransactItems = NonNullable<TransactWriteCommandInput["TransactItems"]>;
 
@@ -50,12 +52,19 @@ export class DynamoDefinitionStore implements DefinitionStore, DefinitionCatalog
       ]);
       return registration;
     }
-    const stored = await this.payloads.put(source, "definitions");
     const { hash } = registration;
+    const clearRejection: TransactItems = [
+      { Delete: { TableName, Key: { pk: `P#${name}`, sk: "REJECTED" } } },
+      { Delete: { TableName, Key: { pk: CATALOGUE, sk: `R#${name}` } } },
+    ];
+    if ((await latestOf(this.table, name)).registered === hash) {
+      await this.transact("clearing a rejection", clearRejection);
+      return registration;
+    }
+    const stored = await this.payloads.put(source, "definitions");
     await this.transact("registering a definition", [
       { Put: { TableName, Item: { pk: `D#${hash}`, sk: "DEF", name, source: stored, at: now } } },
-      { Put: { TableName, Item: { pk: `P#${name}`, sk: "LATEST", hash, at: now } } },
-      { Delete: { TableName, Key: { pk: `P#${name}`, sk: "REJECTED" } } },
+      { Put: { TableName, Item: { pk: `P#${name}`, sk: "LATEST", hash, registered: hash, at: now } } },
       // A version keeps the time it was first registered: uploading it again makes it latest only.
       {
         Update: {
@@ -66,8 +75,8 @@ export class DynamoDefinitionStore implements DefinitionStore, DefinitionCatalog
           ExpressionAttributeValues: { ":now": now },
         },
       },
-      { Put: { TableName, Item: { pk: CATALOGUE, sk: `P#${name}`, name, hash, at: now } } },
-      { Delete: { TableName, Key: { pk: CATALOGUE, sk: `R#${name}` } } },
+      { Put: { TableName, Item: { pk: CATALOGUE, sk: `P#${name}`, name, hash, registered: hash, at: now } } },
+      ...clearRejection,
     ]);
     this.parsed.set(registration.hash, registration.definition);
     return registration;
@@ -143,27 +152,29 @@ export class DynamoDefinitionStore implements DefinitionStore, DefinitionCatalog
   }
 
   /**
-   * Every registered process with its versions (newest first) and the files rejected: one query
-   * of the catalogue's items, then one per process for its versions; strongly consistent, so a
-   * registration just made is listed.
+   * Every registered process (or the one named) with its versions (newest first) and the files
+   * rejected: one query of the catalogue's items, then one per process for its versions, strongly
+   * consistent (a registration just made is listed), and one of the pins index per version.
    */
-  async catalogue(): Promise<Catalogue> {
+  async catalogue(filter: { process?: string } = {}): Promise<Catalogue> {
     const entries = await queryAll(this.table, "reading the definitions catalogue", {
       KeyConditionExpression: "pk = :pk",
       ExpressionAttributeValues: { ":pk": CATALOGUE },
       ConsistentRead: true,
     });
-    const registered = entries.filter((e) => String(e.sk).startsWith("P#"));
+    const wanted = (e: Record<string, unknown>) => filter.process === undefined || e.name === filter.process;
+    const registered = entries.filter((e) => String(e.sk).startsWith("P#") && wanted(e));
     const processes = await Promise.all(
       registered.map(async (entry) => ({
         name: String(entry.name),
         hash: String(entry.hash),
         updatedAt: Number(entry.at),
+        ...(entry.registered === undefined ? {} : { registered: String(entry.registered) }),
         versions: await this.versions(String(entry.name)),
       })),
     );
     const rejected = entries
-      .filter((e) => String(e.sk).startsWith("R#"))
+      .filter((e) => String(e.sk).startsWith("R#") && wanted(e))
       .map((e) => ({
         name: String(e.name),
         problems: JSON.parse(String(e.problems)) as string[],
@@ -185,16 +196,30 @@ export class DynamoDefinitionStore implements DefinitionStore, DefinitionCatalog
     return items.length === 1 ? String(items[0]?.sk).slice(2) : undefined;
   }
 
-  /** A process's versions, newest first (ties by hash, so the order is stable). */
-  private async versions(name: string): Promise<{ hash: string; registeredAt: number }[]> {
+  /** A process's versions with their pins, newest first (ties by hash, so the order is stable). */
+  private async versions(name: string): Promise<Catalogue["processes"][number]["versions"]> {
     const items = await queryAll(this.table, `reading the versions of ${name}`, {
       KeyConditionExpression: "pk = :pk AND begins_with(sk, :v)",
       ExpressionAttributeValues: { ":pk": `P#${name}`, ":v": "V#" },
       ConsistentRead: true,
     });
-    return items
-      .map((item) => ({ hash: String(item.sk).slice(2), registeredAt: Number(item.at) }))
-      .sort((a, b) => b.registeredAt - a.registeredAt || (a.hash < b.hash ? 1 : -1));
+    const versions = await Promise.all(
+      items.map(async (item) => {
+        const hash = String(item.sk).slice(2);
+        return { hash, registeredAt: Number(item.at), ...(await countPins(this.table, hash)) };
+      }),
+    );
+    return versions.sort((a, b) => b.registeredAt - a.registeredAt || (a.hash < b.hash ? 1 : -1));
+  }
+
+  setLatest(name: string, version: string): Promise<LatestMove> {
+    return setLatest(this.table, name, version, Date.now());
+  }
+
+  async deleteVersion(name: string, version: string): Promise<{ hash: string }> {
+    const deleted = await deleteVersion(this.table, name, version);
+    this.parsed.delete(deleted.hash);
+    return deleted;
   }
 
   /** One transaction on the table: every item written or none. */

@@ -8,6 +8,7 @@ import type { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { EngineError } from "../errors.js";
+import { readScheduleMap, type Schedule } from "../language/schedule.js";
 import type { FaultInjector } from "../runtime/faults.js";
 import { Runtime } from "../runtime/runtime.js";
 import { DynamoDefinitionStore } from "./definitions.js";
@@ -53,6 +54,8 @@ export interface AwsResources {
   readonly payloadBucket?: string;
   /** Contexts and messages over this many bytes go to S3 (the payload bucket); default 64 KB. */
   readonly largePayloadBytes?: number;
+  /** Schedules the construct declares (the sweep's DOCKET_SCHEDULES), besides those of definitions. */
+  readonly schedules?: readonly Schedule[];
 }
 
 export interface AwsDeps {
@@ -165,6 +168,7 @@ export function resourcesFromEnv(env: Record<string, string | undefined> = proce
     ...(timeout !== undefined ? { targetTimeoutMs: Number(timeout) * 1000 } : {}),
     ...optional("inboxKeySecret", env.DOCKET_INBOX_KEY_SECRET),
     ...optional("payloadBucket", env.DOCKET_PAYLOAD_BUCKET),
+    ...configuredSchedules(env.DOCKET_SCHEDULES),
     queues: {
       inbox: need("DOCKET_INBOX_URL"),
       timers: need("DOCKET_TIMERS_URL"),
@@ -175,6 +179,18 @@ export function resourcesFromEnv(env: Record<string, string | undefined> = proce
       ...optional("deadLetters", env.DOCKET_DLQ_URL),
     },
   };
+}
+
+/** DOCKET_SCHEDULES: the construct's `schedules` as JSON, read as docket.config.yaml's are. */
+function configuredSchedules(json: string | undefined): { schedules?: readonly Schedule[] } {
+  if (json === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {}
+  const { schedules, problems } = readScheduleMap(value ?? "not JSON", "DOCKET_SCHEDULES");
+  if (problems.length) throw new EngineError("Configuration", problems.join("; "));
+  return { schedules };
 }
 
 /** DOCKET_TARGETS: a JSON object of participant → target spec, each read as the invoke handler will. */

@@ -27,6 +27,7 @@ import {
   type SqsRecord,
 } from "./edge.js";
 import type { OffloadedBody } from "./payloads.js";
+import { sweepSchedules } from "./schedules.js";
 import { SIGNATURE_ATTRIBUTE } from "./signing.js";
 import { type SweepResult, sweepTimers } from "./sweep.js";
 import { aws } from "./table.js";
@@ -258,15 +259,28 @@ export function makeRegisterHandler(deps: AwsDeps) {
 
 /**
  * The rate(1 minute) sweep (sweep.ts): long timers that came within SQS's 15-minute reach go to the
- * timer queue with the exact delay; it stops in time when the invocation's time runs low.
+ * timer queue with the exact delay; it stops in time when the invocation's time runs low. First
+ * the schedules' fires of the next fifteen minutes are armed (schedules.ts: a few calls, whatever
+ * the timers' backlog), counted with the timers; their failure fails the sweep after the timers.
  */
 export function makeSweepHandler(deps: AwsDeps) {
-  return (
+  const log = edgeLogger("sweep");
+  return async (
     _event?: unknown,
     context?: Pick<LambdaContext, "getRemainingTimeInMillis">,
-  ): Promise<SweepResult> =>
-    sweepTimers(
+  ): Promise<SweepResult> => {
+    let armed = 0;
+    let failure: unknown;
+    try {
+      armed = await sweepSchedules(deps, (line) => log.info(line));
+    } catch (error) {
+      failure = error;
+    }
+    const swept = await sweepTimers(
       { table: deps.table, sqs: deps.clients.sqs, timerQueue: deps.resources.queues.timers, now: deps.now },
       context ? { timeLeftMs: () => context.getRemainingTimeInMillis() } : {},
     );
+    if (failure) throw failure;
+    return { ...swept, handed: swept.handed + armed };
+  };
 }

@@ -5,6 +5,7 @@
  */
 import { EngineOperations, type OperationsPort } from "../runtime/operations.js";
 import type { AwsDeps } from "./deps.js";
+import { awsScheduler } from "./schedules.js";
 
 export function awsOperations(deps: AwsDeps): OperationsPort {
   return new EngineOperations({
@@ -17,5 +18,6 @@ export function awsOperations(deps: AwsDeps): OperationsPort {
     enqueue: (instance, message) => deps.dispatcher.enqueue(instance, message),
     // The advance function takes an inbox message within a second or two; API Gateway waits 30 s.
     operatorWaitMs: 10_000,
+    schedules: (count) => awsScheduler(deps).list(count),
   });
 }

@@ -25,6 +25,7 @@ import {
   type StoredInstance,
 } from "../ports.js";
 import { keepNewest } from "../runtime/lru.js";
+import { migrationStep } from "../runtime/migration.js";
 import { batchWriteAll, queryAll, queryPages } from "./calls.js";
 import { readHistory, type Step, sentKey, stepItem, stepKey, versionOf } from "./history.js";
 import { countInstances, listInstances, listingKey } from "./listing.js";
@@ -156,18 +157,24 @@ export class DynamoInstanceStore implements InstanceStore {
       );
     let snapshot = base.snapshot;
     let commands: readonly Command[] = [];
+    let current = { hash: base.definition, definition };
     const messages = await Promise.all(steps.map((step) => this.payloads.get(step.message)));
     for (const [i, step] of steps.entries()) {
       const message = JSON.parse(messages[i] as string) as Message;
       // Under the rules it was applied under: a docket upgraded since replays it as it was written.
-      ({ snapshot, commands } = transition(definition, snapshot, message, step.at, step.semantics ?? 1));
+      const semantics = step.semantics ?? 1;
+      if (message.type === "migrate") {
+        const moved = await migrationStep(this.definitions, current, snapshot, message, step.at, semantics);
+        ({ snapshot, commands } = moved.result);
+        current = { hash: moved.hash, definition: moved.definition };
+      } else ({ snapshot, commands } = transition(current.definition, snapshot, message, step.at, semantics));
     }
     const last = steps[steps.length - 1] as Step;
     return {
       snapshot,
       version: base.version + steps.length,
       outbox: last.sent || sent.has(versionOf(last)) ? [] : commands,
-      definition: base.definition,
+      definition: current.hash,
       ...(last.delivery === undefined ? {} : { delivery: last.delivery }),
     };
   }
@@ -211,7 +218,7 @@ export class DynamoInstanceStore implements InstanceStore {
       throw new ConflictError(`instance ${snapshot.id} is past version ${expected}`);
     }
     this.remember({ ...next, version });
-    if (this.headDue(snapshot, version)) {
+    if (this.headDue(snapshot, version, next.definition)) {
       // A head is rewritten only once its step's commands are sent (markSent), so a head never
       // carries an outbox: loading from it replays nothing and finds nothing left to send.
       if (next.outbox.length) keepNewest(this.dueHeads, snapshot.id, { next, json, version }, HEAD_CACHE);
@@ -248,13 +255,15 @@ export class DynamoInstanceStore implements InstanceStore {
   }
 
   /** Whether the head should move to `version`: every `snapshotEvery` steps, and when the status changes. */
-  private headDue(snapshot: Snapshot, version: number): boolean {
+  private headDue(snapshot: Snapshot, version: number, definition: string): boolean {
     const base = this.heads.get(snapshot.id);
     const finished = ["completed", "faulted", "canceled"].includes(snapshot.status);
     return (
       !base ||
       version - base.head.version >= this.snapshotEvery ||
       base.head.status !== snapshot.status ||
+      // A migration: the head names the definition (listings, the byDefinition index, replays).
+      base.head.definition !== definition ||
       finished
     );
   }
@@ -265,7 +274,11 @@ export class DynamoInstanceStore implements InstanceStore {
    * head does not stay behind forever.
    */
   private rememberLoaded(state: StoredInstance): StoredInstance {
-    if (state.outbox.length && state.version > 1 && this.headDue(state.snapshot, state.version)) {
+    if (
+      state.outbox.length &&
+      state.version > 1 &&
+      this.headDue(state.snapshot, state.version, state.definition)
+    ) {
       const { version, ...next } = state;
       const json = JSON.stringify(state.snapshot);
       keepNewest(this.dueHeads, state.snapshot.id, { next, json, version }, HEAD_CACHE);

@@ -15,6 +15,7 @@
 import { transition } from "../engine/index.js";
 import type { TimerMessage } from "../engine/types.js";
 import { InfrastructureError } from "../errors.js";
+import { SCHEDULE_TIMER_INSTANCE } from "../runtime/schedules.js";
 import type { AwsDeps } from "./deps.js";
 import {
   type BatchResult,
@@ -27,6 +28,7 @@ import {
   type SqsBatch,
   type SqsRecord,
 } from "./edge.js";
+import { fireSchedule } from "./schedules.js";
 import type { DynamoInstanceStore } from "./store.js";
 import type { TimerRef } from "./timers.js";
 
@@ -74,6 +76,12 @@ async function relayTimer(deps: AwsDeps, record: SqsRecord, log: ReturnType<type
   if (!timer) return deadLetter(deps, record, "not a timer", log);
   log.appendKeys({ instance: timer.instance, node: timer.node, timer: timer.timer });
   if (timer.due > deps.now()) return deps.dispatcher.sendTimer(timer);
+  // A schedule's fire launches its process (lib/aws/schedules.ts); it has no instance's inbox.
+  if (timer.instance === SCHEDULE_TIMER_INSTANCE) {
+    const outcome = await fireSchedule(deps, timer, (line) => log.info(line));
+    if (outcome) log.info("schedule fired", { ...outcome });
+    return;
+  }
   if (await timerIsStale(deps, timer)) {
     log.debug("dropped: the instance no longer waits for this timer");
     return;

@@ -6,7 +6,10 @@
 import { type Command, Option } from "commander";
 import type { OperatorAction } from "../engine/types.js";
 import { ApiClient, encodeComponent, queryString } from "./connection.js";
+import { addDefinitionCommands } from "./definitions.js";
 import { parseJsonArgument, STATUSES, seconds, wholeNumber } from "./json-argument.js";
+import { addMigrateCommand } from "./migrate.js";
+import { addScheduleCommands } from "./schedules.js";
 import { DEFAULT_URL } from "./stack.js";
 import { watchCommand } from "./watch.js";
 
@@ -211,7 +214,7 @@ function addOperatorCommands(program: Command, run: Runner): void {
   );
 }
 
-/** Adds launch, publish, list, show, history, watch, pause…fail and delete to the program. */
+/** Adds launch, publish, list, show, history, watch, pause…fail, delete and definitions to the program. */
 export function addClientCommands(program: Command, run: Runner): void {
   addLaunchAndPublish(program, run);
   addReads(program, run);
@@ -228,4 +231,7 @@ export function addClientCommands(program: Command, run: Runner): void {
       run(async () => watchCommand(await ApiClient.connect(o), id, o)),
     );
   addOperatorCommands(program, run);
+  addDefinitionCommands(program, run);
+  addMigrateCommand(program, run);
+  addScheduleCommands(program, run);
 }

@@ -24,6 +24,7 @@ import { awsParticipants, type DocketConfig, loadConfig } from "../embedded/conf
 import { definitionFiles } from "../embedded/folder.js";
 import { DocketError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
+import { scheduleMap } from "../language/schedule.js";
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
 
@@ -89,7 +90,11 @@ async function provision(
     const { provisionEngine } = await import("../../cdk/synth.js");
     // With IAM's client the template's roles are created too: each handler then runs as its role.
     const iam = new IAMClient(aws);
-    return await provisionEngine({ ...clients, iam }, options.prefix, awsParticipants(config));
+    const schedules = scheduleMap(config.schedules ?? []);
+    return await provisionEngine({ ...clients, iam }, options.prefix, {
+      ...awsParticipants(config),
+      schedules,
+    });
   } catch (error) {
     throw new DocketError(
       "Unreachable",

@@ -174,6 +174,8 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
   };
   const engine = await EmbeddedEngine.open({
     config,
+    // One process run to its end: nothing launched on a schedule beside it.
+    schedules: false,
     log: (line) => (line.startsWith("rejected") ? console.error(line) : undefined),
   });
   try {

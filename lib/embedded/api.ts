@@ -63,6 +63,11 @@ export function embeddedOperations(
     publish: (request) => engine.publish(request),
     enqueue: (instance, message) => engine.enqueue(instance, message),
     tasks: embeddedTasks(engine),
+    // Brought in line first: a definition registered a moment ago lists its schedule.
+    schedules: async (count) => {
+      if (engine.options.schedules !== false) await engine.schedules.reconcile();
+      return engine.schedules.scheduler.list(count);
+    },
   });
 }
 

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { DocketError } from "../errors.js";
+import { readScheduleMap, type Schedule } from "../language/schedule.js";
 
 export type FieldType = "string" | "number" | "boolean" | "object" | "array";
 
@@ -37,6 +38,8 @@ export interface DocketConfig {
   readonly database: string;
   readonly participantsDir: string;
   readonly participants: Readonly<Record<string, ParticipantSpec>>;
+  /** Scheduled launches (`schedules:`), besides those definitions declare. */
+  readonly schedules?: readonly Schedule[];
 }
 
 export class ConfigError extends DocketError {
@@ -118,7 +121,7 @@ export function loadConfig(file?: string, root = process.cwd()): DocketConfig {
     }
   } else if (file) fail("no such file");
   if (!isObject(data)) return fail("must be a map");
-  const allowed = ["definitions", "database", "participants_dir", "participants"];
+  const allowed = ["definitions", "database", "participants_dir", "participants", "schedules"];
   for (const key of Object.keys(data))
     if (!allowed.includes(key)) fail(`unknown key "${key}"; allowed: ${allowed.join(", ")}`);
   const participants: Record<string, ParticipantSpec> = {};
@@ -131,8 +134,11 @@ export function loadConfig(file?: string, root = process.cwd()): DocketConfig {
     if (value !== undefined && typeof value !== "string") fail(`${key} must be a path`);
     return resolve(base, (value as string | undefined) ?? fallback);
   };
+  const { schedules, problems } = readScheduleMap(data.schedules);
+  if (problems.length) fail(problems.join("; "));
   return {
     root: base,
+    ...(schedules.length ? { schedules } : {}),
     definitions: text("definitions", "definitions"),
     database:
       (data.database as string) === ":memory:" ? ":memory:" : text("database", ".docket/docket.sqlite"),

@@ -13,6 +13,8 @@ CREATE TABLE IF NOT EXISTS instances (
   snapshot TEXT NOT NULL, outbox TEXT NOT NULL, definition TEXT NOT NULL,
   created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS instances_by_status ON instances (status, process);
+-- The instances pinned to each definition version, counted by status (docket definitions).
+CREATE INDEX IF NOT EXISTS instances_by_definition ON instances (definition, status);
 CREATE TABLE IF NOT EXISTS history (
   instance TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, record TEXT NOT NULL,
   PRIMARY KEY (instance, seq));
@@ -34,6 +36,9 @@ CREATE TABLE IF NOT EXISTS definitions (
   hash TEXT PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS latest (name TEXT PRIMARY KEY, hash TEXT NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rejections (name TEXT PRIMARY KEY, problems TEXT NOT NULL, at INTEGER NOT NULL);
+-- The source last registered under each name: registering it again changes nothing, so a restart
+-- does not undo a rollback (which moves latest, not this).
+CREATE TABLE IF NOT EXISTS registered (name TEXT PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tasks (
   id TEXT PRIMARY KEY, instance TEXT NOT NULL, participant TEXT NOT NULL, task TEXT NOT NULL,
   state TEXT NOT NULL, leased_until INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);

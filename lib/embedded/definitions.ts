@@ -1,18 +1,42 @@
 /**
  * DefinitionStore on SQLite: definitions stored by content hash, a `latest` pointer per process
- * name, and the errors of a rejected file kept so they can be asked for.
+ * name (moved back by a rollback), the source last registered under each name, and the errors of a
+ * rejected file kept so they can be asked for. A version's pins are counted over the instances'
+ * `definition` column (index instances_by_definition).
  */
 import { processNameFromKey } from "../language/index.js";
 import type { Definition } from "../language/model.js";
-import type { Catalogue, DefinitionCatalogue, DefinitionStore, Registration } from "../ports.js";
+import type {
+  Catalogue,
+  DefinitionCatalogue,
+  DefinitionStore,
+  LatestMove,
+  Registration,
+  VersionPins,
+} from "../ports.js";
 import { readRegistration, storedDefinition } from "../runtime/registration.js";
+import {
+  matchVersion,
+  PIN_COUNT_CAP,
+  refuseLatest,
+  refusePinned,
+  refuseShared,
+  tallyPins,
+} from "../runtime/versions.js";
 import type { Db } from "./database.js";
 
 export class SqliteDefinitionStore implements DefinitionStore, DefinitionCatalogue {
   private readonly parsed = new Map<string, Definition>();
   private readonly statements;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    /**
+     * Runs a write from outside the engine's pump (a rollback, a deletion) as launches are run:
+     * resolved once committed, not left in a transaction of the pump's that may roll back.
+     */
+    private readonly write: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
+  ) {
     this.statements = {
       put: db.prepare(
         "INSERT OR IGNORE INTO definitions (hash, name, source, created_at) VALUES (?, ?, ?, ?)",
@@ -40,6 +64,19 @@ export class SqliteDefinitionStore implements DefinitionStore, DefinitionCatalog
       versions: db.prepare<[string], { hash: string; created_at: number }>(
         "SELECT hash, created_at FROM definitions WHERE name = ? ORDER BY created_at DESC, rowid DESC",
       ),
+      registeredOf: db.prepare<[string], { hash: string }>("SELECT hash FROM registered WHERE name = ?"),
+      setRegistered: db.prepare(
+        "INSERT INTO registered (name, hash) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET hash = excluded.hash",
+      ),
+      // The limit inside stops the count at the cap; both columns are instances_by_definition's.
+      pins: db.prepare<[string, number], { status: string; n: number }>(
+        "SELECT status, COUNT(*) AS n FROM (SELECT status FROM instances WHERE definition = ? LIMIT ?) GROUP BY status",
+      ),
+      moveLatest: db.prepare("UPDATE latest SET hash = ?, updated_at = ? WHERE name = ?"),
+      latestAt: db.prepare<[string], { name: string }>(
+        "SELECT name FROM latest WHERE hash = ? ORDER BY name",
+      ),
+      deleteVersion: db.prepare("DELETE FROM definitions WHERE hash = ? AND name = ?"),
     };
   }
 
@@ -52,12 +89,16 @@ export class SqliteDefinitionStore implements DefinitionStore, DefinitionCatalog
       return registration;
     }
     const name = processNameFromKey(key);
+    const unchanged = this.statements.registeredOf.get(name)?.hash === registration.hash;
     this.db.transaction(() => {
-      this.statements.put.run(registration.hash, name, source, now);
-      this.statements.latest.run(name, registration.hash, now);
+      if (!unchanged) {
+        this.statements.put.run(registration.hash, name, source, now);
+        this.statements.latest.run(name, registration.hash, now);
+        this.statements.setRegistered.run(name, registration.hash);
+      }
       this.statements.clearRejection.run(name);
     })();
-    this.parsed.set(registration.hash, registration.definition);
+    if (!unchanged) this.parsed.set(registration.hash, registration.definition);
     return { ...registration, name };
   }
 
@@ -99,20 +140,76 @@ export class SqliteDefinitionStore implements DefinitionStore, DefinitionCatalog
     return this.statements.source.get(hash);
   }
 
-  /** Every registered process with its versions (newest first), and the files rejected with their errors. */
-  async catalogue(): Promise<Catalogue> {
+  /**
+   * Every registered process (or the one named) with its versions (newest first) and their pins,
+   * and the files rejected with their errors.
+   */
+  async catalogue(filter: { process?: string } = {}): Promise<Catalogue> {
+    const wanted = (name: string) => filter.process === undefined || name === filter.process;
     return {
-      processes: this.statements.names.all().map((r) => ({
-        name: r.name,
-        hash: r.hash,
-        updatedAt: r.updated_at,
-        versions: this.statements.versions
-          .all(r.name)
-          .map((v) => ({ hash: v.hash, registeredAt: v.created_at })),
-      })),
+      processes: this.statements.names
+        .all()
+        .filter((r) => wanted(r.name))
+        .map((r) => {
+          const registered = this.statements.registeredOf.get(r.name)?.hash;
+          return {
+            name: r.name,
+            hash: r.hash,
+            updatedAt: r.updated_at,
+            ...(registered === undefined ? {} : { registered }),
+            versions: this.statements.versions
+              .all(r.name)
+              .map((v) => ({ hash: v.hash, registeredAt: v.created_at, ...this.pins(v.hash) })),
+          };
+        }),
       rejected: this.statements.rejections
         .all()
+        .filter((r) => wanted(r.name))
         .map((r) => ({ name: r.name, problems: JSON.parse(r.problems) as string[], at: r.at })),
     };
+  }
+
+  /** How many instances are pinned to a version, counted no further than PIN_COUNT_CAP. */
+  pins(hash: string): VersionPins {
+    const counted = this.statements.pins.all(hash, PIN_COUNT_CAP);
+    const total = counted.reduce((sum, row) => sum + row.n, 0);
+    return tallyPins(
+      counted.map((row) => [row.status, row.n]),
+      total >= PIN_COUNT_CAP,
+    );
+  }
+
+  /** The hash a version of `name` names (`latest`, a hash or a prefix), and the latest hash. */
+  private version(name: string, version: string): { hash: string; latest: string } {
+    const latest = this.statements.getLatest.get(name)?.hash;
+    const hashes = this.statements.versions.all(name).map((v) => v.hash);
+    return { hash: matchVersion(name, version, hashes, latest), latest: latest as string };
+  }
+
+  setLatest(name: string, version: string): Promise<LatestMove> {
+    return this.write(async () =>
+      this.db.transaction(() => {
+        const { hash, latest } = this.version(name, version);
+        if (hash !== latest) this.statements.moveLatest.run(hash, Date.now(), name);
+        return { name, hash, previous: latest };
+      })(),
+    );
+  }
+
+  /** In one transaction with the checks: no instance is launched on the version in between. */
+  deleteVersion(name: string, version: string): Promise<{ hash: string }> {
+    return this.write(async () =>
+      this.db.transaction(() => {
+        const { hash, latest } = this.version(name, version);
+        if (hash === latest) refuseLatest(name, hash);
+        const others = this.statements.latestAt.all(hash).map((r) => r.name);
+        if (others.length) refuseShared(name, hash, others);
+        const pins = this.pins(hash);
+        if (pins.pinned > 0) refusePinned(name, hash, pins);
+        this.statements.deleteVersion.run(hash, name);
+        this.parsed.delete(hash);
+        return { hash };
+      })(),
+    );
   }
 }

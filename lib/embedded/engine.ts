@@ -9,12 +9,14 @@ import type { JsonObject } from "../language/model.js";
 import type { Clock, Registration } from "../ports.js";
 import type { FaultInjector } from "../runtime/faults.js";
 import { type LaunchRequest, type PublishRequest, Runtime } from "../runtime/runtime.js";
+import { SCHEDULE_TIMER_INSTANCE } from "../runtime/schedules.js";
 import { type DocketConfig, participantFor } from "./config.js";
 import { type Db, openDatabase } from "./database.js";
 import { SqliteDefinitionStore } from "./definitions.js";
 import { registerFolder, watchFolder } from "./folder.js";
 import { runParticipant, toWire, type WireReply } from "./participants.js";
 import { EmbeddedQueues } from "./queues.js";
+import { EmbeddedSchedules } from "./schedules.js";
 import { SqliteInstanceStore } from "./store.js";
 import { SqliteSubscriptionIndex } from "./subscriptions.js";
 
@@ -25,6 +27,8 @@ export interface EngineOptions {
   readonly watch?: boolean;
   /** Run engine-side participants (modules, commands, HTTP); default true. */
   readonly participants?: boolean;
+  /** Launch the scheduled processes (docket.config.yaml's and definitions'); default true (`docket run`: false). */
+  readonly schedules?: boolean;
   readonly log?: (line: string) => void;
   /** Wraps the advance loop's ports to inject faults (the soak and its tests); never in production. */
   readonly faults?: FaultInjector;
@@ -39,6 +43,8 @@ export class EmbeddedEngine {
   readonly queues: EmbeddedQueues;
   readonly runtime: Runtime;
   readonly clock: Clock;
+  /** Scheduled launches (config and definitions): their fires are timers like an instance's. */
+  readonly schedules: EmbeddedSchedules;
   private pumping?: Promise<void>;
   private inFlight = 0;
   private timer?: NodeJS.Timeout;
@@ -54,7 +60,7 @@ export class EmbeddedEngine {
     this.clock = options.clock ?? { now: () => Date.now() };
     this.db = openDatabase(options.config.database);
     this.store = new SqliteInstanceStore(this.db);
-    this.definitions = new SqliteDefinitionStore(this.db);
+    this.definitions = new SqliteDefinitionStore(this.db, (fn) => this.write(fn));
     this.queues = new EmbeddedQueues(this.db, () => this.clock.now());
     const wrap = <T extends object>(port: T, name: Parameters<FaultInjector["wrap"]>[1]): T =>
       options.faults ? options.faults.wrap(port, name) : port;
@@ -71,6 +77,14 @@ export class EmbeddedEngine {
       observer: { stepObserved: (step) => this.queues.emit("step", step) },
       ...(options.semantics === undefined ? {} : { semantics: options.semantics }),
     });
+    this.schedules = new EmbeddedSchedules({
+      db: this.db,
+      config: options.config,
+      definitions: this.definitions,
+      runtime: this.runtime,
+      write: (fn) => this.write(fn),
+      log: (line) => this.log(line),
+    });
     // Each console open on `docket serve` listens for steps: no limit to warn at.
     this.queues.setMaxListeners(0);
     this.queues.on("inbox", () => this.kick());
@@ -84,9 +98,16 @@ export class EmbeddedEngine {
     for (const registration of await registerFolder(options.config.definitions, engine.definitions))
       engine.report(registration);
     if (options.watch)
-      engine.stopWatching = watchFolder(options.config.definitions, engine.definitions, (r) =>
-        engine.report(r),
-      );
+      engine.stopWatching = watchFolder(options.config.definitions, engine.definitions, (r) => {
+        engine.report(r);
+        if (r.ok && options.schedules !== false)
+          engine.schedules.reconcile().catch((error) => engine.log(`schedules: ${String(error)}`));
+      });
+    // Before the timers and the inbox resume: fires missed while it was down are judged first.
+    if (options.schedules !== false) {
+      await engine.schedules.reconcile();
+      engine.schedules.start();
+    }
     if (options.participants !== false)
       for (const open of engine.queues.openTasks()) engine.runTask(open.task);
     engine.scheduleTimers();
@@ -110,7 +131,7 @@ export class EmbeddedEngine {
     if (this.pumping || this.closed) return;
     this.pumping = this.pump().finally(() => {
       this.pumping = undefined;
-      if (this.queues.depth > 0 && !this.closed) this.kick();
+      if (this.queues.queued && !this.closed) this.kick();
       else this.settle();
     });
   }
@@ -173,7 +194,9 @@ export class EmbeddedEngine {
     this.section = { done: new Promise<boolean>((resolve) => (finish = resolve)) };
     let failure: unknown;
     try {
-      await this.runtime.apply(item.instance, item.message);
+      if (item.instance === SCHEDULE_TIMER_INSTANCE && item.message.type === "timer")
+        await this.schedules.fire(item.message);
+      else await this.runtime.apply(item.instance, item.message);
       this.queues.ack(item.id);
     } catch (error) {
       failure = error;
@@ -232,7 +255,7 @@ export class EmbeddedEngine {
   }
 
   private settle(): void {
-    if (this.pumping || this.inFlight > 0 || this.queues.depth > 0) return;
+    if (this.pumping || this.inFlight > 0 || this.queues.queued) return;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
@@ -300,6 +323,7 @@ export class EmbeddedEngine {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    this.schedules.stop();
     this.stopWatching?.();
     this.queues.removeAllListeners();
     await this.pumping;

@@ -35,7 +35,8 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher {
         "SELECT * FROM inbox ORDER BY id LIMIT 1",
       ),
       ack: db.prepare("DELETE FROM inbox WHERE id = ?"),
-      depth: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM inbox"),
+      // Whether any message waits, not how many: COUNT(*) would read the whole inbox on every check.
+      queued: db.prepare<[], { n: number }>("SELECT EXISTS (SELECT 1 FROM inbox) AS n"),
       sendTask: db.prepare(
         "INSERT OR IGNORE INTO tasks (id, instance, participant, task, state, created_at) VALUES (?, ?, ?, ?, 'open', ?)",
       ),
@@ -113,8 +114,9 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher {
     })();
   }
 
-  get depth(): number {
-    return this.statements.depth.get()?.n ?? 0;
+  /** Whether a message waits in the inbox. */
+  get queued(): boolean {
+    return this.statements.queued.get()?.n === 1;
   }
 
   nextDue(): number | undefined {

@@ -66,7 +66,7 @@ export class SqliteInstanceStore implements InstanceStore {
         "INSERT INTO instances (id, process, status, version, history_seq, snapshot, outbox, definition, created_at, updated_at) VALUES (@id, @process, @status, 1, 1, @snapshot, @outbox, @definition, @at, @at)",
       ),
       update: db.prepare<[Row], { seq: number }>(
-        "UPDATE instances SET status = @status, version = version + 1, history_seq = history_seq + 1, snapshot = @snapshot, outbox = @outbox, updated_at = @at WHERE id = @id AND version = @expected RETURNING history_seq AS seq",
+        "UPDATE instances SET status = @status, version = version + 1, history_seq = history_seq + 1, snapshot = @snapshot, outbox = @outbox, definition = @definition, updated_at = @at WHERE id = @id AND version = @expected RETURNING history_seq AS seq",
       ),
       // The step of a cached instance: its history seq is known, so no RETURNING (which makes SQLite
       // buffer the result in a table of its own) and positional parameters, cheaper to bind.
@@ -140,7 +140,8 @@ export class SqliteInstanceStore implements InstanceStore {
   private updateRow(row: Row, id: string, expected: number): number {
     const cached = this.cache.get(id);
     let seq: number | undefined;
-    if (cached?.stored.version === expected) {
+    // A migration changes the definition: only the full update writes that column.
+    if (cached?.stored.version === expected && cached.stored.definition === row.definition) {
       // The version check passing makes the cached instance the stored one: its status and seq.
       // Setting the status only when it changes spares a page: SQLite rewrites the index entry of
       // any column set, even to the value it had.

@@ -70,6 +70,15 @@ const CHECKS: Record<Message["type"], Check> = {
       add("status", `must be one of ${CHILD_STATUSES.join(", ")}`);
     obj(m, "fields", add);
   },
+  migrate: (m, add) => {
+    str(m, "to", add);
+    str(m, "from", add, true);
+    obj(m, "map", add);
+    if (isObject(m.map))
+      for (const [key, value] of Object.entries(m.map))
+        if (typeof value !== "string" || value === "") add(`map.${key}`, "must be a non-empty string");
+    str(m, "id", add, true);
+  },
   operator: (m, add) => {
     if (!ACTIONS.includes(m.action as string))
       add("action", `must be one of ${ACTIONS.join(", ")}, got ${JSON.stringify(m.action)}`);

@@ -64,6 +64,7 @@ export class Machine {
   readonly process: string;
   readonly version: string;
   readonly parent?: ParentRef;
+  readonly moved?: Snapshot["moved"];
   readonly createdAt: number;
   status: InstanceStatus;
   paused: boolean;
@@ -114,6 +115,7 @@ export class Machine {
     readonly semantics: number,
   ) {
     this.id = snapshot.id;
+    this.moved = snapshot.moved;
     this.process = snapshot.process;
     this.version = snapshot.version;
     this.parent = snapshot.parent;
@@ -155,6 +157,7 @@ export class Machine {
     };
     if (this.parent) snapshot.parent = this.parent;
     if (this.fault) snapshot.fault = this.fault;
+    if (this.moved) snapshot.moved = this.moved;
     return snapshot;
   }
 

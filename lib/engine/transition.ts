@@ -9,6 +9,7 @@ import { checkMessage } from "./check.js";
 import { run } from "./flow.js";
 import { Machine } from "./machine.js";
 import { applyChild, applyEvent, applyOperator, applyReply, applyTimer } from "./messages.js";
+import { currentPath } from "./migrate.js";
 import { checkSemantics, SEMANTICS, upgradeSnapshot } from "./semantics.js";
 import {
   FINAL_STATUSES,
@@ -102,9 +103,23 @@ export function transition(
     semantics,
   );
   m.steps += 1;
-  if (!applyMessage(m, message) && snapshot) return { snapshot, commands: [], notes: m.notes };
+  if (!applyMessage(m, snapshot?.moved ? retargeted(snapshot, message) : message) && snapshot)
+    return { snapshot, commands: [], notes: m.notes };
   run(m);
   return { snapshot: m.toSnapshot(), commands: m.commands, notes: m.notes };
+}
+
+/** A message addressed to a node a migration moved, addressed to where the node is now. */
+function retargeted(snapshot: Snapshot, message: Message): Message {
+  if (message.type === "reply") {
+    const node = currentPath(snapshot, message.task.node);
+    return node === message.task.node ? message : { ...message, task: { ...message.task, node } };
+  }
+  if (message.type === "timer" || message.type === "event" || message.type === "child") {
+    const node = currentPath(snapshot, message.node);
+    return node === message.node ? message : { ...message, node };
+  }
+  return message;
 }
 
 /** Applies a message; false when it was ignored or rejected (a note says why) and nothing changed. */
@@ -124,5 +139,9 @@ function applyMessage(m: Machine, message: Message): boolean {
       return applyChild(m, message);
     case "operator":
       return applyOperator(m, message);
+    case "migrate":
+      // It needs the new version's definition too: the runtime applies it (runtime/migration.ts).
+      m.note("rejected", "a migrate message is applied by the runtime, which holds both versions");
+      return false;
   }
 }

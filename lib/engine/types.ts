@@ -118,6 +118,11 @@ export interface Snapshot {
   readonly fault?: Fault;
   /** Events already taken by an await: each wakes an await once, and only those waiting for it then. */
   readonly consumed: readonly ConsumedEvent[];
+  /**
+   * Nodes a migration moved, as [old runtime path, new] pairs: a message still addressed to the old
+   * path (a reply to a task sent before, a timer, an event) is taken to the new (migrate.ts).
+   */
+  readonly moved?: readonly (readonly [string, string])[];
 }
 
 /**
@@ -255,13 +260,29 @@ export interface OperatorMessage {
   readonly id?: string;
 }
 
+/**
+ * Moves the instance to another version of its process (`docket migrate`): applied by the runtime,
+ * which holds both definitions (engine/migrate.ts plans and makes the move). Kept in the history.
+ */
+export interface MigrateMessage {
+  readonly type: "migrate";
+  /** The version (content hash) to move to. */
+  readonly to: string;
+  /** The version it was on when the migration was asked for (for the history). */
+  readonly from?: string;
+  /** Explicit mappings, old=new: stable ids or paths. */
+  readonly map?: Readonly<Record<string, string>>;
+  readonly id?: string;
+}
+
 export type Message =
   | LaunchMessage
   | ReplyMessage
   | TimerMessage
   | EventMessage
   | ChildMessage
-  | OperatorMessage;
+  | OperatorMessage
+  | MigrateMessage;
 
 /**
  * Kept in the history: why a message changed nothing (`ignored`, `rejected`), what the instance

@@ -23,23 +23,25 @@ import {
   type PropertyType,
   type Scope,
 } from "./model.js";
+import type { ScheduleDecl } from "./schedule.js";
+import { xmlSchedule } from "./schedules-in.js";
 import type { XmlElement } from "./xml.js";
 
 const ATTRIBUTES: Record<ActivityKind | "process" | "case", readonly string[]> = {
   process: ["name"],
-  sequence: [],
-  action: ["participant", "timeout", "heartbeat", "retry", "backoff", "input", "output"],
-  switch: [],
+  sequence: ["id"],
+  action: ["participant", "timeout", "heartbeat", "retry", "backoff", "input", "output", "id"],
+  switch: ["id"],
   case: [],
-  while: [],
-  foreach: ["select", "parallel", "collect", "into"],
-  all: [],
-  race: [],
-  call: ["process", "input", "output"],
-  delay: ["duration", "until"],
-  await: ["event", "key", "timeout", "into"],
-  fault: ["code", "message"],
-  assign: ["property"],
+  while: ["id"],
+  foreach: ["select", "parallel", "collect", "into", "id"],
+  all: ["id"],
+  race: ["id"],
+  call: ["process", "input", "output", "id"],
+  delay: ["duration", "until", "id"],
+  await: ["event", "key", "timeout", "into", "id"],
+  fault: ["code", "message", "id"],
+  assign: ["property", "id"],
 };
 const SCOPED = new Set(["process", "sequence", "case", "while", "foreach", "all", "race"]);
 const WITH_CONDITIONS = new Set(["case", "while", "await"]);
@@ -48,13 +50,20 @@ const WITH_TEXT = new Set(["assign", "condition", "property"]);
 class XmlBuilder {
   constructor(private readonly problems: Problems) {}
 
-  process(root: XmlElement): { name?: string; root: ProcessNode } {
+  process(root: XmlElement): { name?: string; root: ProcessNode; schedules?: ScheduleDecl[] } {
     if (root.name === "process") {
       this.checkAttributes(root);
-      const { scope, children } = this.body(root, "0");
+      // <schedule> elements say when to launch the process; the rest is its body.
+      const isSchedule = (child: XmlElement) => child.name === "schedule";
+      const schedules = root.children.filter(isSchedule).map((c, i) => xmlSchedule(c, i, this.problems));
+      const { scope, children } = this.body(
+        { ...root, children: root.children.filter((c) => !isSchedule(c)) },
+        "0",
+      );
       return {
         name: root.attributes.name,
         root: { kind: "process", id: "0", pos: root.pos, scope, children },
+        ...(schedules.length ? { schedules } : {}),
       };
     }
     if (!(ACTIVITY_KINDS as readonly string[]).includes(root.name)) {
@@ -214,7 +223,14 @@ class XmlBuilder {
     return handlers;
   }
 
+  /** An activity, with its stable id when it has one. */
   private activity(element: XmlElement, id: string): Activity | undefined {
+    const built = this.activityBody(element, id);
+    const ref = element.attributes.id;
+    return built && ref !== undefined ? { ...built, ref } : built;
+  }
+
+  private activityBody(element: XmlElement, id: string): Activity | undefined {
     const kind = element.name as ActivityKind;
     if (!ACTIVITY_KINDS.includes(kind)) {
       this.unknownElement(element, ACTIVITY_KINDS);
@@ -352,6 +368,9 @@ export function processRef(text: string): ProcessRef {
   return at > 0 ? { name: trimmed.slice(0, at), version: trimmed.slice(at + 1) } : { name: trimmed };
 }
 
-export function buildFromXml(root: XmlElement, problems: Problems): { name?: string; root: ProcessNode } {
+export function buildFromXml(
+  root: XmlElement,
+  problems: Problems,
+): { name?: string; root: ProcessNode; schedules?: ScheduleDecl[] } {
   return new XmlBuilder(problems).process(root);
 }

@@ -31,18 +31,18 @@ type Fields = Map<string, { node: Node | null; pos: SourcePos }>;
 
 const SCOPE_KEYS = ["context", "faults"];
 const KEYS: Record<ActivityKind, readonly string[]> = {
-  sequence: ["do", ...SCOPE_KEYS],
-  all: ["do", ...SCOPE_KEYS],
-  while: ["condition", "do", ...SCOPE_KEYS],
-  foreach: ["select", "parallel", "collect", "into", "do", ...SCOPE_KEYS],
-  race: ["do", ...SCOPE_KEYS],
+  sequence: ["do", ...SCOPE_KEYS, "id"],
+  all: ["do", ...SCOPE_KEYS, "id"],
+  while: ["condition", "do", ...SCOPE_KEYS, "id"],
+  foreach: ["select", "parallel", "collect", "into", "do", ...SCOPE_KEYS, "id"],
+  race: ["do", ...SCOPE_KEYS, "id"],
   switch: [],
-  action: ["participant", "timeout", "heartbeat", "retry", "backoff", "input", "output"],
-  call: ["process", "input", "output"],
-  delay: ["duration", "until"],
-  await: ["event", "key", "condition", "timeout", "into"],
-  fault: ["code", "message"],
-  assign: ["property", "value"],
+  action: ["participant", "timeout", "heartbeat", "retry", "backoff", "input", "output", "id"],
+  call: ["process", "input", "output", "id"],
+  delay: ["duration", "until", "id"],
+  await: ["event", "key", "condition", "timeout", "into", "id"],
+  fault: ["code", "message", "id"],
+  assign: ["property", "value", "id"],
 };
 /** The key a short form (`action: reserve`, `delay: PT2H`) sets. */
 const SHORT_FORM: Partial<Record<ActivityKind, string>> = {
@@ -212,7 +212,20 @@ export class YamlBuilder {
     return this.build(kind, fields, at, id, pos);
   }
 
+  /** An activity, with its stable id when it has one. */
   private build(
+    kind: Exclude<ActivityKind, "switch">,
+    f: Fields,
+    at: string,
+    id: string,
+    pos?: SourcePos,
+  ): Activity {
+    const built = this.buildBody(kind, f, at, id, pos);
+    const ref = this.scalar(f, "id", at);
+    return ref === undefined ? built : { ...built, ref };
+  }
+
+  private buildBody(
     kind: Exclude<ActivityKind, "switch">,
     f: Fields,
     at: string,

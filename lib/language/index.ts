@@ -3,6 +3,8 @@ import { DefinitionError } from "../errors.js";
 import { Problems } from "./build.js";
 import { buildFromXml } from "./from-xml.js";
 import type { Definition, ProcessNode } from "./model.js";
+import type { ScheduleDecl } from "./schedule.js";
+import { checkScheduleNames } from "./schedules-in.js";
 import { validateTree } from "./validate.js";
 import { DEFAULT_LIMITS, type ReadLimits, readXml, utf8Length } from "./xml.js";
 import { buildFromYaml } from "./yaml.js";
@@ -44,7 +46,7 @@ export function readDefinition(source: string, options: ReadOptions = {}): Defin
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const problems = new Problems(file);
   const format = options.format ?? detectFormat(source, file);
-  let built: { name?: string; root: ProcessNode } | undefined;
+  let built: { name?: string; root: ProcessNode; schedules?: ScheduleDecl[] } | undefined;
   if (format === "xml") {
     const xml = readXml(source, file, limits);
     if (xml.root) built = buildFromXml(xml.root, problems);
@@ -54,10 +56,11 @@ export function readDefinition(source: string, options: ReadOptions = {}): Defin
   } else {
     built = buildFromYaml(source, problems);
   }
+  const name = built?.name?.trim() || options.name || (file ? processNameFromKey(file) : "process");
   if (built) validateTree(built.root, problems, limits.maxDepth);
+  if (built?.schedules) checkScheduleNames(built.schedules, name, problems);
   if (problems.list.length || !built) throw new DefinitionError(problems.list);
-  const name = built.name?.trim() || options.name || (file ? processNameFromKey(file) : "process");
-  return { name, root: built.root, source: file };
+  return { name, root: built.root, source: file, ...(built.schedules ? { schedules: built.schedules } : {}) };
 }
 
 /** Like readDefinition, returning the problems instead of throwing. */

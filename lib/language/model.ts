@@ -2,6 +2,7 @@
  * The definition model: one typed tree that the XML and the YAML/JSON readers both produce.
  * Plain data (no functions), so a definition can be stored, hashed and compared.
  */
+import type { ScheduleDecl } from "./schedule.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -43,6 +44,11 @@ export interface Scope {
 interface Node {
   /** The node's path, `0.2.1`: segment i is the index among the parent's children. */
   readonly id: string;
+  /**
+   * The activity's stable id as written (`id` attribute or key): what `docket migrate` maps an
+   * active node by across versions, whatever its path there.
+   */
+  readonly ref?: string;
   readonly pos?: SourcePos;
 }
 
@@ -209,6 +215,8 @@ export interface Definition {
   readonly root: ProcessNode;
   /** The file it was read from, for messages. */
   readonly source?: string;
+  /** When to launch it on its own (`schedule:`/`schedules:`, `<schedule>`): see schedule.ts. */
+  readonly schedules?: readonly ScheduleDecl[];
 }
 
 /** The children a node runs in order (empty for leaves and switches). */

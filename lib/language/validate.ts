@@ -12,10 +12,24 @@ function visit(node: FlowNode, fn: (node: FlowNode, depth: number) => void, dept
 
 const NAME = /^[A-Za-z_][\w:.-]*$/;
 
+/** A stable id: what `docket migrate --map` and the next version name an activity by. */
+const STABLE_ID = /^[A-Za-z_][\w.-]*$/;
+
 export function validateTree(root: ProcessNode, problems: Problems, maxDepth: number): void {
   let deepest = 0;
+  const refs = new Set<string>();
   visit(root, (node, depth) => {
     deepest = Math.max(deepest, depth);
+    if (node.ref !== undefined) {
+      if (!STABLE_ID.test(node.ref))
+        problems.add(
+          `id ${JSON.stringify(node.ref)} must start with a letter or _ and hold letters, digits, _ - .`,
+          node.pos,
+        );
+      else if (refs.has(node.ref))
+        problems.add(`id "${node.ref}" is used twice: an activity's id names one activity`, node.pos);
+      refs.add(node.ref);
+    }
     for (const property of scopeOf(node)?.properties ?? []) {
       if (!NAME.test(property.name)) {
         problems.add(

@@ -6,8 +6,13 @@ import { isMap, isScalar, LineCounter, type Node, parseDocument, visit, type YAM
 import type { Problems } from "./build.js";
 import { YamlBuilder } from "./from-yaml.js";
 import { ACTIVITY_KINDS, type ActivityKind, type ProcessNode } from "./model.js";
+import type { ScheduleDecl } from "./schedule.js";
+import { yamlSchedules } from "./schedules-in.js";
 
-export function buildFromYaml(source: string, problems: Problems): { name?: string; root: ProcessNode } {
+export function buildFromYaml(
+  source: string,
+  problems: Problems,
+): { name?: string; root: ProcessNode; schedules?: ScheduleDecl[] } {
   const lines = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const empty: ProcessNode = {
@@ -38,6 +43,8 @@ export function buildFromYaml(source: string, problems: Problems): { name?: stri
   const contents = doc.contents as Node | null;
   const rootFields = builder.fields(contents, "(root)", [
     "process",
+    "schedule",
+    "schedules",
     "context",
     "faults",
     "do",
@@ -45,6 +52,10 @@ export function buildFromYaml(source: string, problems: Problems): { name?: stri
   ]);
   if (!rootFields) return { root: empty };
   const name = builder.scalar(rootFields, "process", "(root)");
+  const schedules = yamlSchedules(rootFields.get("schedule"), rootFields.get("schedules"), problems, (n) =>
+    builder.pos(n),
+  );
+  const withSchedules = schedules.length ? { schedules } : {};
   if (rootFields.has("do")) {
     for (const kind of ACTIVITY_KINDS) {
       if (rootFields.has(kind))
@@ -63,6 +74,7 @@ export function buildFromYaml(source: string, problems: Problems): { name?: stri
         scope: builder.scope(rootFields, "(root)", "0"),
         children: builder.activities(rootFields.get("do")?.node, "do", "0"),
       },
+      ...withSchedules,
     };
   }
   // A root holding a single activity runs as a process holding just that activity.
@@ -84,5 +96,6 @@ export function buildFromYaml(source: string, problems: Problems): { name?: stri
   return {
     name,
     root: { ...empty, scope: builder.scope(rootFields, "(root)", "0"), children: only ? [only] : [] },
+    ...withSchedules,
   };
 }

@@ -29,12 +29,23 @@ import {
   type HistoryRecord,
   type InstanceStore,
   type InstanceSummary,
+  type LatestMove,
   listCursor,
   type StoredInstance,
 } from "../ports.js";
 import { diagram } from "./diagram.js";
 import { definitionGraph, type Graph, type InstanceGraph, instanceGraph } from "./graph.js";
+import {
+  type BatchMigrateRequest,
+  type BatchMigration,
+  type MigrateRequest,
+  type MigrationDeps,
+  type MigrationReport,
+  migrateInstance,
+  migrateInstances,
+} from "./migrations.js";
 import type { LaunchRequest, PublishRequest } from "./runtime.js";
+import type { ScheduleView } from "./schedules.js";
 
 export { STATUSES };
 export const OPERATOR_ACTIONS: readonly OperatorAction[] = [
@@ -139,7 +150,12 @@ export interface TaskPort {
 export interface OperationsPort {
   /** Which host serves it: "embedded" or "aws". */
   readonly host: string;
-  definitions(): Promise<Catalogue>;
+  /** Every process (or the one named) with its versions, each with the instances pinned to it. */
+  definitions(filter?: { process?: string }): Promise<Catalogue>;
+  /** Moves `latest` of a process to one of its versions (a rollback); 404 for an unknown one. */
+  setLatest(name: string, version: string): Promise<LatestMove>;
+  /** Deletes a version; 409 when it is latest or instances pin it. */
+  deleteVersion(name: string, version: string): Promise<void>;
   launch(request: LaunchRequest): Promise<string>;
   publish(request: PublishRequest): Promise<string>;
   list(filter: {
@@ -164,8 +180,14 @@ export interface OperationsPort {
   operate(id: string, action: OperatorAction, request: OperatorRequest): Promise<OperatorOutcome>;
   /** Deletes a finished instance with its history; refuses one still running (a 409). */
   remove(id: string): Promise<void>;
+  /** Moves an instance to another version of its process, or plans it (`dryRun`); migrations.ts. */
+  migrate(id: string, request: MigrateRequest): Promise<MigrationReport>;
+  /** The same for a page of a process's unfinished instances. */
+  migrateMany(request: BatchMigrateRequest): Promise<BatchMigration>;
   /** Present where workers claim tasks over HTTP (embedded); on AWS they read their SQS queue. */
   readonly tasks?: TaskPort;
+  /** The schedules in force, each with its next `count` fire times and its last fire. */
+  schedules(count: number): Promise<{ schedules: ScheduleView[] }>;
 }
 
 /** What differs between hosts: how messages reach an instance's inbox (signed, batched, in a transaction). */
@@ -181,6 +203,8 @@ export interface OperationsHost {
   /** How long an operator command waits to be applied before it is answered "queued"; default 5 s. */
   readonly operatorWaitMs?: number;
   readonly tasks?: TaskPort;
+  /** Lists the schedules (lib/runtime/schedules.ts); absent: there are none. */
+  readonly schedules?: (count: number) => Promise<ScheduleView[]>;
 }
 
 /** A request that cannot apply to the instance as it is now: HTTP 409, the CLI's exit 2. */
@@ -199,8 +223,38 @@ export class EngineOperations implements OperationsPort {
     this.tasks = deps.tasks;
   }
 
-  definitions(): Promise<Catalogue> {
-    return this.deps.definitions.catalogue();
+  migrate(id: string, request: MigrateRequest): Promise<MigrationReport> {
+    return migrateInstance(this.migrations(), id, request);
+  }
+
+  migrateMany(request: BatchMigrateRequest): Promise<BatchMigration> {
+    return migrateInstances(this.migrations(), request);
+  }
+
+  private migrations(): MigrationDeps {
+    const { store, definitions, enqueue, operatorWaitMs } = this.deps;
+    return {
+      store,
+      definitions,
+      enqueue,
+      ...(operatorWaitMs === undefined ? {} : { waitMs: operatorWaitMs }),
+    };
+  }
+
+  async schedules(count: number): Promise<{ schedules: ScheduleView[] }> {
+    return { schedules: (await this.deps.schedules?.(count)) ?? [] };
+  }
+
+  definitions(filter: { process?: string } = {}): Promise<Catalogue> {
+    return this.deps.definitions.catalogue(filter);
+  }
+
+  setLatest(name: string, version: string): Promise<LatestMove> {
+    return this.deps.definitions.setLatest(name, version);
+  }
+
+  async deleteVersion(name: string, version: string): Promise<void> {
+    await this.deps.definitions.deleteVersion(name, version);
   }
 
   launch(request: LaunchRequest): Promise<string> {

@@ -20,6 +20,7 @@ import {
   type SubscriptionIndex,
 } from "../ports.js";
 import { checkInstanceId } from "./ids.js";
+import { migrationStep } from "./migration.js";
 import { watchStep } from "./observe.js";
 
 /** How deep `call`s may nest: a process that calls itself without end stops here with a CallDepth fault. */
@@ -165,7 +166,7 @@ export class Runtime {
       step.done("ignored", loaded, loaded.snapshot);
       return "ignored";
     }
-    const hash = loaded?.definition ?? (message.type === "launch" ? message.version : undefined);
+    let hash = loaded?.definition ?? (message.type === "launch" ? message.version : undefined);
     if (!hash) return "no-instance";
     const definition = await definitions.byHash(hash);
     if (!definition)
@@ -176,7 +177,18 @@ export class Runtime {
     const now = clock.now();
     let result: TransitionResult;
     try {
-      result = transition(definition, loaded?.snapshot, message, now, this.deps.semantics);
+      if (message.type === "migrate" && loaded) {
+        const current = { hash, definition };
+        const step = await migrationStep(
+          definitions,
+          current,
+          loaded.snapshot,
+          message,
+          now,
+          this.deps.semantics,
+        );
+        ({ result, hash } = step);
+      } else result = transition(definition, loaded?.snapshot, message, now, this.deps.semantics);
     } catch (error) {
       if (error instanceof EngineError && !loaded) return "no-instance";
       throw error;

@@ -53,7 +53,18 @@ describe("the api function", () => {
       {
         Action: ["dynamodb:GetItem", "dynamodb:Query"],
         Effect: "Allow",
-        Resource: [table, { "Fn::Join": ["", [table, "/index/byStatus"]] }],
+        Resource: [
+          table,
+          { "Fn::Join": ["", [table, "/index/byStatus"]] },
+          { "Fn::Join": ["", [table, "/index/byDefinition"]] },
+        ],
+      },
+      // Rollback and version deletion: transactions on definitions' items only.
+      {
+        Action: ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
+        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["P#*", "CATALOGUE", "D#*"] } },
+        Effect: "Allow",
+        Resource: table,
       },
       // Batch writes reach only an instance's items (delete) and buffered events (publish).
       {

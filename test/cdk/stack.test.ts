@@ -106,11 +106,14 @@ describe("DocketStack", () => {
     expect(of("Register")).not.toContain("s3:List");
     expect(of("Advance")).toMatch(/"Action":\["s3:GetObject","s3:PutObject"\].*DocketPayloads/);
     expect(of("Advance")).not.toMatch(/s3:(List|Delete|GetBucket)/);
-    // The relay only reads (an instance, to drop a timer it no longer waits for).
+    // The relay reads (an instance, to drop a timer it no longer waits for), and writes only what a
+    // schedule's fire did, on the schedules' items (dynamodb:LeadingKeys).
     expect(of("TimerRelay")).toContain('"Action":["dynamodb:GetItem","dynamodb:Query"]');
-    expect(of("TimerRelay")).not.toMatch(
-      /dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)|s3:PutObject/,
+    expect(of("TimerRelay")).not.toMatch(/dynamodb:(PutItem|DeleteItem|BatchWriteItem)|s3:PutObject/);
+    expect(of("TimerRelay")).toContain(
+      '{"Action":"dynamodb:UpdateItem","Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["SCHEDULES"]}}',
     );
+    expect(of("TimerRelay").match(/dynamodb:UpdateItem/g)).toHaveLength(1);
     expect(of("Ingest")).not.toContain("events:PutEvents");
     // The inbox signing key: read by the functions that put messages in the inbox, by no other.
     for (const f of ["Advance", "Ingest", "TimerRelay"])
@@ -118,7 +121,7 @@ describe("DocketStack", () => {
     for (const f of ["Register", "Sweep"]) expect(of(f)).not.toContain("secretsmanager:");
   });
 
-  it("lists instances by status from an index that projects only the summary", () => {
+  it("lists instances by status from an index that projects only the summary, and counts them by version from another", () => {
     template.hasResourceProperties("AWS::DynamoDB::Table", {
       GlobalSecondaryIndexes: [
         Match.objectLike({
@@ -128,6 +131,11 @@ describe("DocketStack", () => {
             NonKeyAttributes: ["process", "status", "createdAt", "updatedAt"],
           },
         }),
+        {
+          IndexName: "byDefinition",
+          KeySchema: [{ AttributeName: "definition", KeyType: "HASH" }],
+          Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["status"] },
+        },
       ],
     });
   });

@@ -66,7 +66,11 @@ const tasks: Step = [
 ];
 
 describe("the AWS host's answers", () => {
-  const host = (): HostUnderTest => ({ client, settle: () => runner.settle() });
+  const host = (): HostUnderTest => ({
+    client,
+    settle: () => runner.settle(),
+    register: async (key, source) => void (await deps.definitions.register(key, source)),
+  });
   for (const [name, run] of contractSteps(tasks)) it(name, () => run(host()));
   it("exercised every operation", () => expectEveryOperation(contract, client));
 });

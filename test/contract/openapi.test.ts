@@ -179,6 +179,7 @@ describe("the embedded host's answers", () => {
   const host = (): HostUnderTest => ({
     client: embeddedClient(),
     settle: () => engine.idle(),
+    register: async (key, source) => void (await engine.definitions.register(key, source)),
   });
   let client: ContractClient | undefined;
   const embeddedClient = () => {

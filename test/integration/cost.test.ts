@@ -317,11 +317,12 @@ afterAll(() => {
  * sent; the head (the 10 KB state) once every 20 steps, here at the instance's end, billed by the
  * larger of the old head and the new. Rewriting the state each step would be 11 write units a
  * step; writing the listing index each step would be one index write unit a step, where only the
- * status change (running to completed: its entry moved, two writes) should be.
+ * status change should be: running to completed moves the byStatus entry (two writes) and updates
+ * the byDefinition entry's status (one).
  */
 function expectSmallWrites({ ledger: l, steps, instances }: Awaited<ReturnType<typeof measure>>) {
   expect(l.tableWriteUnits / steps).toBeLessThan(3.5);
-  expect(l.indexWriteUnits).toBeLessThanOrEqual(2 * instances);
+  expect(l.indexWriteUnits).toBeLessThanOrEqual(3 * instances);
 }
 
 describe("the cost of an action step (10 KB context, a timeout on every action)", () => {

@@ -69,7 +69,7 @@ describe("XML reader", () => {
     expect(problems).toEqual([
       expect.stringMatching(/^2:\d+ <action> needs a participant attribute$/),
       expect.stringMatching(
-        /^3:\d+ <action> has an unknown attribute "colour"; allowed: participant, timeout, heartbeat, retry, backoff, input, output$/,
+        /^3:\d+ <action> has an unknown attribute "colour"; allowed: participant, timeout, heartbeat, retry, backoff, input, output, id$/,
       ),
       expect.stringMatching(/^3:\d+ retry "lots" is not a whole number from 0 to 1000$/),
       expect.stringMatching(/^4:\d+ duration "soon" is not a duration; use seconds/),
@@ -148,7 +148,7 @@ do:
       "bad.yaml",
     );
     expect(problems).toEqual([
-      '3:31 unknown key "colour" at do[0].action; allowed: participant, timeout, heartbeat, retry, backoff, input, output',
+      '3:31 unknown key "colour" at do[0].action; allowed: participant, timeout, heartbeat, retry, backoff, input, output, id',
       expect.stringMatching(/^4:24 duration "soon" is not a duration/),
       "5:5 do[2] must be a map with one activity key: sequence, action, switch, while, foreach, all, race, call, delay, await, fault, assign",
       "7:9 do[3].switch[0].when is required",

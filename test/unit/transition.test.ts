@@ -124,7 +124,7 @@ describe("transition()", () => {
     const result = transition(definition, snapshot, bureaucratEvent, 2000);
     expect(result.snapshot).toBe(snapshot);
     expect(result.notes[0]?.reason).toBe(
-      'malformed message: type: must be one of launch, reply, timer, event, child, operator, got "response"',
+      'malformed message: type: must be one of launch, reply, timer, event, child, migrate, operator, got "response"',
     );
     const noStatus = {
       type: "reply",
