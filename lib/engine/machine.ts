@@ -353,7 +353,9 @@ export class Machine {
    * keep a counter in the snapshot: their task ids stay unique across iterations.
    */
   nextAttempt(path: string, previous: number, looped: boolean): number {
-    if (!looped) return previous + 1;
+    // Outside loops the path's own count suffices, unless a migration left a counter there (a
+    // node moved away from it, whose tasks' ids a new one must not take again).
+    if (!looped && this.attempts[path] === undefined) return previous + 1;
     const attempt = Math.max(this.attempts[path] ?? 0, previous) + 1;
     if (!this.attemptsOwned) {
       this.attempts = { ...this.attempts };

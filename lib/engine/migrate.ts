@@ -9,10 +9,10 @@
  * that moved are taken to its new path (`moved`). Scopes keep their context; properties the new
  * version declares are added with their defaults. Anything else is refused, with every problem.
  */
-import type { Activity, Definition, FlowNode } from "../language/model.js";
+import type { Activity, Definition, FlowNode, JsonObject } from "../language/model.js";
 import { scopeOf } from "../language/model.js";
 import { indexDefinition } from "../language/validate.js";
-import type { NodeState, Snapshot, TaskCommand } from "./types.js";
+import type { ActionState, Command, NodeState, Snapshot, TaskCommand } from "./types.js";
 
 export interface MigrationPlan {
   readonly instance: string;
@@ -26,6 +26,8 @@ export interface MigrationPlan {
 
 export interface Migration {
   readonly plan: MigrationPlan;
+  /** What the move undoes: timers the new version's actions no longer have. */
+  readonly commands?: readonly Command[];
   /** The instance on the new version; absent when there are problems. */
   readonly snapshot?: Snapshot;
 }
@@ -41,6 +43,11 @@ function sameActivity(a: FlowNode, b: FlowNode): boolean {
   if (a.kind === "action" && b.kind === "action") return a.participant === b.participant;
   if (a.kind === "await" && b.kind === "await") return a.event === b.event;
   if (a.kind === "call" && b.kind === "call") return JSON.stringify(a.process) === JSON.stringify(b.process);
+  // A switch's case has no id: it is the same one when it tests the same.
+  if (a.kind === "case" && b.kind === "case")
+    return (
+      JSON.stringify(a.conditions.map((c) => c.source)) === JSON.stringify(b.conditions.map((c) => c.source))
+    );
   return true;
 }
 
@@ -63,17 +70,20 @@ function staticMapper(from: Definition, to: Definition, map: Readonly<Record<str
       problems.push(`map ${a}=${b}: ${b} is neither an id nor a path in the new version`);
     if (old !== undefined && next !== undefined) explicit.set(old, next);
   }
-  const mapStatic = (id: string): string | undefined => {
+  /**
+   * Explicitly, by stable id, or at its index within its (mapped) container when the node there is
+   * recognisably the same activity: so a container that moved takes its children along.
+   */
+  const mapStatic = (id: string, parentNew: string): string | undefined => {
     const chosen = explicit.get(id);
     if (chosen !== undefined) return chosen;
-    const ref = oldIndex.get(id)?.ref;
-    const byRef = ref === undefined ? undefined : newRefs.get(ref);
-    if (byRef !== undefined) return byRef;
-    const there = newIndex.get(id);
     const was = oldIndex.get(id);
-    // The same path only when the node there is recognisably the same activity.
-    return there && was && (there.ref === undefined || there.ref === ref) && sameActivity(was, there)
-      ? id
+    const byRef = was?.ref === undefined ? undefined : newRefs.get(was.ref);
+    if (byRef !== undefined) return byRef;
+    const relative = `${parentNew}.${lastSegment(id)}`;
+    const there = newIndex.get(relative);
+    return there && was && (there.ref === undefined || there.ref === was.ref) && sameActivity(was, there)
+      ? relative
       : undefined;
   };
   return { oldIndex, newIndex, mapStatic, problems };
@@ -106,7 +116,7 @@ function mapRuntime(m: Mapper, path: string): Mapped {
     }
     oldStatic += `.${segment}`;
     const old = m.oldIndex.get(oldStatic) as FlowNode;
-    const target = m.mapStatic(oldStatic);
+    const target = m.mapStatic(oldStatic, newStatic);
     const node = target === undefined ? undefined : m.newIndex.get(target);
     if (target === undefined || !node)
       return {
@@ -123,10 +133,19 @@ function mapRuntime(m: Mapper, path: string): Mapped {
     newStatic = target;
     runtime += `.${lastSegment(target)}`;
   }
-  return { path: runtime, node: m.newIndex.get(newStatic) as FlowNode };
+  // A fault handler's body stands for the scope node that holds it.
+  const node = m.newIndex.get(newStatic) ?? m.newIndex.get(newStatic.replace(/\.f\d+$/, ""));
+  return { path: runtime, node: node as FlowNode };
 }
 
 /** The state at the new path: a container's running child counted in the new version. */
+/** A sequence-like state's running child, at its index in the new version. */
+function runningChild(m: Mapper, path: string, state: NodeState): NodeState | string {
+  if (state.k !== "seq") return state;
+  const child = mapRuntime(m, `${path}.${state.i}`);
+  return "problem" in child ? child.problem : { ...state, i: Number(lastSegment(child.path)) };
+}
+
 function movedState(
   m: Mapper,
   path: string,
@@ -134,9 +153,11 @@ function movedState(
   node: FlowNode,
   old: FlowNode,
 ): NodeState | string {
-  if (node.kind === "foreach" && (state.k === "pforeach") !== Boolean(node.parallel))
+  const looping = state.k === "foreach" || state.k === "pforeach";
+  if (looping && node.kind === "foreach" && (state.k === "pforeach") !== Boolean(node.parallel))
     return `${path} (foreach) changes between in order and parallel: not while it runs`;
-  if (state.k === "seq" || state.k === "while" || state.k === "foreach") {
+  if (state.k === "seq") return runningChild(m, path, state);
+  if (state.k === "while" || state.k === "foreach") {
     const child = mapRuntime(m, `${path}.${state.i}`);
     if ("problem" in child) return child.problem;
     return { ...state, i: Number(lastSegment(child.path)) };
@@ -166,39 +187,65 @@ function moveNodes(m: Mapper, snapshot: Snapshot, problems: string[]): Moved {
       problems.push(mapped.problem);
       continue;
     }
+    // A fault handler's body or a parallel foreach's branch is no node of the definition: only
+    // its running child is counted anew.
+    const pseudo = /\.[bf]\d+$/.test(path);
     const old = m.oldIndex.get(path.replace(/\.b\d+/g, "")) ?? mapped.node;
-    const next = movedState(m, path, state, mapped.node, old);
+    const next = pseudo ? runningChild(m, path, state) : movedState(m, path, state, mapped.node, old);
     if (typeof next === "string") problems.push(next);
     else moved.nodes.push([mapped.path, next]);
     moved.paths.set(path, mapped.path);
-    if (mapped.path !== path) moved.moves.push({ from: path, to: mapped.path, kind: mapped.node.kind });
+    if (mapped.path !== path)
+      moved.moves.push({ from: path, to: mapped.path, kind: pseudo ? "sequence" : mapped.node.kind });
   }
   return moved;
 }
 
-/** Scopes at their new paths, with the properties the new version adds. */
+/**
+ * Scopes at their new paths, with the properties the new version adds: to the scopes there are,
+ * and as a scope of its own for an active node the new version gives a context it had not.
+ */
 function moveScopes(m: Mapper, snapshot: Snapshot, moved: Moved, added: string[]): Snapshot["scopes"] {
-  return snapshot.scopes.map(([path, context]) => {
-    const to = path === "0" ? "0" : (moved.paths.get(path) ?? path);
+  const withDefaults = (to: string, context: JsonObject) => {
     const node = m.newIndex.get(to.replace(/\.b\d+/g, ""));
-    const defaults = (node && scopeOf(node)?.properties) ?? [];
     const next = { ...context };
-    for (const property of defaults)
+    for (const property of (node && scopeOf(node)?.properties) ?? [])
       if (!(property.name in next)) {
         next[property.name] = property.value;
         added.push(`${to}.${property.name}`);
       }
-    return [to, next] as const;
+    return next;
+  };
+  const scopes = snapshot.scopes.map(([path, context]) => {
+    const to = path === "0" ? "0" : (moved.paths.get(path) ?? path);
+    return [to, withDefaults(to, context)] as const;
   });
+  const have = new Set(scopes.map(([path]) => path));
+  for (const [path] of moved.nodes) {
+    const node = m.newIndex.get(path.replace(/\.b\d+/g, ""));
+    if (!have.has(path) && !/\.[bf]\d+$/.test(path) && scopeOf(node as FlowNode)?.properties.length)
+      scopes.push([path, withDefaults(path, {})] as const);
+  }
+  return scopes;
 }
 
-/** A held task (not sent yet) goes out as the new version's: its path, id and participant. */
-function moveHeld(task: TaskCommand, to: string, node: FlowNode | undefined): TaskCommand {
+/**
+ * A held task (not sent yet) goes out as the new version's: its path, participant, and an attempt
+ * after any the path has had (so its id is new).
+ */
+function moveHeld(
+  task: TaskCommand,
+  to: string,
+  node: FlowNode | undefined,
+  attempts: Record<string, number>,
+): TaskCommand {
   if (to === task.task.node && (node?.kind !== "action" || node.participant === task.task.participant))
     return task;
   const participant = node?.kind === "action" ? node.participant : task.task.participant;
-  const id = `${task.task.instance}/${to}/${task.task.attempt}`;
-  return { ...task, task: { ...task.task, id, node: to, participant } };
+  const attempt = to === task.task.node ? task.task.attempt : (attempts[to] ?? 0) + 1;
+  if (to !== task.task.node) attempts[to] = attempt;
+  const id = `${task.task.instance}/${to}/${attempt}`;
+  return { ...task, task: { ...task.task, id, node: to, participant, attempt } };
 }
 
 /** Plans the move of `snapshot` from `from` to `to`, and makes it when nothing blocks it. */
@@ -222,25 +269,30 @@ export function migrate(
   const plan = { instance: snapshot.id, moves: moved.moves, added, problems: [...new Set(problems)] };
   if (plan.problems.length) return { plan };
   const retarget = (path: string) => moved.paths.get(path) ?? path;
+  const attempts = movedAttempts(snapshot, moved);
+  const heldIds = new Map<string, TaskCommand>();
   const held = snapshot.held.map((task) => {
     const next = retarget(task.task.node);
-    return moveHeld(task, next, m.newIndex.get(next.replace(/\.b\d+/g, "")));
+    const moved = moveHeld(task, next, m.newIndex.get(next.replace(/\.b\d+/g, "")), attempts);
+    heldIds.set(task.task.id, moved);
+    return moved;
   });
-  const heldIds = new Map(snapshot.held.map((task, i) => [task.task.id, held[i]?.task.id as string]));
-  const nodes = moved.nodes.map(([path, state]): [string, NodeState] =>
-    state.k === "action" && heldIds.has(state.task)
-      ? [path, { ...state, task: heldIds.get(state.task) as string }]
-      : [path, state],
-  );
-  const attempts = Object.fromEntries(
-    Object.entries(snapshot.attempts).map(([path, n]) => [retarget(path), n]),
-  );
-  // Messages still addressed to an old path (a reply to an open task, a timer, an event) find the node.
+  const commands: Command[] = [];
+  const nodes = moved.nodes.map(([path, state]): [string, NodeState] => {
+    if (state.k !== "action") return [path, state];
+    const rewritten = heldIds.get(state.task);
+    const renamed = rewritten
+      ? { ...state, task: rewritten.task.id, attempt: rewritten.task.attempt }
+      : state;
+    return [path, unwantedTimers(renamed, m.newIndex.get(path.replace(/\.b\d+/g, "")), commands)];
+  });
+  // Moves made before, taken on to where their nodes are now.
   const earlier = (snapshot.moved ?? []).map(([old, next]) => [old, retarget(next)] as const);
   const now = moved.moves.map(({ from: old, to: next }) => [old, next] as const);
   const all = [...earlier, ...now].filter(([old, next]) => old !== next);
   return {
     plan,
+    commands,
     snapshot: {
       ...snapshot,
       version,
@@ -252,6 +304,41 @@ export function migrate(
       ...(all.length ? { moved: all } : {}),
     },
   };
+}
+
+/**
+ * Attempt counters at the new paths, kept at the old ones too: what the new version runs at a
+ * path a moved node left gets task ids of its own, never one a task sent before had.
+ */
+function movedAttempts(snapshot: Snapshot, moved: Moved): Record<string, number> {
+  const attempts: Record<string, number> = { ...snapshot.attempts };
+  const raise = (path: string, n: number) => {
+    attempts[path] = Math.max(attempts[path] ?? 0, n);
+  };
+  for (const [path, state] of snapshot.nodes) if (state.k === "action") raise(path, state.attempt);
+  for (const [path, n] of Object.entries(snapshot.attempts)) raise(path, n);
+  for (const { from, to } of moved.moves) {
+    for (const [path, n] of Object.entries(attempts))
+      if (path === from || path.startsWith(`${from}.`)) raise(`${to}${path.slice(from.length)}`, n);
+  }
+  return attempts;
+}
+
+/** A timeout or heartbeat the new version's action no longer has is canceled with its timer. */
+function unwantedTimers(state: ActionState, node: FlowNode | undefined, commands: Command[]): ActionState {
+  if (node?.kind !== "action") return state;
+  let next = state;
+  if (state.beat && node.heartbeat === undefined) {
+    commands.push({ type: "cancel-timer", timer: state.beat });
+    const { beat: _beat, ...rest } = next;
+    next = rest;
+  }
+  if (state.timer && state.wait === "reply" && node.timeout === undefined) {
+    commands.push({ type: "cancel-timer", timer: state.timer });
+    const { timer: _timer, ...rest } = next;
+    next = rest;
+  }
+  return next;
 }
 
 /** A message's node as the instance knows it now (after migrations moved it). */

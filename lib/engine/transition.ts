@@ -15,7 +15,9 @@ import {
   FINAL_STATUSES,
   type LaunchMessage,
   type Message,
+  type NodeState,
   type Note,
+  nodeState,
   SNAPSHOT_FORMAT,
   type Snapshot,
   type TransitionResult,
@@ -109,17 +111,39 @@ export function transition(
   return { snapshot: m.toSnapshot(), commands: m.commands, notes: m.notes };
 }
 
-/** A message addressed to a node a migration moved, addressed to where the node is now. */
+/**
+ * A message addressed to a node a migration moved, addressed to where the node is now: only when
+ * the node there holds what the message answers (its task, timer, subscription or child), since
+ * the new version may run another node at the old path since.
+ */
 function retargeted(snapshot: Snapshot, message: Message): Message {
-  if (message.type === "reply") {
-    const node = currentPath(snapshot, message.task.node);
-    return node === message.task.node ? message : { ...message, task: { ...message.task, node } };
+  const path = message.type === "reply" ? message.task.node : "node" in message ? message.node : undefined;
+  if (path === undefined) return message;
+  const node = currentPath(snapshot, path);
+  if (node === path || !holds(nodeState(snapshot, node), message)) return message;
+  if (message.type === "reply") return { ...message, task: { ...message.task, node } };
+  return message.type === "timer" || message.type === "event" || message.type === "child"
+    ? { ...message, node }
+    : message;
+}
+
+function holds(state: NodeState | undefined, message: Message): boolean {
+  if (!state) return false;
+  switch (message.type) {
+    case "reply":
+      return state.k === "action" && state.task === message.task.id;
+    case "timer":
+      return (
+        "timer" in state &&
+        (state.timer === message.timer || (state.k === "action" && state.beat === message.timer))
+      );
+    case "event":
+      return state.k === "await" && state.subscription === message.subscription;
+    case "child":
+      return state.k === "call" && state.child === message.child;
+    default:
+      return false;
   }
-  if (message.type === "timer" || message.type === "event" || message.type === "child") {
-    const node = currentPath(snapshot, message.node);
-    return node === message.node ? message : { ...message, node };
-  }
-  return message;
 }
 
 /** Applies a message; false when it was ignored or rejected (a note says why) and nothing changed. */

@@ -8,7 +8,6 @@
 import { migrate } from "../engine/migrate.js";
 import { SEMANTICS } from "../engine/semantics.js";
 import type { MigrateMessage, Snapshot, TransitionResult } from "../engine/types.js";
-import { EngineError } from "../errors.js";
 import type { Definition } from "../language/model.js";
 import type { DefinitionStore } from "../ports.js";
 
@@ -31,23 +30,29 @@ export async function migrationStep(
     result: { snapshot, commands: [], notes: [{ kind: "rejected", reason }] },
     ...current,
   });
-  const target = await definitions.byHash(message.to);
-  if (!target)
-    throw new EngineError(
-      "UnknownDefinition",
-      `definition version ${message.to} to migrate to is not stored`,
+  const short = (hash: string) => hash.slice(0, 12);
+  if (message.from !== undefined && message.from !== current.hash)
+    return refused(
+      `migrate to ${short(message.to)}: asked of version ${short(message.from)}, the instance is on ${short(current.hash)} now`,
     );
+  if (message.to === current.hash)
+    return refused(`migrate to ${short(message.to)}: the instance is on that version already`);
+  // Refused, not thrown: a version deleted since it was asked for must not block the instance's inbox.
+  const target = await definitions.byHash(message.to);
+  if (!target) return refused(`migrate to ${short(message.to)}: no such version is stored (deleted since?)`);
   if (target.name !== current.definition.name)
     return refused(
-      `migrate to ${message.to.slice(0, 12)}: it is a version of ${target.name}, not ${current.definition.name}`,
+      `migrate to ${short(message.to)}: it is a version of ${target.name}, not ${current.definition.name}`,
     );
-  const { plan, snapshot: moved } = migrate(snapshot, current.definition, target, message.to, message.map);
-  if (!moved) return refused(`migrate to ${message.to.slice(0, 12)} refused: ${plan.problems.join("; ")}`);
+  const migration = migrate(snapshot, current.definition, target, message.to, message.map);
+  if (!migration.snapshot)
+    return refused(`migrate to ${short(message.to)} refused: ${migration.plan.problems.join("; ")}`);
   const next: Snapshot = {
-    ...moved,
+    ...migration.snapshot,
     steps: snapshot.steps + 1,
     updatedAt: now,
     semantics: Math.max(snapshot.semantics, semantics),
   };
-  return { result: { snapshot: next, commands: [], notes: [] }, hash: message.to, definition: target };
+  const commands = migration.commands ?? [];
+  return { result: { snapshot: next, commands, notes: [] }, hash: message.to, definition: target };
 }

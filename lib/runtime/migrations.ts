@@ -70,12 +70,10 @@ async function target(deps: MigrationDeps, process: string, to: string) {
   return resolved;
 }
 
-/** Plans and, unless a dry run, queues the migration of one instance and waits for it. */
-export async function migrateInstance(
-  deps: MigrationDeps,
-  id: string,
-  request: MigrateRequest,
-): Promise<MigrationReport> {
+type Queued = { readonly report: MigrationReport; readonly message?: MigrateMessage };
+
+/** Plans one instance's migration and, unless a dry run or blocked, queues it (not waiting). */
+async function planAndQueue(deps: MigrationDeps, id: string, request: MigrateRequest): Promise<Queued> {
   checkRequest(request);
   const stored = await deps.store.load(id);
   if (!stored) throw new EngineError("NoInstance", `no instance ${id}`);
@@ -84,18 +82,14 @@ export async function migrateInstance(
     throw new EngineError("UnknownDefinition", `definition ${stored.definition} of ${id} is not stored`);
   const to = await target(deps, from.name, request.to);
   const base = { instance: id, from: stored.definition, to: to.hash };
-  if (to.hash === stored.definition)
-    return {
-      ...base,
-      state: "blocked",
-      moves: [],
-      added: [],
-      problems: [`instance ${id} is on version ${to.hash.slice(0, 12)} already`],
-    };
+  if (to.hash === stored.definition) {
+    const problem = `instance ${id} is on version ${to.hash.slice(0, 12)} already`;
+    return { report: { ...base, state: "blocked", moves: [], added: [], problems: [problem] } };
+  }
   const { plan } = migrate(stored.snapshot, from, to.definition, to.hash, request.map);
   const report = { ...base, moves: plan.moves, added: plan.added, problems: plan.problems };
-  if (plan.problems.length) return { ...report, state: "blocked" };
-  if (request.dryRun) return { ...report, state: "planned" };
+  if (plan.problems.length) return { report: { ...report, state: "blocked" } };
+  if (request.dryRun) return { report: { ...report, state: "planned" } };
   const message: MigrateMessage = {
     type: "migrate",
     to: to.hash,
@@ -104,24 +98,43 @@ export async function migrateInstance(
     id: crypto.randomUUID(),
   };
   await deps.enqueue(id, message);
-  return { ...report, ...(await outcome(deps, id, message)) };
+  return { report: { ...report, state: "queued" }, message };
 }
 
-/** Applied (or refused, with why) as the instance's history tells, or still queued after the wait. */
-async function outcome(deps: MigrationDeps, id: string, message: MigrateMessage) {
+/** Plans and, unless a dry run, queues the migration of one instance and waits for it. */
+export async function migrateInstance(
+  deps: MigrationDeps,
+  id: string,
+  request: MigrateRequest,
+): Promise<MigrationReport> {
+  const [done] = await settled(deps, [await planAndQueue(deps, id, request)]);
+  return done as MigrationReport;
+}
+
+/**
+ * What each queued migration came to, read back from its instance's history: applied, refused
+ * (blocked, with why), or still queued when the one wait for them all is over.
+ */
+async function settled(deps: MigrationDeps, queued: readonly Queued[]): Promise<MigrationReport[]> {
+  const reports = queued.map((q) => q.report);
+  const waiting = new Map(queued.flatMap((q, i) => (q.message ? [[i, q.message] as const] : [])));
   const deadline = Date.now() + (deps.waitMs ?? 5000);
-  for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
-    const recent = await deps.store.recentHistory(id, 25);
-    const record = recent.find((r) => r.message.type === "migrate" && r.message.id === message.id);
-    if (record) {
+  for (let pause = 20; waiting.size; pause = Math.min(pause * 2, 500)) {
+    for (const [i, message] of waiting) {
+      const report = reports[i] as MigrationReport;
+      const recent = await deps.store.recentHistory(report.instance, 25);
+      const record = recent.find((r) => r.message.type === "migrate" && r.message.id === message.id);
+      if (!record) continue;
       const refused = record.notes.filter((n) => n.kind === "rejected" || n.kind === "ignored");
-      return refused.length
-        ? { state: "blocked" as const, problems: refused.map((n) => n.reason) }
-        : { state: "applied" as const };
+      reports[i] = refused.length
+        ? { ...report, state: "blocked", problems: refused.map((n) => n.reason) }
+        : { ...report, state: "applied" };
+      waiting.delete(i);
     }
-    if (Date.now() >= deadline) return { state: "queued" as const };
+    if (!waiting.size || Date.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, pause));
   }
+  return reports;
 }
 
 const UNFINISHED: readonly InstanceStatus[] = ["running", "suspended"];
@@ -145,14 +158,19 @@ export async function migrateInstances(
     .flat()
     .sort((a, b) => (listCursor(a) < listCursor(b) ? 1 : -1))
     .slice(0, limit);
-  const results: MigrationReport[] = [];
+  const queued: Queued[] = [];
+  const seen = new Set<string>();
   for (const summary of page) {
-    if (FINAL_STATUSES.includes(summary.status)) continue;
+    // An instance whose status changed between the two listings is listed twice.
+    if (FINAL_STATUSES.includes(summary.status) || seen.has(summary.id)) continue;
+    seen.add(summary.id);
     const stored = await deps.store.load(summary.id);
     if (!stored || stored.definition === to.hash) continue;
     if (from && stored.definition !== from.hash) continue;
-    results.push(await migrateInstance(deps, summary.id, { ...request, to: to.hash }));
+    queued.push(await planAndQueue(deps, summary.id, { ...request, to: to.hash }));
   }
+  // Queued all at once and waited for once: a page answers within the API's time, however long.
+  const results = await settled(deps, queued);
   const counts = { planned: 0, applied: 0, queued: 0, blocked: 0 };
   for (const result of results) counts[result.state] += 1;
   const last = page[page.length - 1];

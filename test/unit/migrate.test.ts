@@ -106,3 +106,61 @@ do:
     );
   });
 });
+
+describe("migrate, what the review found", () => {
+  const launch = (definition: ReturnType<typeof read>) =>
+    transition(definition, undefined, { type: "launch", instance: "i" }, 0).snapshot;
+
+  it("gives what runs later at a path a moved node left task ids of its own, and runs to the end", () => {
+    const v2 = read(
+      "process: p\ndo:\n  - action: { participant: b, id: second, timeout: PT1H }\n  - action: c\n",
+    );
+    const { snapshot } = migrate(waitingForB(), V1, v2, "v2");
+    let next = transition(v2, snapshot as Snapshot, reply("i/0.1/1", "0.1"), 2);
+    const task = next.commands.find((c) => c.type === "task");
+    expect(task).toMatchObject({ task: { node: "0.1", participant: "c", id: "i/0.1/2" } });
+    next = transition(v2, next.snapshot, reply("i/0.1/2", "0.1"), 3);
+    expect(next.snapshot.status).toBe("completed");
+  });
+
+  it("takes a moved container's children along, and adds a context the new version gives a running one", () => {
+    const v1 = read(
+      "process: p\ndo:\n  - action: a\n  - sequence: { id: box, do: [ { action: x }, { action: y } ] }\n",
+    );
+    const v2 = read(
+      "process: p\ndo:\n  - action: a\n  - action: z\n  - sequence: { id: box, context: { seen: 0 }, do: [ { action: x }, { action: y } ] }\n",
+    );
+    let snapshot = launch(v1);
+    snapshot = transition(v1, snapshot, reply("i/0.0/1", "0.0"), 1).snapshot;
+    const moved = migrate(snapshot, v1, v2, "v2");
+    expect(moved.plan.problems).toEqual([]);
+    expect(moved.plan.moves.map((m) => `${m.from}>${m.to}`)).toEqual(["0.1>0.2", "0.1.0>0.2.0"]);
+    expect(moved.plan.added).toEqual(["0.2.seen"]);
+    expect(moved.snapshot?.scopes).toContainEqual(["0.2", { seen: 0 }]);
+  });
+
+  it("moves an instance inside a parallel foreach's branches or a fault handler", () => {
+    const each = read(
+      "process: p\ndo:\n  - foreach: { select: '[1, 2]', parallel: true, do: [ { action: w } ] }\n",
+    );
+    const each2 = read(
+      "process: p\ncontext: { more: 1 }\ndo:\n  - foreach: { select: '[1, 2]', parallel: true, do: [ { action: w } ] }\n",
+    );
+    expect(migrate(launch(each), each, each2, "v2").plan).toMatchObject({ problems: [], added: ["0.more"] });
+    const guarded = read(
+      "process: p\ndo:\n  - sequence:\n      faults: [ { case: Bad, do: [ { action: fix } ] } ]\n      do: [ { fault: Bad } ]\n",
+    );
+    const running = launch(guarded);
+    expect(running.nodes.map(([path]) => path)).toContain("0.0.f0.0");
+    expect(migrate(running, guarded, guarded, "v2").plan.problems).toEqual([]);
+  });
+
+  it("cancels the heartbeat a new version's action no longer has", () => {
+    const beating = read("process: p\ndo:\n  - action: { participant: a, heartbeat: 60 }\n");
+    const calm = read("process: p\ndo:\n  - action: a\n");
+    const started = transition(beating, undefined, { type: "launch", instance: "i" }, 0);
+    const beat = started.commands.find((c) => c.type === "timer");
+    const moved = migrate(started.snapshot, beating, calm, "v2");
+    expect(moved.commands).toEqual([{ type: "cancel-timer", timer: (beat as { timer: string }).timer }]);
+  });
+});
