@@ -10,9 +10,10 @@ import { benchEmbedded } from "./embedded.js";
 import type { Row } from "./harness.js";
 import { benchInterpreter } from "./interpreter.js";
 import type { Peer } from "./peer.js";
+import { benchRouting } from "./routing.js";
 import { workflowEs } from "./workflow-es.js";
 
-export type Group = "cel" | "embedded" | "aws-durable" | "workflow-es";
+export type Group = "cel" | "embedded" | "routing" | "aws-durable" | "workflow-es";
 
 export interface GroupResult {
   readonly rows: readonly Row[];
@@ -34,6 +35,8 @@ export async function runGroup(group: Group, budgetMs: number): Promise<GroupRes
       return { rows: await benchCel(budgetMs), sequenceTransitions: [] };
     case "embedded":
       return { rows: [await benchEmbedded(budgetMs)], sequenceTransitions: [] };
+    case "routing":
+      return { rows: await benchRouting(), sequenceTransitions: [] };
     case "aws-durable":
       return interpreter(budgetMs, await awsDurable());
     case "workflow-es":

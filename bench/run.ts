@@ -36,6 +36,8 @@ console.log("Expressions: evaluations/s, @marcbachmann/cel-js against @bufbuild/
 const cel = await inChild("cel");
 console.log("\nEmbedded engine: durable steps/s against the raw better-sqlite3 floor");
 const embedded = await inChild("embedded");
+console.log("\nEmbedded engine: keyed events/s as instances wait, against 1,000 waiting");
+const routing = await inChild("routing");
 console.log("\nInterpreter: workflows/s, docket's transition() against each peer");
 const peers = [await inChild("aws-durable"), await inChild("workflow-es")];
 
@@ -43,11 +45,13 @@ const interpreterRows = peers.flatMap((p) => p.rows);
 const sequence = Math.min(...peers.flatMap((p) => p.sequenceTransitions));
 const floorShare = Math.min(...embedded.rows.map(ratio));
 const weakest = Math.min(...interpreterRows.map(ratio));
+const routingFlat = Math.min(...routing.rows.map(ratio));
 const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
-console.log(`\n${markdownTable([...interpreterRows, ...embedded.rows, ...cel.rows])}\n`);
+console.log(`\n${markdownTable([...interpreterRows, ...embedded.rows, ...routing.rows, ...cel.rows])}\n`);
 console.log(
   `targets: docket >= 10x each peer on each workload (weakest ${weakest.toFixed(1)}x): ${verdict(weakest >= 10)}; ` +
     `>= 1M transitions/s on the sequence (${formatRate(sequence)}): ${verdict(sequence >= 1e6)}; ` +
-    `embedded >= 60% of the SQLite floor (${(floorShare * 100).toFixed(0)}%): ${verdict(floorShare >= 0.6)}`,
+    `embedded >= 60% of the SQLite floor (${(floorShare * 100).toFixed(0)}%): ${verdict(floorShare >= 0.6)}; ` +
+    `routing flat, largest/smallest >= 0.8 (${routingFlat.toFixed(2)}): ${verdict(routingFlat >= 0.8)}`,
 );
 console.log(`(${((performance.now() - started) / 60_000).toFixed(1)} minutes; load ${load()})`);

@@ -13,6 +13,12 @@ CREATE TABLE IF NOT EXISTS instances (
   snapshot TEXT NOT NULL, outbox TEXT NOT NULL, definition TEXT NOT NULL,
   created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS instances_by_status ON instances (status, process);
+-- Listing newest first, all or of one process: a page is an index range, not a sort of every
+-- instance. Neither column changes after the insert, so a step never writes these.
+CREATE INDEX IF NOT EXISTS instances_by_created ON instances (created_at, id);
+CREATE INDEX IF NOT EXISTS instances_by_process ON instances (process, created_at, id);
+-- Listing by status: written by the statements that set the status, not by a step that keeps it.
+CREATE INDEX IF NOT EXISTS instances_by_status_created ON instances (status, created_at, id);
 -- The instances pinned to each definition version, counted by status (docket definitions).
 CREATE INDEX IF NOT EXISTS instances_by_definition ON instances (definition, status);
 CREATE TABLE IF NOT EXISTS history (
@@ -32,6 +38,10 @@ CREATE INDEX IF NOT EXISTS subscriptions_by_instance ON subscriptions (instance)
 CREATE TABLE IF NOT EXISTS events (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, key TEXT, data TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_name ON events (name, key, at);
+-- An unkeyed await's buffered events (every key of the name), and pruning the oldest first: each
+-- one index range, so neither reads the whole buffer (test/embedded/query-plans.test.ts).
+CREATE INDEX IF NOT EXISTS events_by_name_at ON events (name, at);
+CREATE INDEX IF NOT EXISTS events_by_at ON events (at);
 CREATE TABLE IF NOT EXISTS definitions (
   hash TEXT PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS latest (name TEXT PRIMARY KEY, hash TEXT NOT NULL, updated_at INTEGER NOT NULL);

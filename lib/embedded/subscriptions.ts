@@ -34,6 +34,15 @@ const toSubscription = (row: SubscriptionRow): Subscription => ({
   ...(row.key === null ? {} : { key: row.key }),
 });
 
+/** Buffered events older than the window dropped per event recorded: more than one, so the buffer shrinks under any load. */
+export const PRUNE_BATCH = 8;
+
+/**
+ * Every lookup here is one index range whatever the number of subscriptions and buffered events: a
+ * keyed event reads its key's subscriptions and the unkeyed ones as two ranges of
+ * subscriptions_by_event (merged by rowid, the order of subscribing), never `key IS NULL OR key =
+ * ?`, which SQLite answers by reading every subscription of the name.
+ */
 export class SqliteSubscriptionIndex implements SubscriptionIndex {
   private readonly statements;
 
@@ -42,15 +51,26 @@ export class SqliteSubscriptionIndex implements SubscriptionIndex {
       subscribe: db.prepare(
         "INSERT OR IGNORE INTO subscriptions (id, instance, node, event, key) VALUES (?, ?, ?, ?, ?)",
       ),
-      buffered: db.prepare<{ name: string; since: number; key: string | null }, EventRow>(
-        "SELECT * FROM events WHERE name = @name AND at > @since AND (@key IS NULL OR key = @key) ORDER BY at, id",
+      bufferedWithKey: db.prepare<[string, string, number], EventRow>(
+        "SELECT * FROM events WHERE name = ? AND key = ? AND at > ? ORDER BY at, id",
+      ),
+      // An unkeyed await takes every event of the name, keyed or not.
+      bufferedAnyKey: db.prepare<[string, number], EventRow>(
+        "SELECT * FROM events WHERE name = ? AND at > ? ORDER BY at, id",
       ),
       unsubscribe: db.prepare("DELETE FROM subscriptions WHERE id = ?"),
       unsubscribeInstance: db.prepare("DELETE FROM subscriptions WHERE instance = ?"),
-      prune: db.prepare("DELETE FROM events WHERE at <= ?"),
+      // A few of the oldest at a time (events_by_at): no scan of the buffer, and no pause when a
+      // burst of events leaves the window together.
+      prune: db.prepare(
+        `DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE at <= ? ORDER BY at LIMIT ${PRUNE_BATCH})`,
+      ),
       record: db.prepare("INSERT OR IGNORE INTO events (id, name, key, data, at) VALUES (?, ?, ?, ?, ?)"),
-      matching: db.prepare<[string, string | null], SubscriptionRow>(
-        "SELECT * FROM subscriptions WHERE event = ? AND (key IS NULL OR key = ?) ORDER BY rowid",
+      withKey: db.prepare<[string, string], SubscriptionRow & { rowid: number }>(
+        "SELECT rowid, * FROM subscriptions WHERE event = ? AND key = ? ORDER BY rowid",
+      ),
+      withoutKey: db.prepare<[string], SubscriptionRow & { rowid: number }>(
+        "SELECT rowid, * FROM subscriptions WHERE event = ? AND key IS NULL ORDER BY rowid",
       ),
     };
   }
@@ -64,7 +84,11 @@ export class SqliteSubscriptionIndex implements SubscriptionIndex {
       subscription.event,
       key,
     );
-    return this.statements.buffered.all({ name: subscription.event, since, key }).map(toEvent);
+    const rows =
+      key === null
+        ? this.statements.bufferedAnyKey.all(subscription.event, since)
+        : this.statements.bufferedWithKey.all(subscription.event, key, since);
+    return rows.map(toEvent);
   }
 
   async unsubscribe(subscription: string): Promise<void> {
@@ -80,8 +104,26 @@ export class SqliteSubscriptionIndex implements SubscriptionIndex {
     this.statements.record.run(event.id, event.name, event.key ?? null, JSON.stringify(event.data), event.at);
   }
 
-  /** Every match in one page: the embedded engine has no invocation to outlast. */
+  /** Every match in one page, in the order the awaits subscribed: the embedded engine has no invocation to outlast. */
   async matching(event: ExternalEvent): Promise<SubscriptionPage> {
-    return { subscriptions: this.statements.matching.all(event.name, event.key ?? null).map(toSubscription) };
+    const unkeyed = this.statements.withoutKey.all(event.name);
+    const rows =
+      event.key === undefined
+        ? unkeyed
+        : byRowid(this.statements.withKey.all(event.name, event.key), unkeyed);
+    return { subscriptions: rows.map(toSubscription) };
   }
+}
+
+/** Merges two lists each in rowid order into one. */
+function byRowid<T extends { rowid: number }>(a: readonly T[], b: readonly T[]): T[] {
+  if (!a.length || !b.length) return a.length ? [...a] : [...b];
+  const merged: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length)
+    merged.push((a[i] as T).rowid < (b[j] as T).rowid ? (a[i++] as T) : (b[j++] as T));
+  while (i < a.length) merged.push(a[i++] as T);
+  while (j < b.length) merged.push(b[j++] as T);
+  return merged;
 }

@@ -1,0 +1,193 @@
+/**
+ * Event routing on the embedded engine as it fills: keyed events per second with 1,000, 10,000 and
+ * 100,000 instances waiting (each on its own key of one event name), the ratio of the largest to
+ * the smallest (flat routing: about 1), and the database bytes and process memory each waiting
+ * instance costs. Each size is an engine of its own in this process; an event is published, routed to its
+ * one await and applied (the instance steps and subscribes again), so a rate is end to end, as
+ * `docket serve` would see it without HTTP. A line besides: one unkeyed event waking 1,000 awaits.
+ *
+ * BENCH_ROUTING_MAX sets the largest size (default 100,000; the middle one is a tenth of it), for
+ * a smoke run. The instances are set up through the engine (launched, each applied to its await):
+ * what is measured is what the engine wrote, not a bulk path's imitation of it.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { loadConfig } from "../lib/embedded/config.js";
+import { EmbeddedEngine } from "../lib/embedded/engine.js";
+import { formatRate, type Measurement, type Row } from "./harness.js";
+
+const SMALLEST = 1000;
+const UNKEYED_WAITING = 1000;
+/**
+ * Events a round; the rate of a size is its median round. ROUNDS rounds send SMALLEST events, each
+ * to a key of its own: a key sent twice would find its first event still buffered when it waits
+ * again, work the larger sizes would not do.
+ */
+const EVENTS_PER_ROUND = 200;
+const ROUNDS = 5;
+const LAUNCH_BATCH = 1000;
+
+// Each instance waits again after each event, so the number waiting stays the size throughout.
+const keyed = `process: keyed\ndo:\n  - while:\n      condition: context.key != ""\n      do: [ { await: { event: go, key: context.key } } ]\n`;
+const unkeyed = `process: unkeyed\ndo:\n  - while:\n      condition: context.key != ""\n      do: [ { await: { event: tick } } ]\n`;
+
+async function openEngine(dir: string): Promise<EmbeddedEngine> {
+  const config = {
+    ...loadConfig(undefined, dir),
+    database: join(dir, "routing.sqlite"),
+    definitions: join(dir, "none"),
+  };
+  const engine = await EmbeddedEngine.open({ config, participants: false, schedules: false });
+  await engine.definitions.register("keyed.yaml", keyed);
+  await engine.definitions.register("unkeyed.yaml", unkeyed);
+  return engine;
+}
+
+async function launchWaiting(engine: EmbeddedEngine, process: string, count: number): Promise<void> {
+  for (let start = 0; start < count; start += LAUNCH_BATCH) {
+    const ids = Array.from({ length: Math.min(LAUNCH_BATCH, count - start) }, (_, i) => start + i);
+    await Promise.all(
+      ids.map((i) => engine.launch({ process, id: `${process}-${i}`, fields: { key: `k${i}` } })),
+    );
+    await engine.idle();
+  }
+}
+
+function databaseBytes(engine: EmbeddedEngine): number {
+  engine.db.pragma("wal_checkpoint(TRUNCATE)");
+  const pages = engine.db.pragma("page_count", { simple: true }) as number;
+  const free = engine.db.pragma("freelist_count", { simple: true }) as number;
+  return (pages - free) * (engine.db.pragma("page_size", { simple: true }) as number);
+}
+
+/** An engine with `waiting` instances waiting, what they cost, and its rate of each round so far. */
+interface Fleet {
+  readonly waiting: number;
+  readonly engine: EmbeddedEngine;
+  readonly dir: string;
+  readonly bytesPerInstance: number;
+  readonly memoryPerInstance: number;
+  readonly setupSeconds: number;
+  readonly rates: number[];
+  sent: number;
+}
+
+// A collection before each memory reading, so the difference is what the instances keep, not garbage.
+setFlagsFromString("--expose-gc");
+const collect = runInNewContext("gc") as () => void;
+const memory = () => {
+  collect();
+  return process.memoryUsage().rss;
+};
+
+async function setUp(waiting: number): Promise<Fleet> {
+  const dir = mkdtempSync(join(tmpdir(), "docket-routing-"));
+  const engine = await openEngine(dir);
+  const bytesBefore = databaseBytes(engine);
+  const memoryBefore = memory();
+  const started = performance.now();
+  await launchWaiting(engine, "keyed", waiting);
+  return {
+    waiting,
+    engine,
+    dir,
+    setupSeconds: (performance.now() - started) / 1000,
+    bytesPerInstance: (databaseBytes(engine) - bytesBefore) / waiting,
+    memoryPerInstance: (memory() - memoryBefore) / waiting,
+    rates: [],
+    sent: 0,
+  };
+}
+
+async function tearDown(fleet: Fleet): Promise<void> {
+  await fleet.engine.close();
+  rmSync(fleet.dir, { recursive: true, force: true });
+}
+
+/** One round of keyed events, keys spread over every waiting instance; records its rate. */
+async function round(fleet: Fleet): Promise<void> {
+  const started = performance.now();
+  for (let i = 0; i < EVENTS_PER_ROUND; i++) {
+    // A stride coprime with the sizes visits keys all over the table, never one twice.
+    const key = `k${(fleet.sent++ * 7919) % fleet.waiting}`;
+    await fleet.engine.publish({ name: "go", key, data: { i } });
+  }
+  await fleet.engine.idle();
+  fleet.rates.push(EVENTS_PER_ROUND / ((performance.now() - started) / 1000));
+}
+
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
+
+const measurement = (fleet: Fleet): Measurement => ({
+  name: `${fleet.waiting.toLocaleString("en")} waiting`,
+  opsPerSecond: median(fleet.rates),
+  calls: fleet.rates.length,
+});
+
+/** One unkeyed event waking UNKEYED_WAITING awaits (beside the keyed ones already waiting): awaits woken a second. */
+async function unkeyedFanOut(engine: EmbeddedEngine): Promise<number> {
+  await launchWaiting(engine, "unkeyed", UNKEYED_WAITING);
+  const rates: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const started = performance.now();
+    await engine.publish({ name: "tick", data: { i } });
+    await engine.idle();
+    rates.push(UNKEYED_WAITING / ((performance.now() - started) / 1000));
+  }
+  return median(rates);
+}
+
+const perInstance = (fleet: Fleet) =>
+  `${fleet.waiting.toLocaleString("en")} waiting: ${Math.round(fleet.bytesPerInstance)} B of database, ` +
+  `${(fleet.memoryPerInstance / 1024).toFixed(2)} KiB of process memory (RSS growth) an instance; set up in ${fleet.setupSeconds.toFixed(1)} s`;
+
+/**
+ * Returns a row per size above the smallest, each against the smallest (the ratio: flat is 1).
+ * Every size is set up first, then the rounds alternate between them, so a burst of load on a
+ * shared machine falls on every size, not on one.
+ */
+export async function benchRouting(
+  largest = Number(process.env.BENCH_ROUTING_MAX ?? 100_000),
+): Promise<Row[]> {
+  const sizes = [...new Set([SMALLEST, Math.max(SMALLEST, largest / 10), largest])];
+  // A first engine not counted: the JIT's warm-up and the heap's first growth would otherwise fall
+  // on the smallest size's rate and memory.
+  const warmUp = await setUp(SMALLEST);
+  await round(warmUp);
+  await tearDown(warmUp);
+  const fleets: Fleet[] = [];
+  try {
+    for (const waiting of sizes) fleets.push(await setUp(waiting));
+    for (let i = 0; i < ROUNDS; i++)
+      for (let j = 0; j < fleets.length; j++) await round(fleets[(i + j) % fleets.length] as Fleet);
+    for (const fleet of fleets) {
+      console.log(
+        `${"event routing (keyed)".padEnd(30)} ${fleet.waiting.toLocaleString("en").padStart(7)} waiting ${formatRate(median(fleet.rates)).padStart(11)} events/s`,
+      );
+      console.log(`${"".padEnd(30)} ${perInstance(fleet)}`);
+    }
+    const smallest = measurement(fleets[0] as Fleet);
+    const top = measurement(fleets.at(-1) as Fleet);
+    console.log(
+      `${"".padEnd(30)} largest/smallest ${(top.opsPerSecond / smallest.opsPerSecond).toFixed(2)} (target >= 0.8)`,
+    );
+    const woken = await unkeyedFanOut((fleets.at(-1) as Fleet).engine);
+    console.log(
+      `${"event routing (unkeyed)".padEnd(30)} one event waking ${UNKEYED_WAITING.toLocaleString("en")} awaits beside ${largest.toLocaleString("en")} keyed: ${formatRate(woken)} awaits woken`,
+    );
+    return fleets.slice(1).map((fleet) => ({
+      workload: `event routing, ${fleet.waiting.toLocaleString("en")} waiting`,
+      subject: measurement(fleet),
+      peer: smallest,
+      plan: "count",
+      note: perInstance(fleet),
+    }));
+  } finally {
+    for (const fleet of fleets) await tearDown(fleet);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchRouting();
