@@ -8,6 +8,7 @@ import { migrate } from "../engine/migrate.js";
 import { FINAL_STATUSES, type InstanceStatus, type MigrateMessage } from "../engine/types.js";
 import { EngineError, MessageError } from "../errors.js";
 import { type DefinitionStore, type InstanceStore, listCursor } from "../ports.js";
+import { refusals } from "./applied.js";
 
 export interface MigrateRequest {
   /** A version of the instance's process: a hash, a prefix of one, or "latest". */
@@ -122,12 +123,10 @@ async function settled(deps: MigrationDeps, queued: readonly Queued[]): Promise<
   for (let pause = 20; waiting.size; pause = Math.min(pause * 2, 500)) {
     for (const [i, message] of waiting) {
       const report = reports[i] as MigrationReport;
-      const recent = await deps.store.recentHistory(report.instance, 25);
-      const record = recent.find((r) => r.message.type === "migrate" && r.message.id === message.id);
-      if (!record) continue;
-      const refused = record.notes.filter((n) => n.kind === "rejected" || n.kind === "ignored");
+      const refused = await refusals(deps.store, report.instance, "migrate", message.id as string);
+      if (!refused) continue;
       reports[i] = refused.length
-        ? { ...report, state: "blocked", problems: refused.map((n) => n.reason) }
+        ? { ...report, state: "blocked", problems: [...refused] }
         : { ...report, state: "applied" };
       waiting.delete(i);
     }

@@ -33,6 +33,7 @@ import {
   listCursor,
   type StoredInstance,
 } from "../ports.js";
+import { refusals } from "./applied.js";
 import { diagram } from "./diagram.js";
 import { definitionGraph, type Graph, type InstanceGraph, instanceGraph } from "./graph.js";
 import {
@@ -384,13 +385,11 @@ export class EngineOperations implements OperationsPort {
   private async outcome(id: string, message: OperatorMessage): Promise<OperatorOutcome> {
     const deadline = Date.now() + (this.deps.operatorWaitMs ?? 5000);
     for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
-      const recent = await this.deps.store.recentHistory(id, 25);
-      const record = recent.find((r) => r.message.type === "operator" && r.message.id === message.id);
-      if (record) {
-        const refused = record.notes.filter((n) => n.kind === "rejected" || n.kind === "ignored");
+      const refused = await refusals(this.deps.store, id, "operator", message.id as string);
+      if (refused) {
         if (refused.length)
           throw new NotApplicableError(
-            `${message.action} does not apply to instance ${id}: ${refused.map((n) => n.reason).join("; ")}`,
+            `${message.action} does not apply to instance ${id}: ${refused.join("; ")}`,
           );
         return { id, action: message.action, state: "applied" };
       }
