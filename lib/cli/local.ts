@@ -4,7 +4,7 @@
  * stopped; the operations API served on localhost as the api function's role (what API Gateway
  * fronts on AWS). Definitions in the config's folder are uploaded to the bucket, as a user would.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -174,7 +174,7 @@ export async function localCommand(options: LocalOptions): Promise<number> {
     queues: { ...resources.queues.participants, default: resources.queues.tasks },
     api: url,
   };
-  if (options.outputs) writeFileSync(options.outputs, `${JSON.stringify(outputs, null, 2)}\n`);
+  if (options.outputs) writeWhole(options.outputs, `${JSON.stringify(outputs, null, 2)}\n`);
   console.error(`docket local on ${endpoint}: ${JSON.stringify(outputs)}`);
   await uploadDefinitions(clients.s3, resources.bucket, config.definitions);
   await pollUntilStopped(new LocalRunner(functions, resources.feeds));
@@ -182,4 +182,11 @@ export async function localCommand(options: LocalOptions): Promise<number> {
   // Open connections (a console's change stream, keep-alive ones) would hold the process up.
   server.closeAllConnections();
   return 0;
+}
+
+/** Whoever waits for the outputs file (a script, a test) must never read half of it: written beside, then renamed. */
+function writeWhole(file: string, text: string): void {
+  const partial = `${file}.${process.pid}.partial`;
+  writeFileSync(partial, text);
+  renameSync(partial, file);
 }
