@@ -34,7 +34,7 @@ export async function runGroup(group: Group, budgetMs: number): Promise<GroupRes
     case "cel":
       return { rows: await benchCel(budgetMs), sequenceTransitions: [] };
     case "embedded":
-      return { rows: [await benchEmbedded(budgetMs)], sequenceTransitions: [] };
+      return { rows: await benchEmbedded(budgetMs), sequenceTransitions: [] };
     case "routing":
       return { rows: await benchRouting(), sequenceTransitions: [] };
     case "aws-durable":

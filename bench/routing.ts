@@ -18,6 +18,7 @@ import { runInNewContext } from "node:vm";
 import { loadConfig } from "../lib/embedded/config.js";
 import { EmbeddedEngine } from "../lib/embedded/engine.js";
 import { formatRate, type Measurement, type Row } from "./harness.js";
+import { type TableRates, tableRates } from "./tables.js";
 
 const SMALLEST = 1000;
 const UNKEYED_WAITING = 1000;
@@ -144,6 +145,30 @@ const perInstance = (fleet: Fleet) =>
   `${fleet.waiting.toLocaleString("en")} waiting: ${Math.round(fleet.bytesPerInstance)} B of database, ` +
   `${(fleet.memoryPerInstance / 1024).toFixed(2)} KiB of process memory (RSS growth) an instance; set up in ${fleet.setupSeconds.toFixed(1)} s`;
 
+/** The table lookups at each size (bench/tables.ts): a line each, and a row of the largest against the smallest. */
+async function benchTables(fleets: readonly Fleet[]): Promise<Row[]> {
+  const rates: TableRates[] = [];
+  for (const fleet of fleets) rates.push(await tableRates(fleet.engine, fleet.waiting));
+  const smallest = fleets[0] as Fleet;
+  const largest = fleets.at(-1) as Fleet;
+  return Object.keys(rates[0] ?? {}).map((lookup) => {
+    const at = rates.map((r) => r[lookup] as number);
+    const sizes = fleets.map((f, i) => `${formatRate(at[i] as number)} at ${f.waiting.toLocaleString("en")}`);
+    console.log(`${lookup.padEnd(30)} ${sizes.join(", ")} lookups/s`);
+    const measured = (fleet: Fleet, opsPerSecond: number): Measurement => ({
+      name: `${fleet.waiting.toLocaleString("en")} instances`,
+      opsPerSecond,
+      calls: 1,
+    });
+    return {
+      workload: `${lookup}, ${largest.waiting.toLocaleString("en")} instances`,
+      subject: measured(largest, at.at(-1) as number),
+      peer: measured(smallest, at[0] as number),
+      plan: "count",
+    };
+  });
+}
+
 /**
  * Returns a row per size above the smallest, each against the smallest (the ratio: flat is 1).
  * Every size is set up first, then the rounds alternate between them, so a burst of load on a
@@ -178,13 +203,15 @@ export async function benchRouting(
     console.log(
       `${"event routing (unkeyed)".padEnd(30)} one event waking ${UNKEYED_WAITING.toLocaleString("en")} awaits beside ${largest.toLocaleString("en")} keyed: ${formatRate(woken)} awaits woken`,
     );
-    return fleets.slice(1).map((fleet) => ({
+    const tables = await benchTables(fleets);
+    const routing: Row[] = fleets.slice(1).map((fleet) => ({
       workload: `event routing, ${fleet.waiting.toLocaleString("en")} waiting`,
       subject: measurement(fleet),
       peer: smallest,
       plan: "count",
       note: perInstance(fleet),
     }));
+    return [...routing, ...tables];
   } finally {
     for (const fleet of fleets) await tearDown(fleet);
   }

@@ -7,7 +7,7 @@
 import { fork } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import type { Group, GroupResult } from "./group.js";
-import { formatRate, markdownTable, ratio } from "./harness.js";
+import { formatRate, markdownTable, type Row, ratio } from "./harness.js";
 
 const budgetMs = Number(process.env.BENCH_MS ?? 2000);
 const started = performance.now();
@@ -43,15 +43,20 @@ const peers = [await inChild("aws-durable"), await inChild("workflow-es")];
 
 const interpreterRows = peers.flatMap((p) => p.rows);
 const sequence = Math.min(...peers.flatMap((p) => p.sequenceTransitions));
-const floorShare = Math.min(...embedded.rows.map(ratio));
+// The target is the engine as a server runs it, many instances at once; one alone is reported beside.
+const floorShare = ratio(embedded.rows.at(-1) as Row);
+const alone = ratio(embedded.rows[0] as Row);
 const weakest = Math.min(...interpreterRows.map(ratio));
-const routingFlat = Math.min(...routing.rows.map(ratio));
+const isRouting = (row: Row) => row.workload.startsWith("event routing");
+const routingFlat = Math.min(...routing.rows.filter(isRouting).map(ratio));
+const tablesFlat = Math.min(...routing.rows.filter((row) => !isRouting(row)).map(ratio));
 const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
 console.log(`\n${markdownTable([...interpreterRows, ...embedded.rows, ...routing.rows, ...cel.rows])}\n`);
 console.log(
   `targets: docket >= 10x each peer on each workload (weakest ${weakest.toFixed(1)}x): ${verdict(weakest >= 10)}; ` +
     `>= 1M transitions/s on the sequence (${formatRate(sequence)}): ${verdict(sequence >= 1e6)}; ` +
-    `embedded >= 60% of the SQLite floor (${(floorShare * 100).toFixed(0)}%): ${verdict(floorShare >= 0.6)}; ` +
-    `routing flat, largest/smallest >= 0.8 (${routingFlat.toFixed(2)}): ${verdict(routingFlat >= 0.8)}`,
+    `embedded >= 75% of the SQLite floor under load (${(floorShare * 100).toFixed(0)}%; one instance alone ${(alone * 100).toFixed(0)}%): ${verdict(floorShare >= 0.75)}; ` +
+    `routing flat, largest/smallest >= 0.8 (${routingFlat.toFixed(2)}): ${verdict(routingFlat >= 0.8)}; ` +
+    `listing, history and timer lookups flat, >= 0.8 (${tablesFlat.toFixed(2)}): ${verdict(tablesFlat >= 0.8)}`,
 );
 console.log(`(${((performance.now() - started) / 60_000).toFixed(1)} minutes; load ${load()})`);

@@ -10,15 +10,17 @@ import type { Clock, Registration } from "../ports.js";
 import type { FaultInjector } from "../runtime/faults.js";
 import { type LaunchRequest, type PublishRequest, Runtime } from "../runtime/runtime.js";
 import { SCHEDULE_TIMER_INSTANCE } from "../runtime/schedules.js";
+import { type Checkpointer, startCheckpointer } from "./checkpoints.js";
 import { type DocketConfig, participantFor } from "./config.js";
 import { type Db, openDatabase } from "./database.js";
 import { SqliteDefinitionStore } from "./definitions.js";
 import { registerFolder, watchFolder } from "./folder.js";
 import { runParticipant, toWire, type WireReply } from "./participants.js";
-import { EmbeddedQueues } from "./queues.js";
+import { EmbeddedQueues, type InboxItem } from "./queues.js";
 import { EmbeddedSchedules } from "./schedules.js";
 import { SqliteInstanceStore } from "./store.js";
 import { SqliteSubscriptionIndex } from "./subscriptions.js";
+import { Writer } from "./writer.js";
 
 export interface EngineOptions {
   readonly config: DocketConfig;
@@ -45,23 +47,36 @@ export class EmbeddedEngine {
   readonly clock: Clock;
   /** Scheduled launches (config and definitions): their fires are timers like an instance's. */
   readonly schedules: EmbeddedSchedules;
-  private pumping?: Promise<void>;
+  /** Every change to the database goes through it: transactions of many writes and messages a commit. */
+  private readonly writer: Writer;
+  private readonly checkpointer: Checkpointer;
   private inFlight = 0;
   private timer?: NodeJS.Timeout;
   private stopWatching?: () => void;
   private closed = false;
   private retryDelay = 0;
-  private lock: Promise<void> = Promise.resolve();
-  /** Set while the pump applies a message inside its transaction; `done` tells whether it committed. */
-  private section?: { done: Promise<boolean> };
   private readonly idleWaiters: (() => void)[] = [];
 
   private constructor(readonly options: EngineOptions) {
     this.clock = options.clock ?? { now: () => Date.now() };
     this.db = openDatabase(options.config.database);
+    this.checkpointer = startCheckpointer(this.db, (line) => this.log(line));
     this.store = new SqliteInstanceStore(this.db);
     this.definitions = new SqliteDefinitionStore(this.db, (fn) => this.write(fn));
     this.queues = new EmbeddedQueues(this.db, () => this.clock.now());
+    this.writer = new Writer({
+      db: this.db,
+      signals: this.queues,
+      log: (line) => this.log(line),
+      peek: () => this.queues.peek(),
+      apply: (item) => this.applyMessage(item),
+      failed: (item, error) => this.setAside(item, error),
+      committed: () => {
+        this.retryDelay = 0;
+      },
+      forget: () => this.store.forget(),
+      idle: () => this.settle(),
+    });
     const wrap = <T extends object>(port: T, name: Parameters<FaultInjector["wrap"]>[1]): T =>
       options.faults ? options.faults.wrap(port, name) : port;
     this.runtime = new Runtime({
@@ -87,7 +102,7 @@ export class EmbeddedEngine {
     });
     // Each console open on `docket serve` listens for steps: no limit to warn at.
     this.queues.setMaxListeners(0);
-    this.queues.on("inbox", () => this.kick());
+    this.queues.on("inbox", () => this.writer.kick());
     this.queues.on("timers", () => this.scheduleTimers());
     if (options.participants !== false) this.queues.on("task", (task) => this.runTask(task));
   }
@@ -111,7 +126,7 @@ export class EmbeddedEngine {
     if (options.participants !== false)
       for (const open of engine.queues.openTasks()) engine.runTask(open.task);
     engine.scheduleTimers();
-    engine.kick();
+    engine.writer.start();
     return engine;
   }
 
@@ -126,103 +141,37 @@ export class EmbeddedEngine {
 
   // ---- loops ----------------------------------------------------------------------------------
 
-  /** Drains the inbox, one message at a time, in order. */
-  private kick(): void {
-    if (this.pumping || this.closed) return;
-    this.pumping = this.pump().finally(() => {
-      this.pumping = undefined;
-      if (this.queues.queued && !this.closed) this.kick();
-      else this.settle();
-    });
-  }
-
   /**
-   * A write from outside the pump (a reply, a launch, an event, an operator command). While the
-   * pump holds its transaction, the write joins it (one commit instead of two); otherwise it gets
-   * a transaction of its own. Either way the caller hears back only once it is committed: when the
-   * pump's transaction is rolled back, the write is done again in a transaction of its own.
+   * A write from outside (a reply, a launch, an event, an operator command, a definition): the
+   * caller hears back once the transaction holding it has committed (lib/embedded/writer.ts).
    */
   private write<T>(fn: () => Promise<T>): Promise<T> {
-    const section = this.section;
-    if (section) {
-      return fn().then(async (value) => {
-        // The transaction open now holds this write: wait until it has committed, or redo it.
-        if (await section.done) return value;
-        return this.write(fn);
-      });
-    }
-    return this.serialized(async () => {
-      this.db.exec("BEGIN IMMEDIATE");
-      try {
-        const value = await fn();
-        this.db.exec("COMMIT");
-        return value;
-      } catch (error) {
-        // The caller hears of the failure: nothing of the write may stay.
-        if (this.db.inTransaction) this.db.exec("ROLLBACK");
-        this.store.forget();
-        throw error;
-      }
-    });
+    return this.writer.write(fn);
   }
 
-  private serialized<T>(fn: () => Promise<T> | T): Promise<T> {
-    const run = this.lock.then(fn, fn);
-    this.lock = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+  /** A queued message applied and taken out of the inbox, inside the writer's transaction. */
+  private async applyMessage(item: InboxItem): Promise<void> {
+    if (item.instance === SCHEDULE_TIMER_INSTANCE && item.message.type === "timer")
+      await this.schedules.fire(item.message);
+    else await this.runtime.apply(item.instance, item.message);
+    this.queues.ack(item.id);
   }
 
-  private async pump(): Promise<void> {
-    for (let item = this.queues.peek(); item && !this.closed; item = this.queues.peek()) {
-      const current = item;
-      await this.serialized(() => this.applyOne(current));
-      if (this.retryDelay) await new Promise((resolve) => setTimeout(resolve, this.retryDelay));
-    }
-  }
-
-  /**
-   * One SQLite transaction per message: the state, history, new tasks and the ack commit together,
-   * or not at all. A failure rolls all of it back (a state saved without its sends would lose them)
-   * and the message is retried; a message that cannot be applied is set aside with the reason.
-   */
-  private async applyOne(item: NonNullable<ReturnType<EmbeddedQueues["peek"]>>): Promise<void> {
-    this.db.exec("BEGIN IMMEDIATE");
-    let finish: (committed: boolean) => void = () => {};
-    this.section = { done: new Promise<boolean>((resolve) => (finish = resolve)) };
-    let failure: unknown;
-    try {
-      if (item.instance === SCHEDULE_TIMER_INSTANCE && item.message.type === "timer")
-        await this.schedules.fire(item.message);
-      else await this.runtime.apply(item.instance, item.message);
-      this.queues.ack(item.id);
-    } catch (error) {
-      failure = error;
-    }
-    const committed = failure === undefined;
-    if (this.db.inTransaction) this.db.exec(committed ? "COMMIT" : "ROLLBACK");
-    if (!committed) this.store.forget();
-    this.section = undefined;
-    finish(committed);
-    if (committed) this.retryDelay = 0;
-    else this.setAside(item, failure);
-  }
-
-  private setAside(item: NonNullable<ReturnType<EmbeddedQueues["peek"]>>, error: unknown): void {
+  /** A message that failed alone, rolled back: set aside, or retried after a while (returned, ms). */
+  private setAside(item: InboxItem, error: unknown): number {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     if (error instanceof DocketError && !(error instanceof InfrastructureError)) {
       // The message itself cannot be applied: keep it aside with the reason, never block the rest.
       this.log(`dead-lettered a ${item.message.type} message for ${item.instance}: ${reason}`);
       this.queues.deadLetter(item, reason);
-      return;
+      return 0;
     }
     // A failure of the machinery: the message stays first in the inbox and is retried.
     this.retryDelay = Math.min(Math.max(this.retryDelay * 2, 50), 5000);
     this.log(
       `retrying a ${item.message.type} message for ${item.instance} in ${this.retryDelay} ms: ${reason}`,
     );
+    return this.retryDelay;
   }
 
   private scheduleTimers(): void {
@@ -231,9 +180,16 @@ export class EmbeddedEngine {
     if (due === undefined || this.closed) return;
     const delay = Math.min(Math.max(0, due - this.clock.now()), 2 ** 31 - 1);
     this.timer = setTimeout(() => {
-      this.queues.fireDue(this.clock.now());
-      this.scheduleTimers();
-      this.kick();
+      // Through the writer: a timer moved to the inbox in a transaction that rolls back stays a timer.
+      this.write(async () => this.queues.fireDue(this.clock.now())).then(
+        () => this.scheduleTimers(),
+        (error) => {
+          if (this.closed) return;
+          // A second later, not at once: a failure that lasts (a full disk) must not spin.
+          this.log(`timers: ${error instanceof Error ? error.message : String(error)}`);
+          this.timer = setTimeout(() => this.scheduleTimers(), 1000);
+        },
+      );
     }, delay);
   }
 
@@ -255,7 +211,8 @@ export class EmbeddedEngine {
   }
 
   private settle(): void {
-    if (this.pumping || this.inFlight > 0 || this.queues.queued) return;
+    // Asked only when someone waits: the inbox's check is a query.
+    if (!this.idleWaiters.length || this.writer.busy || this.inFlight > 0 || this.queues.queued) return;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
@@ -326,7 +283,11 @@ export class EmbeddedEngine {
     this.schedules.stop();
     this.stopWatching?.();
     this.queues.removeAllListeners();
-    await this.pumping;
-    this.db.close();
+    try {
+      await this.writer.close();
+    } finally {
+      await this.checkpointer.stop();
+      this.db.close();
+    }
   }
 }

@@ -7,6 +7,7 @@ import type { Message, TaskCommand } from "../engine/types.js";
 import type { JsonObject } from "../language/model.js";
 import type { Dispatcher } from "../ports.js";
 import type { Db } from "./database.js";
+import type { HeldSignals } from "./writer.js";
 
 export interface InboxItem {
   readonly id: number;
@@ -20,9 +21,14 @@ export interface OpenTask {
   readonly task: TaskCommand;
 }
 
-/** Signals: `inbox` (a message was queued), `task` (a new task), `timers` (the timer set changed), `lifecycle`. */
-export class EmbeddedQueues extends EventEmitter implements Dispatcher {
+/**
+ * Signals: `inbox` (a message was queued), `task` (a new task), `timers` (the timer set changed),
+ * `lifecycle`, `step`. While a transaction is open they are held (HeldSignals), and told once it has
+ * committed: a listener never runs a task, or shows a step, that a rollback undid.
+ */
+export class EmbeddedQueues extends EventEmitter implements Dispatcher, HeldSignals {
   private readonly statements;
+  private held?: [string | symbol, unknown[]][];
 
   constructor(
     private readonly db: Db,
@@ -60,6 +66,30 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher {
       ),
     };
     this.statements.dead.run();
+  }
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (!this.held) return super.emit(event, ...args);
+    this.held.push([event, args]);
+    return this.listenerCount(event) > 0;
+  }
+
+  hold(): void {
+    this.held = [];
+  }
+
+  get heldCount(): number {
+    return this.held?.length ?? 0;
+  }
+
+  dropFrom(mark: number): void {
+    this.held?.splice(mark);
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const [event, args] of held) super.emit(event, ...args);
   }
 
   async sendTask(task: TaskCommand): Promise<void> {

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embeddedOperations, serveApi } from "../../lib/embedded/api.js";
 import type { EmbeddedEngine } from "../../lib/embedded/engine.js";
+import { InfrastructureError } from "../../lib/errors.js";
 import { open, project, until } from "./helpers.js";
 
 let engine: EmbeddedEngine;
@@ -119,12 +120,25 @@ describe("the HTTP API", () => {
     const impatient = embeddedOperations(engine, { operatorWaitMs: 0 });
     await engine.launch({ process: "order", id: "ops-2" });
     await engine.idle();
-    expect(await impatient.operate("ops-2", "pause", {})).toEqual({
-      id: "ops-2",
-      action: "pause",
-      state: "queued",
-    });
-    await until(async () => ((await engine.snapshot("ops-2"))?.paused ? true : undefined));
+    // A busy inbox: the command's first application fails on the machinery and is retried 50 ms
+    // later (a command is otherwise applied in the commit that queues it).
+    const apply = engine.runtime.apply.bind(engine.runtime);
+    let failed = false;
+    engine.runtime.apply = async (instance, message, delivery) => {
+      if (failed || message.type !== "operator") return apply(instance, message, delivery);
+      failed = true;
+      throw new InfrastructureError("the disk is busy (a test's)");
+    };
+    try {
+      expect(await impatient.operate("ops-2", "pause", {})).toEqual({
+        id: "ops-2",
+        action: "pause",
+        state: "queued",
+      });
+      await until(async () => ((await engine.snapshot("ops-2"))?.paused ? true : undefined));
+    } finally {
+      engine.runtime.apply = apply;
+    }
   });
 
   it("refuses a launch id that cannot name an instance in URLs, keys and SQS message groups", async () => {
