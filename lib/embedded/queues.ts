@@ -86,10 +86,19 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher, HeldSign
     this.held?.splice(mark);
   }
 
+  /** Tells the held signals; a listener that throws keeps none of the others from hearing theirs. */
   release(): void {
     const held = this.held ?? [];
     this.held = undefined;
-    for (const [event, args] of held) super.emit(event, ...args);
+    let failure: { error: unknown } | undefined;
+    for (const [event, args] of held) {
+      try {
+        super.emit(event, ...args);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure) throw failure.error;
   }
 
   async sendTask(task: TaskCommand): Promise<void> {

@@ -186,9 +186,14 @@ export class Writer {
       this.retryLater(COMMIT_RETRY_MS);
       return false;
     }
-    signals.release();
     if (applied) this.deps.committed();
     for (const { write, value } of held) write.resolve(value);
+    try {
+      signals.release();
+    } catch (error) {
+      // A listener's failure is its own: what it was told of is committed all the same.
+      this.deps.log(`a listener failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
     return steps > 0;
   }
 

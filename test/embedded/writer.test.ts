@@ -44,7 +44,12 @@ const poison: Fails = (note) =>
   note === "poison" ? new EngineError("Poison", "a poisoned message") : undefined;
 
 /** A writer over a file database; applying a message inserts a row named by it, or fails as `fails` says. */
-function rig(fails: Fails = poison): Rig {
+function rig(
+  fails: Fails = poison,
+  log: (line: string) => void = (line) => {
+    throw new Error(`the writer logged: ${line}`);
+  },
+): Rig {
   const file = join(mkdtempSync(join(tmpdir(), "docket-writer-")), "db.sqlite");
   const db = openDatabase(file);
   db.exec("CREATE TABLE rows (name TEXT NOT NULL)");
@@ -62,9 +67,7 @@ function rig(fails: Fails = poison): Rig {
   const writer = new Writer({
     db,
     signals: queues,
-    log: (line) => {
-      throw new Error(`the writer logged: ${line}`);
-    },
+    log,
     peek: () => queues.peek(),
     apply: async (item: InboxItem) => {
       const note = (item.message as { reason?: string }).reason ?? "";
@@ -163,6 +166,22 @@ describe("the embedded writer", () => {
     await settled(r);
     // One signal, for the message committed; none for the refused write's.
     expect(told).toEqual(["inbox, 1 rows committed"]);
+  });
+
+  it("tells every listener though one throws, and still tells the caller its write is committed", async () => {
+    const logged: string[] = [];
+    const r = rig(poison, (line) => logged.push(line));
+    const heard: string[] = [];
+    r.queues.on("inbox", () => {
+      throw new Error("a listener's bug");
+    });
+    r.queues.on("timers", () => heard.push("timers"));
+    await r.writer.write(async () => {
+      await r.queues.enqueue("i", message("a"));
+      await r.queues.startTimer({ timer: "t", instance: "i", node: "n", due: 1 });
+    });
+    expect(heard).toEqual(["timers"]);
+    expect(logged).toEqual(["a listener failed: a listener's bug"]);
   });
 
   it("retries a message failing on the machinery later, while writes go on committing", async () => {
