@@ -91,6 +91,14 @@ export function environmentSize(fn: LambdaFunction): EnvironmentSize {
   return { total: 2 + variables.reduce((n, v) => n + v.bytes, 0), variables };
 }
 
+/** What to do, by the variable that takes the most room. */
+const ADVICE: Readonly<Record<string, string>> = {
+  DOCKET_TARGETS:
+    "Give this engine fewer or shorter targets (split them across two DocketEngines), or shorten what you added with addEnvironment.",
+  DOCKET_SCHEDULES:
+    "Declare the schedules in their processes' definitions (`schedule:`), which have no such limit, instead of the construct's `schedules`.",
+};
+
 /** Fails `cdk synth` when one of the functions' environments could pass Lambda's 4 KB. */
 export function guardEnvironmentSizes(scope: IConstruct, functions: () => readonly LambdaFunction[]): void {
   scope.node.addValidation({
@@ -103,7 +111,7 @@ export function guardEnvironmentSizes(scope: IConstruct, functions: () => readon
           .map((v) => `${v.name} ${v.bytes} bytes`)
           .join(", ");
         return [
-          `DocketEngine: the environment of function ${fn.node.path} can reach ${size.total} bytes, over Lambda's limit of ${LAMBDA_ENVIRONMENT_LIMIT} bytes (4 KB) for a function's environment variables (names CloudFormation makes counted at their longest). Largest: ${largest}. Give this engine fewer or shorter targets (split them across two DocketEngines), or shorten what you added with addEnvironment.`,
+          `DocketEngine: the environment of function ${fn.node.path} can reach ${size.total} bytes, over Lambda's limit of ${LAMBDA_ENVIRONMENT_LIMIT} bytes (4 KB) for a function's environment variables (names CloudFormation makes counted at their longest). Largest: ${largest}. ${ADVICE[size.variables[0]?.name ?? ""] ?? ADVICE.DOCKET_TARGETS}`,
         ];
       }),
   });

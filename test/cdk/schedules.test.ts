@@ -58,4 +58,18 @@ describe("the construct's schedules", () => {
       /schedules\.often\.process must name the process to launch/,
     );
   });
+
+  it("too many for the sweep's 4 KB environment fail synth, naming DOCKET_SCHEDULES and where else to declare them", () => {
+    const schedules = Object.fromEntries(
+      Array.from({ length: 40 }, (_, i) => [
+        `nightly-report-${i}`,
+        { ...NIGHTLY, fields: { region: `eu-${i}` } },
+      ]),
+    );
+    expect(() => templateOf(engineStack({ schedules }))).toThrow(
+      /the environment of function Test\/Docket\/Sweep can reach \d{4,} bytes.*Largest: DOCKET_SCHEDULES \d+ bytes.*in their processes' definitions \(`schedule:`\)/s,
+    );
+    const few = Object.fromEntries(Object.entries(schedules).slice(0, 5));
+    expect(() => templateOf(engineStack({ schedules: few }))).not.toThrow();
+  });
 });
