@@ -148,7 +148,7 @@ export function applyEvent(m: Machine, event: EventMessage): boolean {
   }
   m.consumed = m.consumed.filter(([, at]) => at > m.now - CONSUMED_WINDOW_MS);
   const taken = m.consumed.find(([id]) => id === event.id);
-  if (taken && !taken[2]?.includes(event.subscription)) {
+  if (!mayTake(m.consumed, event.subscription, event.id, m.now)) {
     m.note(
       "ignored",
       `event ${event.id} was already consumed by this instance (by an await that took it before this one was waiting, or by this one)`,
@@ -156,6 +156,21 @@ export function applyEvent(m: Machine, event: EventMessage): boolean {
     return false;
   }
   return m.applyAt(path, () => awaited(m, path, state, event, taken));
+}
+
+/**
+ * Whether the await of `subscription` may take event `id` at `now`: the instance has not consumed
+ * it (within the window), or the await was waiting for it when another took it. The runtime asks
+ * too, so a buffered event an await may not take is never queued only to be ignored.
+ */
+export function mayTake(
+  consumed: readonly ConsumedEvent[],
+  subscription: string,
+  id: string,
+  now: number,
+): boolean {
+  const taken = consumed.find(([event, at]) => event === id && at > now - CONSUMED_WINDOW_MS);
+  return !taken || taken[2]?.includes(subscription) === true;
 }
 
 function awaited(

@@ -5,8 +5,15 @@
  * and the interpreter ignores what it already applied. Receivers deduplicate by task id.
  */
 
-import { checkMessage, transition } from "../engine/index.js";
-import type { Command, Message, ReplyMessage, TaskCommand, TransitionResult } from "../engine/types.js";
+import { checkMessage, mayTake, transition } from "../engine/index.js";
+import type {
+  Command,
+  ConsumedEvent,
+  Message,
+  ReplyMessage,
+  TaskCommand,
+  TransitionResult,
+} from "../engine/types.js";
 import { DocketError, EngineError, InfrastructureError, MessageError, type Problem } from "../errors.js";
 import type { Json, JsonObject } from "../language/model.js";
 import {
@@ -142,12 +149,18 @@ export class Runtime {
 
   /** Queues a participant's reply for its instance; a malformed reply is refused with the field at fault. */
   async reply(reply: unknown): Promise<void> {
+    const { instance, message } = this.replyMessage(reply);
+    await this.deps.dispatcher.enqueue(instance, message);
+  }
+
+  /** A participant's reply checked and made the message its instance applies (MessageError naming the field at fault). */
+  replyMessage(reply: unknown): { instance: string; message: ReplyMessage } {
     this.checkSize("fields", (reply as { fields?: unknown } | undefined)?.fields);
     this.checkSize("details", (reply as { details?: unknown } | undefined)?.details);
     const problems = replyProblems(reply);
     if (problems.length) throw new MessageError(problems);
     const message = reply as ReplyMessage;
-    await this.deps.dispatcher.enqueue(message.task.instance as string, { ...message, type: "reply" });
+    return { instance: message.task.instance as string, message: { ...message, type: "reply" } };
   }
 
   /**
@@ -161,7 +174,8 @@ export class Runtime {
     const loaded = await store.load(instance);
     // A leftover outbox is sent again whatever brought this message: its own redelivery, a redrive
     // (a new message id), or the instance's next message after the first went to the dead-letter queue.
-    if (loaded?.outbox.length) await this.finishSends(instance, loaded.version, loaded.outbox);
+    if (loaded?.outbox.length)
+      await this.finishSends(instance, loaded.version, loaded.outbox, loaded.snapshot.consumed);
     if (loaded && delivery !== undefined && loaded.delivery === delivery) {
       step.done("ignored", loaded, loaded.snapshot);
       return "ignored";
@@ -208,8 +222,9 @@ export class Runtime {
       record,
       loaded?.version,
     );
-    if (atomic) await this.carryOut(result.commands);
-    else if (result.commands.length) await this.finishSends(instance, version, result.commands);
+    const { consumed } = result.snapshot;
+    if (atomic) await this.carryOut(result.commands, consumed);
+    else if (result.commands.length) await this.finishSends(instance, version, result.commands, consumed);
     step.done("applied", loaded, result.snapshot, result.notes);
     return "applied";
   }
@@ -218,9 +233,14 @@ export class Runtime {
    * Sends a saved step's commands and marks them sent. The step is saved, so a failure here is only
    * ever retried (an InfrastructureError), never a reason to set the message aside.
    */
-  private async finishSends(instance: string, version: number, commands: readonly Command[]): Promise<void> {
+  private async finishSends(
+    instance: string,
+    version: number,
+    commands: readonly Command[],
+    consumed: readonly ConsumedEvent[],
+  ): Promise<void> {
     try {
-      await this.carryOut(commands);
+      await this.carryOut(commands, consumed);
       await this.deps.store.markSent(instance, version);
     } catch (error) {
       if (!(error instanceof DocketError) || error instanceof InfrastructureError) throw error;
@@ -231,17 +251,19 @@ export class Runtime {
     }
   }
 
-  private async carryOut(commands: readonly Command[]): Promise<void> {
+  /** `consumed`: the events the stepped instance has taken (a subscribe queues none its await may not take). */
+  private async carryOut(commands: readonly Command[], consumed: readonly ConsumedEvent[]): Promise<void> {
     const { dispatcher } = this.deps;
     // Tasks go out in batches where the dispatcher can (a parallel foreach may dispatch thousands);
     // they are independent of each other and of the other commands, which keep their order.
     const tasks = commands.filter((c): c is TaskCommand => c.type === "task");
     const batched = dispatcher.sendTasks !== undefined && tasks.length > 1;
     if (batched) await dispatcher.sendTasks?.(tasks);
-    for (const command of commands) if (!(batched && command.type === "task")) await this.carry(command);
+    for (const command of commands)
+      if (!(batched && command.type === "task")) await this.carry(command, consumed);
   }
 
-  private async carry(command: Command): Promise<void> {
+  private async carry(command: Command, consumed: readonly ConsumedEvent[]): Promise<void> {
     const { dispatcher, subscriptions, clock } = this.deps;
     switch (command.type) {
       case "task":
@@ -251,9 +273,14 @@ export class Runtime {
       case "cancel-timer":
         return dispatcher.cancelTimer(command.timer);
       case "subscribe": {
-        const buffered = await subscriptions.subscribe(command, clock.now() - this.bufferMs);
+        const now = clock.now();
+        const buffered = await subscriptions.subscribe(command, now - this.bufferMs);
+        // An event the instance took already (a loop's await subscribing again finds the one that
+        // woke it still buffered) would only be ignored: a message and a step for nothing.
         return this.enqueueAll(
-          buffered.map((event) => ({ instance: command.instance, message: eventMessage(command, event) })),
+          buffered
+            .filter((event) => mayTake(consumed, command.subscription, event.id, now))
+            .map((event) => ({ instance: command.instance, message: eventMessage(command, event) })),
         );
       }
       case "unsubscribe":

@@ -4,7 +4,7 @@
  * a failure of the machinery is redelivered and its saved outbox sent then.
  */
 import { describe, expect, it } from "vitest";
-import type { Snapshot } from "../../lib/engine/types.js";
+import type { EventMessage, Snapshot } from "../../lib/engine/types.js";
 import { ConflictError, InfrastructureError } from "../../lib/errors.js";
 import { readDefinition } from "../../lib/language/index.js";
 import { MemoryStore } from "../../lib/runtime/memory.js";
@@ -15,6 +15,8 @@ const twoActions = readDefinition("process: two\ndo:\n  - action: a\n  - action:
 function snapshotOf(id: string): Snapshot {
   return { id, process: "p", status: "running", createdAt: 1, updatedAt: 1 } as unknown as Snapshot;
 }
+
+const rootContext = (snapshot: Snapshot | undefined) => new Map(snapshot?.scopes).get("0");
 
 const record = { at: 1, message: { type: "launch", instance: "x" } as const, commands: [], notes: [] };
 
@@ -70,6 +72,37 @@ describe("MemoryHost", () => {
     expect(host.openTasks().map((t) => t.task.participant)).toEqual(["b"]);
     expect(host.history("i").map((r) => r.message.type)).toEqual(["launch", "reply"]);
     expect(host.setAside).toEqual([]);
+  });
+
+  it("queues no buffered event to an await that may not take it, and the instance still ignores a repeat", async () => {
+    const host = new MemoryHost();
+    host.definitions.add(
+      readDefinition(
+        'process: loop\ncontext: { n: 0 }\ndo:\n  - while:\n      condition: context.n < 2\n      do:\n        - await: { event: go }\n        - assign: { property: n, value: "context.n + 1" }\n',
+        { format: "yaml" },
+      ),
+    );
+    await host.launch("loop", { id: "i" });
+    await host.publish("go", undefined, 1);
+    // The loop's next await finds the event still buffered: it was taken, so nothing is queued.
+    expect(host.history("i").map((r) => r.message.type)).toEqual(["launch", "event"]);
+    expect(rootContext(host.snapshot("i"))?.n).toBe(1);
+    // Delivered again all the same (a redelivery), the interpreter refuses it as consumed.
+    const [taken] = host.history("i").filter((r) => r.message.type === "event");
+    const second = host.snapshot("i")?.nodes.find(([, state]) => state.k === "await");
+    if (!taken || !second || second[1].k !== "await") throw new Error("no event step or no await");
+    await host.send("i", {
+      ...(taken.message as EventMessage),
+      subscription: second[1].subscription,
+      node: second[0],
+    });
+    expect(
+      host
+        .history("i")
+        .at(-1)
+        ?.notes.map((n) => n.reason),
+    ).toEqual([expect.stringContaining("already consumed")]);
+    expect(rootContext(host.snapshot("i"))?.n).toBe(1);
   });
 
   it("sets aside a message the loop refuses, with the reason, and goes on with the rest", async () => {
