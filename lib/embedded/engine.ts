@@ -74,7 +74,11 @@ export class EmbeddedEngine {
       committed: () => {
         this.retryDelay = 0;
       },
-      forget: () => this.store.forget(),
+      forget: () => {
+        this.store.forget();
+        this.queues.recheck();
+      },
+      began: () => this.queues.recheck(),
       idle: () => this.settle(),
     });
     const wrap = <T extends object>(port: T, name: Parameters<FaultInjector["wrap"]>[1]): T =>
@@ -238,10 +242,24 @@ export class EmbeddedEngine {
   reply(reply: WireReply | unknown): Promise<void> {
     // The reply and its task's closing commit together, before the caller hears it was taken.
     return this.write(async () => {
-      await this.runtime.reply(reply);
-      const { task, status } = reply as WireReply;
-      if (status !== "heartbeat") this.queues.closeTask(task.id);
+      const { instance, message } = this.runtime.replyMessage(reply);
+      if (message.status !== "heartbeat") this.queues.closeTask(message.task.id);
+      await this.deliver(instance, message);
     });
+  }
+
+  /**
+   * Inside a write: applies the message at once when nothing is queued (so no message of its
+   * instance, nor any other, is older) and messages are being applied, saving its inbox row; else,
+   * or when applying it fails (undone alone), queues it, to be applied, retried or set aside from
+   * the inbox as any message is.
+   */
+  private async deliver(instance: string, message: Message): Promise<void> {
+    const applied =
+      this.writer.applyingMessages &&
+      !this.queues.queued &&
+      (await this.writer.attempt(() => this.runtime.apply(instance, message)));
+    if (!applied) await this.queues.enqueue(instance, message);
   }
 
   /** Queues a message for an instance (an operator command), committed before it returns. */

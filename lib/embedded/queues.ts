@@ -29,6 +29,12 @@ export interface OpenTask {
 export class EmbeddedQueues extends EventEmitter implements Dispatcher, HeldSignals {
   private readonly statements;
   private held?: [string | symbol, unknown[]][];
+  /**
+   * False once a look found the inbox empty, until this connection queues a message or `recheck`
+   * is called (a transaction begins, or one was undone): the writer asks several times a step,
+   * and an answer known needs no query.
+   */
+  private inboxMayHold = true;
 
   constructor(
     private readonly db: Db,
@@ -124,6 +130,7 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher, HeldSign
 
   async enqueue(instance: string, message: Message): Promise<void> {
     this.statements.enqueue.run(instance, JSON.stringify(message));
+    this.inboxMayHold = true;
     this.emit("inbox");
   }
 
@@ -131,9 +138,16 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher, HeldSign
     this.emit("lifecycle", event, detail);
   }
 
+  /** Looks at the inbox again: another connection may have written it, or a rollback brought a message back. */
+  recheck(): void {
+    this.inboxMayHold = true;
+  }
+
   /** The oldest queued message, left in the inbox until `ack`. */
   peek(): InboxItem | undefined {
+    if (!this.inboxMayHold) return undefined;
     const row = this.statements.next.get();
+    if (!row) this.inboxMayHold = false;
     return row
       ? { id: row.id, instance: row.instance, message: JSON.parse(row.message) as Message }
       : undefined;
@@ -155,7 +169,10 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher, HeldSign
 
   /** Whether a message waits in the inbox. */
   get queued(): boolean {
-    return this.statements.queued.get()?.n === 1;
+    if (!this.inboxMayHold) return false;
+    const queued = this.statements.queued.get()?.n === 1;
+    if (!queued) this.inboxMayHold = false;
+    return queued;
   }
 
   nextDue(): number | undefined {
@@ -171,6 +188,7 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher, HeldSign
           timer.instance,
           JSON.stringify({ type: "timer", node: timer.node, timer: timer.id }),
         );
+        this.inboxMayHold = true;
         this.statements.cancelTimer.run(timer.id);
       }
       return due.length;

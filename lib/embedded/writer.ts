@@ -48,6 +48,8 @@ export interface WriterDeps {
   readonly committed: () => void;
   /** Forgets what is cached from the database: after a rollback it may not be what is stored. */
   readonly forget: () => void;
+  /** A transaction has begun (what was known of the inbox before it may have changed). */
+  readonly began?: () => void;
   /** The loop has nothing left to do. */
   readonly idle: () => void;
   readonly log: (line: string) => void;
@@ -93,6 +95,28 @@ export class Writer {
     this.applying = true;
     this.restart = this.running !== undefined;
     this.kick();
+  }
+
+  /** Whether queued messages are applied now (the engine has resumed, and no retry is waited for). */
+  get applyingMessages(): boolean {
+    return this.messagesDue();
+  }
+
+  /**
+   * Runs `run` inside the open transaction (from a write) in a savepoint of its own; when it
+   * fails, undoes it alone (its rows, the cache, its signals) and returns false, for the caller to
+   * take another way.
+   */
+  async attempt(run: () => Promise<unknown>): Promise<boolean> {
+    const undo = this.savepoint("attempt");
+    try {
+      await run();
+      this.deps.db.exec("RELEASE attempt");
+      return true;
+    } catch {
+      undo();
+      return false;
+    }
   }
 
   get busy(): boolean {
@@ -205,6 +229,7 @@ export class Writer {
   private begin(): boolean {
     try {
       this.deps.db.exec("BEGIN IMMEDIATE");
+      this.deps.began?.();
       return true;
     } catch (error) {
       for (const write of this.writes.splice(0)) write.reject(error);
@@ -242,13 +267,13 @@ export class Writer {
   }
 
   /** Opens a savepoint for one step; returns what undoes the step (its rows, cache and signals). */
-  private savepoint(): () => void {
+  private savepoint(name = "step"): () => void {
     const { db, signals } = this.deps;
     const mark = signals.heldCount;
-    db.exec("SAVEPOINT step");
+    db.exec(`SAVEPOINT ${name}`);
     return () => {
-      db.exec("ROLLBACK TO step");
-      db.exec("RELEASE step");
+      db.exec(`ROLLBACK TO ${name}`);
+      db.exec(`RELEASE ${name}`);
       signals.dropFrom(mark);
       this.deps.forget();
     };

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { EmbeddedEngine } from "../../lib/embedded/engine.js";
 import { rootContext } from "../../lib/engine/index.js";
+import type { Snapshot } from "../../lib/engine/types.js";
+import { InfrastructureError } from "../../lib/errors.js";
 import { open, project, until } from "./helpers.js";
 
 const engines: EmbeddedEngine[] = [];
@@ -198,6 +200,100 @@ describe("the embedded engine under a failing port", () => {
       left: true,
       right: true,
       last: true,
+    });
+  });
+
+  describe("a reply taken when nothing is queued", () => {
+    const two = { "definitions/two.yaml": "do:\n  - action: manual\n  - action: manual\n" };
+    const queuedReplies = (engine: EmbeddedEngine) => {
+      const queued: string[] = [];
+      const enqueue = engine.queues.enqueue.bind(engine.queues);
+      engine.queues.enqueue = (instance, message) => {
+        queued.push(message.type);
+        return enqueue(instance, message);
+      };
+      return queued;
+    };
+
+    it("is applied in the commit that takes it, with no inbox row", async () => {
+      const engine = await start(project(two).config);
+      const id = await engine.launch({ process: "two" });
+      const task = await until(() => engine.queues.claim("manual", 60_000));
+      const queued = queuedReplies(engine);
+      await engine.reply({ task: task.task, status: "done", fields: { a: 1 } });
+      // Applied by the time the caller hears the reply was taken: the next task is stored.
+      expect(engine.queues.openTasks().map((t) => t.task.task.node)).toEqual(["0.1"]);
+      expect(queued).toEqual([]);
+      expect(rootContext((await engine.snapshot(id)) as Snapshot)).toMatchObject({ a: 1 });
+    });
+
+    it("is queued when applying it fails, and applied from the inbox after", async () => {
+      const engine = await start(project(two).config);
+      const id = await engine.launch({ process: "two" });
+      const task = await until(() => engine.queues.claim("manual", 60_000));
+      const queued = queuedReplies(engine);
+      const apply = engine.runtime.apply.bind(engine.runtime);
+      let failures = 1;
+      engine.runtime.apply = (...args) =>
+        failures-- > 0 ? Promise.reject(new InfrastructureError("the disk is busy")) : apply(...args);
+      await engine.reply({ task: task.task, status: "done", fields: { a: 1 } });
+      await engine.idle();
+      expect(queued).toEqual(["reply"]);
+      expect(engine.queues.queued).toBe(false);
+      expect(rootContext((await engine.snapshot(id)) as Snapshot)).toMatchObject({ a: 1 });
+      expect((await engine.store.history(id)).records.map((r) => r.message.type)).toEqual([
+        "launch",
+        "reply",
+      ]);
+    });
+
+    it("waits its turn behind a message queued before it in the same transaction", async () => {
+      const { config } = project({
+        "definitions/both.yaml":
+          "do:\n  - all:\n      - action: manual\n      - await: { event: go, into: a }\n      - await: { event: go, into: b }\n",
+      });
+      const engine = await start(config);
+      const id = await engine.launch({ process: "both" });
+      const task = await until(() => engine.queues.claim("manual", 60_000));
+      // In one turn, so one transaction: the event queues two messages, the first applied before
+      // the reply's write runs; the reply must come after the second, not between them.
+      await Promise.all([
+        engine.publish({ name: "go", data: 1 }),
+        engine.reply({ task: task.task, status: "done" }),
+      ]);
+      await engine.idle();
+      expect((await engine.store.history(id)).records.map((r) => r.message.type)).toEqual([
+        "launch",
+        "event",
+        "event",
+        "reply",
+      ]);
+      expect((await engine.snapshot(id))?.status).toBe("completed");
+    });
+
+    it("waits its turn behind a message queued before it (one retried)", async () => {
+      const engine = await start(project(two).config);
+      const id = await engine.launch({ process: "two" });
+      const task = await until(() => engine.queues.claim("manual", 60_000));
+      const apply = engine.runtime.apply.bind(engine.runtime);
+      let failures = 1;
+      engine.runtime.apply = (instance, message, ...rest) =>
+        message.type === "operator" && failures-- > 0
+          ? Promise.reject(new InfrastructureError("the disk is busy"))
+          : apply(instance, message, ...rest);
+      await engine.operate(id, "pause");
+      // The pause waits for its retry; the reply comes behind it, so the next task is held.
+      await engine.reply({ task: task.task, status: "done" });
+      expect(engine.queues.queued).toBe(true);
+      await engine.idle();
+      expect((await engine.store.history(id)).records.map((r) => r.message.type)).toEqual([
+        "launch",
+        "operator",
+        "reply",
+      ]);
+      const snapshot = await engine.snapshot(id);
+      expect(snapshot?.status).toBe("suspended");
+      expect(snapshot?.held.map((t) => t.task.node)).toEqual(["0.1"]);
     });
   });
 });
