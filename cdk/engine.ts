@@ -389,10 +389,14 @@ export class DocketEngine extends Construct {
       throw new Error(
         `DocketEngine: ${participant} is a target: the engine calls it itself, it has no worker`,
       );
-    const queue = this.participantQueues[participant] ?? this.taskQueue;
+    const own = this.participantQueues[participant];
+    const queue = own ?? this.taskQueue;
+    // On the shared default queue a worker passes other participants' tasks on by sending them
+    // again (lib/worker/sqs.ts): putting them back would count towards their dead-lettering.
+    const passOn = own ? [] : ["sqs:SendMessage"];
     worker.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", ...passOn],
         resources: [queue.queueArn],
       }),
     );

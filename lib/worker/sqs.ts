@@ -99,6 +99,35 @@ export function sqsConnection(options: SqsConnectionOptions): Connection {
     };
   }
 
+  /**
+   * Another participant's task on the shared default queue goes back for its own worker as a new
+   * message, delayed one to three seconds (jittered: at once, this worker's next poll could take it
+   * again, before the other's), and the one received is deleted. Putting the same message back
+   * would count every pass as a receive, and at the queue's maxReceiveCount SQS dead-letters a task
+   * no worker ever ran. A stop between the send and the delete leaves the task twice on the queue: a
+   * delivery of the same task id again, which the engine (and an idempotency store) deduplicates.
+   * A role that may not send there (granted by an older grantWorker) puts it back as before.
+   */
+  async function passOn(message: Message): Promise<void> {
+    const delay = 1 + Math.floor(Math.random() * 3);
+    try {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: options.queue,
+          MessageBody: message.Body,
+          MessageAttributes: message.MessageAttributes,
+          DelaySeconds: delay,
+        }),
+      );
+    } catch {
+      await visibility(message, delay);
+      return;
+    }
+    await sqs.send(
+      new DeleteMessageCommand({ QueueUrl: options.queue, ReceiptHandle: message.ReceiptHandle }),
+    );
+  }
+
   return {
     leaseSeconds,
     maxReplyBytes: options.maxReplyBytes ?? SQS_MESSAGE_BYTES,
@@ -109,17 +138,15 @@ export function sqsConnection(options: SqsConnectionOptions): Connection {
           MaxNumberOfMessages: Math.min(max, 10),
           WaitTimeSeconds: options.waitSeconds ?? 20,
           VisibilityTimeout: leaseSeconds,
-          MessageAttributeNames: ["participant"],
+          // All: a task passed on to another participant's worker keeps every attribute.
+          MessageAttributeNames: ["All"],
         }),
       );
       const deliveries: Delivery[] = [];
       for (const message of Messages) {
         const participant = message.MessageAttributes?.participant?.StringValue;
         if (participant !== undefined && participant !== options.participant) {
-          // Another participant's task on the shared default queue: back in one to three seconds
-          // (jittered), for its own worker; at once, this worker's next poll could take it again,
-          // and again, before the other's (workers polling in step).
-          await visibility(message, 1 + Math.floor(Math.random() * 3));
+          await passOn(message);
           continue;
         }
         deliveries.push(delivery(message, await taskOf(message)));

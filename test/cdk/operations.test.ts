@@ -65,8 +65,12 @@ describe("engine.grantWorker(role, participant)", () => {
     ]);
   });
 
-  it("gives a participant without a queue of its own the default task queue", () => {
-    expect(statementsOf("Clerk")[0]).toMatchObject({ Resource: arnOf(engine.taskQueue) });
+  it("gives a participant without a queue of its own the default task queue, and the send that passes others' tasks on", () => {
+    expect(statementsOf("Clerk")[0]).toEqual({
+      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage"],
+      Effect: "Allow",
+      Resource: arnOf(engine.taskQueue),
+    });
   });
 
   it("refuses a target, which has no worker", () => {

@@ -1,13 +1,17 @@
 /**
  * The worker SDK over SQS (lib/worker/sqs.ts) on the emulator, the handlers run by the LocalRunner:
  * a participant's own queue, fields offloaded to S3, concurrency, a heartbeat keeping a task past
- * its visibility, a stop in the middle of a task giving it back. (Not here: two participants'
- * workers on the shared default queue. moto's long poll does not hand a waiting receive a message
- * that became visible again during it, so which worker gets a task put back is a race of poll
- * starts; with 1 s polls it passed alone in 14 s and failed under a loaded suite.)
+ * its visibility, a stop in the middle of a task giving it back, another participant's task passed
+ * on from the shared default queue more times than its maxReceiveCount and still worked.
  */
 
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
+import {
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
 import { LocalRunner } from "../../emulator/local.js";
@@ -176,6 +180,54 @@ describe("a worker over SQS", () => {
     expect(snapshot.incidents[0]?.error).toMatchObject({ code: "ReplyTooLarge" });
     expect(snapshot.incidents[0]?.error.message).toMatch(/over the 262144 its connection carries/);
   }, 90_000);
+
+  it("passes another participant's task on the default queue on as a new message, never towards its dead-lettering", async () => {
+    // The clerk has no queue of its own; the filer's worker polls the default queue first and
+    // meets the clerk's task again and again, more times than the queue's maxReceiveCount.
+    const tasks = resources.queues.tasks;
+    const { Attributes } = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: tasks, AttributeNames: ["RedrivePolicy"] }),
+    );
+    const redrive = JSON.parse(Attributes?.RedrivePolicy ?? "{}") as {
+      maxReceiveCount: number;
+      deadLetterTargetArn: string;
+    };
+    const { QueueUrl: deadLetters } = await clients.sqs.send(
+      new GetQueueUrlCommand({ QueueName: redrive.deadLetterTargetArn.split(":").at(-1) }),
+    );
+    await deps.definitions.register("clerk.yaml", "do: [ { action: clerk } ]\n");
+    let met = 0;
+    const counting = {
+      send: async (command: Parameters<SQSClient["send"]>[0]) => {
+        const output = await clients.sqs.send(command as ReceiveMessageCommand);
+        const received = (
+          output as { Messages?: { MessageAttributes?: Record<string, { StringValue?: string }> }[] }
+        ).Messages;
+        met += (received ?? []).filter(
+          (m) => m.MessageAttributes?.participant?.StringValue === "clerk",
+        ).length;
+        return output;
+      },
+    } as unknown as SQSClient;
+    const filer = createWorker({
+      participant: "filer",
+      handler: () => ({}),
+      connection: sqsConnection({ queue: tasks, participant: "filer", sqs: counting, waitSeconds: 1 }),
+      log: () => undefined,
+    });
+    workers.push(filer);
+    await deps.runtime.launch({ process: "clerk", id: "passed-on" });
+    const deadline = Date.now() + 60_000;
+    while (met <= redrive.maxReceiveCount && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    expect(met).toBeGreaterThan(redrive.maxReceiveCount);
+    worker("clerk", () => ({ filed: true }));
+    expect((await ended("passed-on")).status).toBe("completed");
+    const { Messages = [] } = await clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: deadLetters, MaxNumberOfMessages: 10 }),
+    );
+    expect(Messages).toEqual([]);
+  }, 120_000);
 
   it("gives back the task it holds when stopped, for another worker", async () => {
     let started = false;
