@@ -29,7 +29,10 @@ beforeAll(async () => {
   await deps.definitions.register("solo.yaml", "do: [ { action: solo } ]\n");
 });
 
-/** Every message set aside in RejectedMessages: its reason, by the task id its body names. */
+/**
+ * Every message set aside in RejectedMessages: its reason, by the task id its body names (raw: an
+ * operator's read of the dead-letter queue).
+ */
 async function setAside(): Promise<Map<string, string>> {
   const reasons = new Map<string, string>();
   for (let empty = 0; empty < 2; ) {

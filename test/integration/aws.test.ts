@@ -1,17 +1,26 @@
 /**
  * docket's Lambda handlers against a real emulator endpoint over HTTP (moto's server): a definition
- * dropped in the bucket, a launch on the bus, a worker answering from its queue, an await woken by
- * PutEvents, a delay, lifecycle events, a crash between the state write and the outbox.
+ * dropped in the bucket, a launch on the bus, a worker answering from its queue (the worker SDK's SQS
+ * connection), an await woken by PutEvents, a delay, lifecycle events, a crash between the state write
+ * and the outbox.
  */
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import {
+  ReceiveMessageCommand,
+  type ReceiveMessageCommandOutput,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
 import { LocalRunner } from "../../emulator/local.js";
 import type { Provisioned } from "../../emulator/provision.js";
 import { type AwsClients, type AwsDeps, type AwsResources, makeAwsDeps } from "../../lib/aws/deps.js";
 import { rootContext } from "../../lib/engine/index.js";
+import type { JsonObject } from "../../lib/language/model.js";
+import { taskRef, type WireTask } from "../../lib/runtime/wire.js";
+import { type Connection, type Delivery, sqsConnection } from "../../lib/worker/index.js";
 import { emulatorClients, emulatorConfig } from "./emulator.js";
 import { depsOfFunctions, provisioning } from "./roles.js";
 
@@ -22,10 +31,12 @@ let resources: Provisioned;
 let deps: AwsDeps;
 let runner: LocalRunner;
 let clock = Date.now();
+/** The fan process's branches' participants, each with a queue of its own. */
+const FAN = ["fa", "fb", "fc"];
 
 beforeAll(async () => {
   resources = await provisionEngine(provisioning(clients), `it${Date.now().toString(36)}`, {
-    participants: ["approve"],
+    participants: ["approve", ...FAN],
   });
   deps = makeAwsDeps(clients, resources, () => clock);
   runner = new LocalRunner(functionsOf(deps), resources.feeds, { visibilityTimeout: 1 });
@@ -36,6 +47,10 @@ function functionsOf(shared: AwsDeps, adjust = (r: AwsResources): AwsResources =
   return depsOfFunctions(resources, (own, its) => makeAwsDeps(own, adjust(its), () => clock), shared);
 }
 
+/**
+ * An operator's read of a queue, left in flight: raw on purpose, as these tests count what is on a
+ * queue (tasks sent once) or read events and dead letters, which no worker takes.
+ */
 async function receive(url: string): Promise<{ body: Record<string, unknown>; handle: string }[]> {
   const { Messages = [] } = await clients.sqs.send(
     new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"] }),
@@ -43,38 +58,64 @@ async function receive(url: string): Promise<{ body: Record<string, unknown>; ha
   return Messages.map((m) => ({ body: JSON.parse(m.Body ?? "{}"), handle: m.ReceiptHandle as string }));
 }
 
-/** A worker's answer: the reply to the task's inbox, grouped by its instance, then the task deleted. */
-async function answer(
-  queue: string,
-  message: { body: Record<string, unknown>; handle: string },
-  fields: Record<string, unknown>,
-): Promise<void> {
-  const task = message.body.task as { reply_to: string; reply_group: string };
-  await clients.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: task.reply_to,
-      MessageGroupId: task.reply_group,
-      MessageDeduplicationId: String(Math.random()),
-      MessageBody: JSON.stringify({ task, status: "done", fields }),
-    }),
-  );
-  await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: message.handle }));
+/**
+ * A worker's connection (the SDK's, docket/worker) taking `participant`'s tasks from `queue`; on the
+ * default queue it puts back other participants' tasks for a second or three. No long poll: the
+ * tests step the functions between receives.
+ */
+function connection(queue: string, participant: string, sqs: SQSClient = clients.sqs): Connection {
+  return sqsConnection({ queue, participant, sqs, s3: clients.s3, waitSeconds: 0, leaseSeconds: 60 });
 }
 
-/** A worker: takes a task from a queue and replies to its reply_to, grouped by reply_group. */
+/**
+ * A worker's answer: a done reply through the connection (to the task's inbox, in its instance's
+ * group), then the task deleted.
+ */
+async function answer(delivery: Delivery, fields: JsonObject): Promise<void> {
+  await delivery.reply({ task: taskRef(delivery.task), status: "done", fields });
+  await delivery.acknowledge();
+}
+
+/**
+ * A worker: takes one of `participant`'s tasks from a queue and answers it, stepping `functions`
+ * until one comes.
+ */
 async function work(
   url: string,
-  fields: (task: Record<string, unknown>) => Record<string, unknown>,
-): Promise<Record<string, unknown>> {
+  participant: string,
+  fields: (task: WireTask) => JsonObject,
+  { functions = runner, sqs = clients.sqs }: { functions?: LocalRunner; sqs?: SQSClient } = {},
+): Promise<WireTask> {
+  const worker = connection(url, participant, sqs);
   for (let i = 0; i < 20; i++) {
-    const [message] = await receive(url);
-    if (message) {
-      await answer(url, message, fields(message.body));
-      return message.body;
+    const [delivery] = await worker.receive(1);
+    if (delivery) {
+      await answer(delivery, fields(delivery.task));
+      return delivery.task;
     }
-    await runner.tick();
+    await functions.tick();
   }
-  throw new Error(`no task arrived on ${url}`);
+  throw new Error(`no ${participant} task arrived on ${url}`);
+}
+
+/**
+ * An SQS client for a worker's connection that keeps the body of every message it receives: the
+ * task as it was sent, before the connection reads fields offloaded to S3.
+ */
+function wireTap(): { sqs: SQSClient; received: Record<string, unknown>[] } {
+  const sqs = new SQSClient(config);
+  const received: Record<string, unknown>[] = [];
+  sqs.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (context.commandName === "ReceiveMessageCommand")
+        for (const m of (result.output as ReceiveMessageCommandOutput).Messages ?? [])
+          received.push(JSON.parse(m.Body ?? "{}"));
+      return result;
+    },
+    { step: "initialize", name: "wireTap" },
+  );
+  return { sqs, received };
 }
 
 const ORDER = `process: order
@@ -124,13 +165,13 @@ describe("on an AWS emulator", () => {
       }),
     );
     await runner.settle();
-    const reserve = await work(resources.queues.tasks, () => ({ reserved: true }));
+    const reserve = await work(resources.queues.tasks, "reserve", () => ({ reserved: true }));
     expect(reserve.fields).toMatchObject({ ref: "R7", total: 70 });
     await runner.settle();
-    const approve = await work(resources.queues.participants?.approve as string, (t) => ({
+    const approve = await work(resources.queues.participants?.approve as string, "approve", (t) => ({
       approved: (t.fields as { total: number }).total < 100,
     }));
-    expect((approve.task as { participant: string }).participant).toBe("approve");
+    expect(approve.task.participant).toBe("approve");
     await runner.settle();
     await clients.events.send(
       new PutEventsCommand({
@@ -148,7 +189,7 @@ describe("on an AWS emulator", () => {
     clock += 3000;
     await new Promise((r) => setTimeout(r, 2100));
     await runner.settle();
-    await work(resources.queues.tasks, () => ({ shipped: true }));
+    await work(resources.queues.tasks, "ship", () => ({ shipped: true }));
     await runner.settle();
     const stored = await deps.runtime.deps.store.load("order-7");
     expect(stored?.snapshot.status).toBe("completed");
@@ -207,7 +248,7 @@ describe("on an AWS emulator, under load and faults", () => {
     const crashRunner = new LocalRunner(functions, resources.feeds, { visibilityTimeout: 1 });
     await deps.runtime.launch({ process: "two", id: "two-1" });
     await crashRunner.settle();
-    await work(resources.queues.tasks, () => ({ a: 1 }));
+    await work(resources.queues.tasks, "first", () => ({ a: 1 }), { functions: crashRunner });
     for (let i = 0; i < 5 && crashes < 2; i++) {
       await crashRunner.tick();
       await new Promise((r) => setTimeout(r, 1100));
@@ -289,7 +330,7 @@ describe("on an AWS emulator, under load and faults", () => {
       "an unsigned timer message: only docket's functions may send one",
     ]);
     // Its real task still completes it (and leaves the shared task queue clean for the next tests).
-    await work(resources.queues.tasks, () => ({ guarded: true }));
+    await work(resources.queues.tasks, "guard", () => ({ guarded: true }));
     await runner.settle();
     expect((await deps.runtime.deps.store.load("guard-1"))?.snapshot.status).toBe("completed");
   }, 60_000);
@@ -301,12 +342,12 @@ describe("on an AWS emulator, under load and faults", () => {
     );
     await deps.runtime.launch({ process: "three", id: "dup-1" });
     await runner.settle();
-    const first = await work(resources.queues.tasks, () => ({ a: 1 }));
+    const first = await work(resources.queues.tasks, "one", () => ({ a: 1 }));
     await runner.settle();
     // The worker's reply again (SQS delivers at least once): noted as ignored, nothing changes.
     await deps.runtime.reply({ task: first.task, status: "done", fields: { a: 2 } });
     await runner.settle();
-    await work(resources.queues.tasks, () => ({ b: 1 }));
+    await work(resources.queues.tasks, "two", () => ({ b: 1 }));
     await runner.settle();
     const store = deps.runtime.deps.store;
     const all = (await store.history("dup-1")).records;
@@ -332,12 +373,15 @@ describe("on an AWS emulator, under load and faults", () => {
     const ids = Array.from({ length: 50 }, (_, i) => `fan-${i}`);
     await Promise.all(ids.map((id) => deps.runtime.launch({ process: "fan", id })));
     await runner.settle();
+    // A worker for each branch's participant, each on its participant's queue, as the README advises:
+    // on the shared default queue each would pass the others' tasks on (a send and a delete each).
+    const workers = FAN.map((p) => connection(resources.queues.participants?.[p] as string, p));
     for (let round = 0; round < 80; round++) {
-      const batch = await receive(resources.queues.tasks);
-      for (const m of batch) {
-        const key = (m.body.task as { participant: string }).participant.slice(1);
-        await answer(resources.queues.tasks, m, { ...(m.body.fields as object), [key]: 1 });
-      }
+      for (const worker of workers)
+        for (const delivery of await worker.receive(10)) {
+          const key = delivery.task.task.participant.slice(1);
+          await answer(delivery, { ...delivery.task.fields, [key]: 1 });
+        }
       await Promise.all([runner.tick(), runner.tick()]);
       const done = await Promise.all(ids.map((id) => deps.runtime.deps.store.load(id)));
       if (done.every((s) => s?.snapshot.status === "completed")) break;
@@ -374,23 +418,21 @@ describe("on an AWS emulator, under load and faults", () => {
     // The launch message itself is over the threshold: the inbox carries a reference.
     await small.runtime.launch({ process: "big", id: "big-1", fields: { seed: blob } });
     await smallRunner.settle();
-    let after: Record<string, unknown> = {};
-    for (let i = 0; i < 20; i++) {
-      const [m] = await receive(resources.queues.tasks);
-      if (!m) {
-        await smallRunner.tick();
-        continue;
-      }
-      const task = m.body.task as { participant: string };
-      if (task.participant === "after") after = m.body;
-      await answer(resources.queues.tasks, m, task.participant === "big" ? { blob } : { done: true });
-      await smallRunner.settle();
-      if (task.participant === "after") break;
-    }
+    const tap = wireTap();
+    const worked = { functions: smallRunner, sqs: tap.sqs };
+    await work(resources.queues.tasks, "big", () => ({ blob }), worked);
+    await smallRunner.settle();
+    const afterTask = await work(resources.queues.tasks, "after", () => ({ done: true }), worked);
+    await smallRunner.settle();
+    // The task as it was sent (the connection hands over its fields read from S3).
+    const after = tap.received.find(
+      (body) => (body.task as { participant: string }).participant === "after",
+    ) as Record<string, unknown>;
     const stored = await small.runtime.deps.store.load("big-1");
     expect(stored?.snapshot.status).toBe("completed");
     expect(String(rootContext(stored?.snapshot ?? ({} as never)).blob)).toHaveLength(200_000);
     // A task too large for SQS names where its fields are; the worker reads them there.
+    expect(afterTask.fields).toMatchObject({ blob, seed: blob });
     expect(after.fields).toBeUndefined();
     const ref = after.fields_ref as { bucket: string; key: string };
     expect(ref).toEqual({

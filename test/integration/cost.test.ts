@@ -164,7 +164,11 @@ function switchableDeps() {
   };
 }
 
-/** The worker: takes up to `batch` tasks, answers them in one SendMessageBatch, deletes them in one call. */
+/**
+ * The worker: takes up to `batch` tasks, answers them in one SendMessageBatch, deletes them in one
+ * call. Raw SQS, not the worker SDK (one reply and one delete a task): the README's cost table counts
+ * exactly these requests.
+ */
 async function answer(batch: number): Promise<number> {
   const { Messages = [] } = await worker.send(
     new ReceiveMessageCommand({ QueueUrl: resources.queues.tasks, MaxNumberOfMessages: batch }),

@@ -61,7 +61,10 @@ async function inboxRecords(): Promise<SqsRecord[]> {
   }));
 }
 
-/** The reasons of what was set aside in the dead-letter queue whose body mentions `marker`. */
+/**
+ * The reasons of what was set aside in the dead-letter queue whose body mentions `marker` (raw: an
+ * operator's read of the dead-letter queue).
+ */
 async function setAside(marker: string): Promise<string[]> {
   const reasons: string[] = [];
   for (let i = 0; i < 3; i++) {

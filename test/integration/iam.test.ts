@@ -94,6 +94,7 @@ async function engine(prefix: string, cfn: CloudFormationTemplate) {
   return { admin, resources, deps, runner, refused };
 }
 
+/** The participants of the tasks on a queue, read as an operator would (raw: nothing is answered). */
 async function tasksOn(admin: ReturnType<typeof emulatorClients>, queue: string): Promise<unknown[]> {
   const { Messages = [] } = await admin.sqs.send(
     new ReceiveMessageCommand({ QueueUrl: queue, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),

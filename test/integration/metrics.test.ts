@@ -4,7 +4,6 @@
  * metrics from the log group): steps applied with their latency, an instance started and ended
  * per process and status, an incident opened, a record set aside.
  */
-import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, type MockInstance, vi } from "vitest";
 import { provisionEngine } from "../../cdk/synth.js";
 import { LocalRunner } from "../../emulator/local.js";
@@ -12,6 +11,8 @@ import type { Provisioned } from "../../emulator/provision.js";
 import { type AwsClients, type AwsDeps, makeAwsDeps } from "../../lib/aws/deps.js";
 import { makeAdvanceHandler } from "../../lib/aws/handlers.js";
 import { EngineMetrics, METRIC, METRICS_NAMESPACE } from "../../lib/aws/metrics.js";
+import { taskRef, type WireTask } from "../../lib/runtime/wire.js";
+import { sqsConnection } from "../../lib/worker/index.js";
 import { emulatorClients, emulatorConfig } from "./emulator.js";
 
 const clients: AwsClients = emulatorClients(emulatorConfig(inject("endpoint")).endpoint);
@@ -99,20 +100,19 @@ describe("the functions' metrics (EMF on stdout)", () => {
   it("counts an incident opened when an action's error reply finds no retries left", async () => {
     await deps.runtime.launch({ process: "risky", id: `risky-${run}` });
     await runner.settle();
-    const { Messages = [] } = await clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: resources.queues.tasks, MaxNumberOfMessages: 10 }),
-    );
-    const task = Messages.map((m) => JSON.parse(m.Body ?? "{}").task).find(
-      (t: { instance: string }) => t.instance === `risky-${run}`,
-    );
-    expect(task).toBeDefined();
-    await clients.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: task.reply_to,
-        MessageGroupId: task.reply_group,
-        MessageBody: JSON.stringify({ task, status: "error", error: { code: "Down", message: "no" } }),
-      }),
-    );
+    // The risky participant's worker (the worker SDK's connection) answers its task with an error.
+    const worker = sqsConnection({
+      queue: resources.queues.tasks,
+      participant: "risky",
+      sqs: clients.sqs,
+      s3: clients.s3,
+      waitSeconds: 0,
+    });
+    const delivery = (await worker.receive(10)).find((d) => d.task.task.instance === `risky-${run}`);
+    expect(delivery).toBeDefined();
+    const task = taskRef(delivery?.task as WireTask);
+    await delivery?.reply({ task, status: "error", error: { code: "Down", message: "no" } });
+    await delivery?.acknowledge();
     await runner.settle();
     expect((await deps.runtime.deps.store.load(`risky-${run}`))?.snapshot.status).toBe("suspended");
     expect(total(METRIC.stepsApplied)).toBe(2);

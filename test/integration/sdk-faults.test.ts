@@ -50,7 +50,10 @@ interface Received {
   attributes: Record<string, string | undefined>;
 }
 
-/** Every message on a queue now, deleted as read (a FIFO group's next comes only after). */
+/**
+ * Every message on a queue now, deleted as read (a FIFO group's next comes only after). Raw, not the
+ * worker SDK: the tests count every message sent (none twice), whatever its participant.
+ */
 async function drain(url: string): Promise<Received[]> {
   const out: Received[] = [];
   for (let empty = 0; empty < 3; ) {
