@@ -380,9 +380,11 @@ export class DocketEngine extends Construct {
 
   /**
    * Lets a worker of `participant` do its work and nothing more: receive, delete and hand back
-   * (change the visibility of) the tasks of its queue (the default task queue for a participant
-   * without one, shared with the other such participants), send its replies to the inbox, and read
-   * its tasks' offloaded fields.
+   * (change the visibility of) the tasks of its queue, send its replies to the inbox, and read its
+   * tasks' offloaded fields. A participant without a queue of its own shares the default task
+   * queue with the other such participants, and may also send to it (to pass their tasks on): its
+   * workers can read, drop and send any task there, so a participant whose tasks must stay apart
+   * needs a queue of its own (`participants`).
    */
   grantWorker(worker: IGrantable, participant: string): void {
     if (this.targetNames.has(participant))

@@ -95,6 +95,8 @@ export function environmentSize(fn: LambdaFunction): EnvironmentSize {
 const ADVICE: Readonly<Record<string, string>> = {
   DOCKET_TARGETS:
     "Give this engine fewer or shorter targets (split them across two DocketEngines), or shorten what you added with addEnvironment.",
+  DOCKET_TARGET_PARTICIPANTS:
+    "Give this engine fewer targets, or shorter names (split them across two DocketEngines).",
   DOCKET_SCHEDULES:
     "Declare the schedules in their processes' definitions (`schedule:`), which have no such limit, instead of the construct's `schedules`.",
 };
@@ -110,8 +112,9 @@ export function guardEnvironmentSizes(scope: IConstruct, functions: () => readon
           .slice(0, 3)
           .map((v) => `${v.name} ${v.bytes} bytes`)
           .join(", ");
+        const advice = size.variables.slice(0, 3).flatMap((v) => (ADVICE[v.name] ? [ADVICE[v.name]] : []));
         return [
-          `DocketEngine: the environment of function ${fn.node.path} can reach ${size.total} bytes, over Lambda's limit of ${LAMBDA_ENVIRONMENT_LIMIT} bytes (4 KB) for a function's environment variables (names CloudFormation makes counted at their longest). Largest: ${largest}. ${ADVICE[size.variables[0]?.name ?? ""] ?? ADVICE.DOCKET_TARGETS}`,
+          `DocketEngine: the environment of function ${fn.node.path} can reach ${size.total} bytes, over Lambda's limit of ${LAMBDA_ENVIRONMENT_LIMIT} bytes (4 KB) for a function's environment variables (names CloudFormation makes counted at their longest). Largest: ${largest}. ${advice.length ? advice.join(" ") : "Shorten or remove the largest of them (what you added with addEnvironment)."}`,
         ];
       }),
   });

@@ -259,7 +259,8 @@ export class EmbeddedEngine {
       this.writer.applyingMessages &&
       !this.queues.queued &&
       (await this.writer.attempt(() => this.runtime.apply(instance, message)));
-    if (!applied) await this.queues.enqueue(instance, message);
+    // Through the runtime's dispatcher: the port the soak's faults wrap, as a queued reply's was.
+    if (!applied) await this.runtime.deps.dispatcher.enqueue(instance, message);
   }
 
   /** Queues a message for an instance (an operator command), committed before it returns. */

@@ -246,8 +246,11 @@ export class Writer {
       this.deps.db.exec("RELEASE step");
       held.push({ write, value });
     } catch (error) {
-      undo();
-      write.reject(error);
+      try {
+        undo();
+      } finally {
+        write.reject(error);
+      }
     }
   }
 
@@ -272,10 +275,16 @@ export class Writer {
     const mark = signals.heldCount;
     db.exec(`SAVEPOINT ${name}`);
     return () => {
-      db.exec(`ROLLBACK TO ${name}`);
-      db.exec(`RELEASE ${name}`);
+      // SQLite rolls a whole transaction back by itself after some failures (a full disk): then
+      // there is no savepoint to go back to, and nothing of the transaction stands, so it ends.
+      const standing = db.inTransaction;
+      if (standing) {
+        db.exec(`ROLLBACK TO ${name}`);
+        db.exec(`RELEASE ${name}`);
+      }
       signals.dropFrom(mark);
       this.deps.forget();
+      if (!standing) throw new InfrastructureError("SQLite rolled the transaction back");
     };
   }
 }

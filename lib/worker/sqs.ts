@@ -10,6 +10,7 @@ import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   type Message,
+  type MessageAttributeValue,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
@@ -21,8 +22,10 @@ import type { Connection, Delivery } from "./worker.js";
 export interface SqsConnectionOptions {
   /** The participant's queue URL (or the default task queue's). */
   readonly queue: string;
-  /** Only this participant's tasks are taken; on the default queue, others are put back at once. */
+  /** Only this participant's tasks are taken; on the default queue, others are passed on (see the README). */
   readonly participant: string;
+  /** Where a failure to pass a task on is told; default standard error. */
+  readonly log?: (line: string) => void;
   readonly sqs?: SQSClient;
   readonly s3?: S3Client;
   /** Seconds a received task stays invisible, and what a heartbeat extends it by; default 300. */
@@ -31,6 +34,25 @@ export interface SqsConnectionOptions {
   readonly waitSeconds?: number;
   /** The largest reply sent as it is (bytes of JSON); default SQS's 256 KiB. */
   readonly maxReplyBytes?: number;
+}
+
+/** How many times a worker passes another participant's task on before putting it back (passOn). */
+const MAX_PASSES = 50;
+const PASSES_ATTRIBUTE = "docket-passes";
+
+/**
+ * A received message's attributes as SendMessage takes them: SQS answers with empty list fields
+ * (StringListValues: []) that a send refuses, so only the type and the value are kept.
+ */
+function resendable(message: Message): Record<string, MessageAttributeValue> {
+  const attributes: Record<string, MessageAttributeValue> = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {}))
+    if (value.DataType)
+      attributes[name] =
+        value.BinaryValue !== undefined
+          ? { DataType: value.DataType, BinaryValue: value.BinaryValue }
+          : { DataType: value.DataType, StringValue: value.StringValue ?? "" };
+  return attributes;
 }
 
 /** SQS's largest message body (the docket inbox's own sends offload above it to S3). */
@@ -55,6 +77,7 @@ export function sqsConnection(options: SqsConnectionOptions): Connection {
   const sqs = options.sqs ?? new SQSClient({});
   const s3 = options.s3 ?? new S3Client({});
   const leaseSeconds = options.leaseSeconds ?? 300;
+  const log = options.log ?? ((line: string) => console.error(line));
   const visibility = (message: Message, seconds: number) =>
     sqs.send(
       new ChangeMessageVisibilityCommand({
@@ -104,28 +127,38 @@ export function sqsConnection(options: SqsConnectionOptions): Connection {
    * message, delayed one to three seconds (jittered: at once, this worker's next poll could take it
    * again, before the other's), and the one received is deleted. Putting the same message back
    * would count every pass as a receive, and at the queue's maxReceiveCount SQS dead-letters a task
-   * no worker ever ran. A stop between the send and the delete leaves the task twice on the queue: a
-   * delivery of the same task id again, which the engine (and an idempotency store) deduplicates.
-   * A role that may not send there (granted by an older grantWorker) puts it back as before.
+   * no worker ever ran. After MAX_PASSES passes (its participant's workers gone for minutes) it is
+   * put back instead, so the queue's dead-letter queue and its alarm see it, as before. A stop
+   * between the send and the delete leaves the task twice on the queue: the engine takes one reply
+   * per task, and an idempotency store keeps the handler from running twice. A role that may not
+   * send there (granted by an older grantWorker) puts it back, as does a failed send (logged).
    */
   async function passOn(message: Message): Promise<void> {
     const delay = 1 + Math.floor(Math.random() * 3);
+    const passes = Number(message.MessageAttributes?.[PASSES_ATTRIBUTE]?.StringValue ?? 0);
+    if (passes >= MAX_PASSES) return visibility(message, delay).then(() => undefined);
     try {
       await sqs.send(
         new SendMessageCommand({
           QueueUrl: options.queue,
           MessageBody: message.Body,
-          MessageAttributes: message.MessageAttributes,
+          MessageAttributes: {
+            ...resendable(message),
+            [PASSES_ATTRIBUTE]: { DataType: "Number", StringValue: String(passes + 1) },
+          },
           DelaySeconds: delay,
         }),
       );
-    } catch {
+    } catch (error) {
+      if (!/AccessDenied/.test(String((error as { name?: string }).name)))
+        log(`docket worker: passing a task on failed, put back instead: ${String(error)}`);
       await visibility(message, delay);
       return;
     }
-    await sqs.send(
-      new DeleteMessageCommand({ QueueUrl: options.queue, ReceiptHandle: message.ReceiptHandle }),
-    );
+    // A failed delete leaves a second copy, seen and passed on again: never a reason to drop the batch.
+    await sqs
+      .send(new DeleteMessageCommand({ QueueUrl: options.queue, ReceiptHandle: message.ReceiptHandle }))
+      .catch(() => undefined);
   }
 
   return {

@@ -276,15 +276,17 @@ describe("the embedded engine under a failing port", () => {
       const id = await engine.launch({ process: "two" });
       const task = await until(() => engine.queues.claim("manual", 60_000));
       const apply = engine.runtime.apply.bind(engine.runtime);
-      let failures = 1;
+      // The pause fails until the reply has been taken (its retries come every 50 ms or more).
+      let failing = true;
       engine.runtime.apply = (instance, message, ...rest) =>
-        message.type === "operator" && failures-- > 0
+        message.type === "operator" && failing
           ? Promise.reject(new InfrastructureError("the disk is busy"))
           : apply(instance, message, ...rest);
       await engine.operate(id, "pause");
       // The pause waits for its retry; the reply comes behind it, so the next task is held.
       await engine.reply({ task: task.task, status: "done" });
       expect(engine.queues.queued).toBe(true);
+      failing = false;
       await engine.idle();
       expect((await engine.store.history(id)).records.map((r) => r.message.type)).toEqual([
         "launch",

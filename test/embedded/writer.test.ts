@@ -205,6 +205,20 @@ describe("the embedded writer", () => {
     expect(r.queues.queued).toBe(false);
   });
 
+  it("refuses a write whose failure made SQLite roll the whole transaction back, and goes on", async () => {
+    const r = rig(poison, () => undefined);
+    const lost = insertRow(r, "undone with the transaction");
+    // As SQLite does by itself after some failures (a full disk): the transaction is gone.
+    const failing = r.writer.write(async () => {
+      r.db.exec("ROLLBACK");
+      throw new Error("the disk is full");
+    });
+    await expect(failing).rejects.toThrow("the disk is full");
+    await expect(lost).rejects.toThrow();
+    await insertRow(r, "later");
+    expect(r.committed()).toEqual(["later"]);
+  });
+
   it("refuses a write once closed", async () => {
     const r = rig();
     await r.writer.close();

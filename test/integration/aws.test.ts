@@ -60,7 +60,7 @@ async function receive(url: string): Promise<{ body: Record<string, unknown>; ha
 
 /**
  * A worker's connection (the SDK's, docket/worker) taking `participant`'s tasks from `queue`; on the
- * default queue it puts back other participants' tasks for a second or three. No long poll: the
+ * default queue it passes other participants' tasks on, a second or three later. No long poll: the
  * tests step the functions between receives.
  */
 function connection(queue: string, participant: string, sqs: SQSClient = clients.sqs): Connection {

@@ -7,9 +7,11 @@
 
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import {
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ReceiveMessageCommand,
+  SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
@@ -228,6 +230,44 @@ describe("a worker over SQS", () => {
     );
     expect(Messages).toEqual([]);
   }, 120_000);
+
+  it("puts a task passed on 50 times back instead, for the dead-letter queue to see a participant no worker serves", async () => {
+    const tasks = resources.queues.tasks;
+    const { MessageId } = await clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: tasks,
+        MessageBody: "{}",
+        MessageAttributes: {
+          participant: { DataType: "String", StringValue: "nobody" },
+          "docket-passes": { DataType: "Number", StringValue: "50" },
+        },
+      }),
+    );
+    const calls: string[] = [];
+    const watching = {
+      send: (command: { constructor: { name: string } }) => {
+        calls.push(command.constructor.name);
+        return clients.sqs.send(command as ReceiveMessageCommand);
+      },
+    } as unknown as SQSClient;
+    const filer = sqsConnection({ queue: tasks, participant: "filer", sqs: watching, waitSeconds: 1 });
+    const deadline = Date.now() + 20_000;
+    while (!calls.includes("ChangeMessageVisibilityCommand") && Date.now() < deadline)
+      expect(await filer.receive(10)).toEqual([]);
+    expect(calls.filter((c) => c !== "ReceiveMessageCommand")).toEqual(["ChangeMessageVisibilityCommand"]);
+    // Taken off the queue again, so the next tests find it as they left it.
+    for (let i = 0; i < 20; i++) {
+      const { Messages = [] } = await clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: tasks, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      const ours = Messages.find((m) => m.MessageId === MessageId);
+      if (!ours) continue;
+      await clients.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: tasks, ReceiptHandle: ours.ReceiptHandle }),
+      );
+      break;
+    }
+  }, 60_000);
 
   it("gives back the task it holds when stopped, for another worker", async () => {
     let started = false;
