@@ -1,5 +1,6 @@
 /** `docket serve`: the embedded engine with its HTTP API, until stopped. */
 
+import type { AddressInfo } from "node:net";
 import { serveApi } from "../embedded/api.js";
 import { loadConfig } from "../embedded/config.js";
 import { EmbeddedEngine } from "../embedded/engine.js";
@@ -41,8 +42,10 @@ export async function serveCommand(options: {
     server.once("error", reject);
     server.listen(Number(options.port), options.host, resolve);
   });
+  // The port bound, not the one asked for: `--port 0` takes a free one, and this line tells which.
+  const { port } = server.address() as AddressInfo;
   log(
-    `docket serving on http://${options.host}:${options.port} (console at /console/; database ${config.database}, definitions ${config.definitions})`,
+    `docket serving on http://${options.host}:${port} (console at /console/; database ${config.database}, definitions ${config.definitions})`,
   );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

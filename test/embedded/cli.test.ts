@@ -93,15 +93,21 @@ describe("docket serve and the client commands", () => {
   const claim = async () => (await api("GET", "/tasks?participant=manual&wait=5")).body.task;
 
   beforeAll(async () => {
-    const port = String(20000 + Math.floor(Math.random() * 20000));
-    url = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, [BIN, "serve", "--port", port], {
+    // Port 0: a free port, which the server names (a random one could be in use, and the server
+    // would exit while this waited for it).
+    server = spawn(process.execPath, [BIN, "serve", "--port", "0"], {
       cwd: dir,
       stdio: ["ignore", "ignore", "pipe"],
     });
-    await new Promise<void>((resolve) =>
-      server.stderr?.on("data", (d: Buffer) => d.toString().includes("serving on") && resolve()),
-    );
+    let said = "";
+    url = await new Promise<string>((resolve, reject) => {
+      server.stderr?.on("data", (d: Buffer) => {
+        said += d.toString();
+        const serving = /serving on (http:\/\/127\.0\.0\.1:[1-9]\d*)/.exec(said);
+        if (serving) resolve(serving[1] as string);
+      });
+      server.on("exit", (code) => reject(new Error(`docket serve exited ${code}: ${said}`)));
+    });
   });
   afterAll(() => {
     server.kill("SIGTERM");
