@@ -91,7 +91,7 @@ export function environmentSize(fn: LambdaFunction): EnvironmentSize {
   return { total: 2 + variables.reduce((n, v) => n + v.bytes, 0), variables };
 }
 
-/** What to do, by the variable that takes the most room. */
+/** What to do, by the variables that take the most room. */
 const ADVICE: Readonly<Record<string, string>> = {
   DOCKET_TARGETS:
     "Give this engine fewer or shorter targets (split them across two DocketEngines), or shorten what you added with addEnvironment.",
@@ -108,11 +108,9 @@ export function guardEnvironmentSizes(scope: IConstruct, functions: () => readon
       functions().flatMap((fn) => {
         const size = environmentSize(fn);
         if (size.total <= LAMBDA_ENVIRONMENT_LIMIT) return [];
-        const largest = size.variables
-          .slice(0, 3)
-          .map((v) => `${v.name} ${v.bytes} bytes`)
-          .join(", ");
-        const advice = size.variables.slice(0, 3).flatMap((v) => (ADVICE[v.name] ? [ADVICE[v.name]] : []));
+        const top = size.variables.slice(0, 3);
+        const largest = top.map((v) => `${v.name} ${v.bytes} bytes`).join(", ");
+        const advice = top.flatMap((v) => (ADVICE[v.name] ? [ADVICE[v.name]] : []));
         return [
           `DocketEngine: the environment of function ${fn.node.path} can reach ${size.total} bytes, over Lambda's limit of ${LAMBDA_ENVIRONMENT_LIMIT} bytes (4 KB) for a function's environment variables (names CloudFormation makes counted at their longest). Largest: ${largest}. ${advice.length ? advice.join(" ") : "Shorten or remove the largest of them (what you added with addEnvironment)."}`,
         ];

@@ -148,7 +148,7 @@ export function applyEvent(m: Machine, event: EventMessage): boolean {
   }
   m.consumed = m.consumed.filter(([, at]) => at > m.now - CONSUMED_WINDOW_MS);
   const taken = m.consumed.find(([id]) => id === event.id);
-  if (!mayTake(m.consumed, event.subscription, event.id, m.now)) {
+  if (!leftFor(taken, event.subscription)) {
     m.note(
       "ignored",
       `event ${event.id} was already consumed by this instance (by an await that took it before this one was waiting, or by this one)`,
@@ -169,7 +169,14 @@ export function mayTake(
   id: string,
   now: number,
 ): boolean {
-  const taken = consumed.find(([event, at]) => event === id && at > now - CONSUMED_WINDOW_MS);
+  return leftFor(
+    consumed.find(([event, at]) => event === id && at > now - CONSUMED_WINDOW_MS),
+    subscription,
+  );
+}
+
+/** Whether an event, consumed as `taken` (or not at all), is still there for the await of `subscription`. */
+function leftFor(taken: ConsumedEvent | undefined, subscription: string): boolean {
   return !taken || taken[2]?.includes(subscription) === true;
 }
 

@@ -78,6 +78,8 @@ export function sqsConnection(options: SqsConnectionOptions): Connection {
   const s3 = options.s3 ?? new S3Client({});
   const leaseSeconds = options.leaseSeconds ?? 300;
   const log = options.log ?? ((line: string) => console.error(line));
+  const remove = (message: Message) =>
+    sqs.send(new DeleteMessageCommand({ QueueUrl: options.queue, ReceiptHandle: message.ReceiptHandle }));
   const visibility = (message: Message, seconds: number) =>
     sqs.send(
       new ChangeMessageVisibilityCommand({
@@ -109,9 +111,7 @@ export function sqsConnection(options: SqsConnectionOptions): Connection {
         );
       },
       acknowledge: async () => {
-        await sqs.send(
-          new DeleteMessageCommand({ QueueUrl: options.queue, ReceiptHandle: message.ReceiptHandle }),
-        );
+        await remove(message);
       },
       extend: async (seconds) => {
         await visibility(message, seconds);
@@ -136,7 +136,10 @@ export function sqsConnection(options: SqsConnectionOptions): Connection {
   async function passOn(message: Message): Promise<void> {
     const delay = 1 + Math.floor(Math.random() * 3);
     const passes = Number(message.MessageAttributes?.[PASSES_ATTRIBUTE]?.StringValue ?? 0);
-    if (passes >= MAX_PASSES) return visibility(message, delay).then(() => undefined);
+    if (passes >= MAX_PASSES) {
+      await visibility(message, delay);
+      return;
+    }
     try {
       await sqs.send(
         new SendMessageCommand({
@@ -156,9 +159,7 @@ export function sqsConnection(options: SqsConnectionOptions): Connection {
       return;
     }
     // A failed delete leaves a second copy, seen and passed on again: never a reason to drop the batch.
-    await sqs
-      .send(new DeleteMessageCommand({ QueueUrl: options.queue, ReceiptHandle: message.ReceiptHandle }))
-      .catch(() => undefined);
+    await remove(message).catch(() => undefined);
   }
 
   return {
