@@ -17,23 +17,37 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { loadConfig } from "../lib/embedded/config.js";
 import { EmbeddedEngine } from "../lib/embedded/engine.js";
+import { rootContext } from "../lib/engine/types.js";
 import { formatRate, type Measurement, type Row } from "./harness.js";
 import { type TableRates, tableRates } from "./tables.js";
 
 const SMALLEST = 1000;
 const UNKEYED_WAITING = 1000;
 /**
- * Events a round; the rate of a size is its median round. ROUNDS rounds send SMALLEST events, each
- * to a key of its own: a key sent twice would find its first event still buffered when it waits
- * again, work the larger sizes would not do.
+ * Events a round; the rate of a size is its median round, the rounds of the sizes taken in turn.
+ * Every event goes to a key no event was sent to before (see `keyed`), so there can be as many
+ * rounds as a steady median needs whatever the smallest size.
  */
 const EVENTS_PER_ROUND = 200;
-const ROUNDS = 5;
+const ROUNDS = 15;
 const LAUNCH_BATCH = 1000;
 
-// Each instance waits again after each event, so the number waiting stays the size throughout.
-const keyed = `process: keyed\ndo:\n  - while:\n      condition: context.key != ""\n      do: [ { await: { event: go, key: context.key } } ]\n`;
+// Each instance waits again after each event, so the number waiting stays the size throughout. It
+// waits on the key the event names next: a key sent twice would find its first event still
+// buffered when it subscribed again (read, then passed over), work a size with more keys than
+// events sent would not do.
+const keyed = `process: keyed
+do:
+  - while:
+      condition: context.key != ""
+      do:
+        - await: { event: go, key: context.key, into: got }
+        - assign: { property: key, value: context.got.next }
+`;
 const unkeyed = `process: unkeyed\ndo:\n  - while:\n      condition: context.key != ""\n      do: [ { await: { event: tick } } ]\n`;
+
+/** The key instance `i` waits on after `events` events: its launch key first. */
+const keyOf = (i: number, events: number) => (events === 0 ? `k${i}` : `k${i}.${events}`);
 
 async function openEngine(dir: string): Promise<EmbeddedEngine> {
   const config = {
@@ -112,12 +126,29 @@ async function tearDown(fleet: Fleet): Promise<void> {
 async function round(fleet: Fleet): Promise<void> {
   const started = performance.now();
   for (let i = 0; i < EVENTS_PER_ROUND; i++) {
-    // A stride coprime with the sizes visits keys all over the table, never one twice.
-    const key = `k${(fleet.sent++ * 7919) % fleet.waiting}`;
-    await fleet.engine.publish({ name: "go", key, data: { i } });
+    // A stride coprime with the sizes visits instances all over the table, each once a pass.
+    const instance = (fleet.sent * 7919) % fleet.waiting;
+    const events = Math.floor(fleet.sent++ / fleet.waiting);
+    const next = keyOf(instance, events + 1);
+    await fleet.engine.publish({ name: "go", key: keyOf(instance, events), data: { i, next } });
   }
   await fleet.engine.idle();
   fleet.rates.push(EVENTS_PER_ROUND / ((performance.now() - started) / 1000));
+  await checkWoken(fleet);
+}
+
+/**
+ * The last event sent was taken: its instance waits on the key it named. An event that found no
+ * await would only be buffered, and the rate would measure nothing.
+ */
+async function checkWoken(fleet: Fleet): Promise<void> {
+  const last = fleet.sent - 1;
+  const instance = (last * 7919) % fleet.waiting;
+  const expected = keyOf(instance, Math.floor(last / fleet.waiting) + 1);
+  const snapshot = await fleet.engine.snapshot(`keyed-${instance}`);
+  const key = snapshot && rootContext(snapshot).key;
+  if (key !== expected)
+    throw new Error(`keyed-${instance} waits on ${String(key)}, not ${expected}: the events were not routed`);
 }
 
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
