@@ -1,30 +1,55 @@
 /**
- * WAL checkpoints mostly off the engine's thread. SQLite, left to itself, checkpoints in the commit
- * that takes the write-ahead log past its threshold (wal_autocheckpoint): that one commit copies
- * thousands of pages into the database file while the engine waits, and measured on the embedded
- * engine such commits were a quarter to two fifths of all its time, more the larger the database
- * (the pages a step touches spread over more of the file).
+ * WAL checkpoints off the engine's thread. SQLite, left to itself, checkpoints in the commit that
+ * takes the write-ahead log past its threshold (wal_autocheckpoint): that one commit copies
+ * thousands of pages into the database file and syncs it while the engine waits. Measured on the
+ * embedded engine such commits were a quarter to two fifths of all its time, more the larger the
+ * database (the pages a step touches spread over more of the file, so more of them to write).
  *
  * Here a worker thread, on a connection of its own, copies the log into the file as it grows
- * (PASSIVE: it waits for no writer and no reader). The engine's connection keeps its threshold: the
- * checkpoint its commit still runs there finds the log copied already, and only starts the log over
- * (which SQLite does only from a writer), so the log stays bounded as before.
+ * (PASSIVE: it waits for no writer and no reader), and once the log holds RESTART_FRAMES it
+ * finishes the job (RESTART: what the last copy left, a sync, and the log started over at the
+ * engine's next write). RESTART needs a moment with no write transaction open, which a busy engine
+ * seldom leaves by chance; so the worker asks for one (a flag in shared memory) and the engine's
+ * writer, between two transactions, waits for it (gap()) without blocking its thread. The copy just
+ * before leaves the restart little to do.
+ *
+ * The engine's connection keeps its own threshold, above this one, as a backstop: should the
+ * worker fall behind or stop, the engine's commit checkpoints as before, so the log stays bounded.
  */
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import type { Db } from "./database.js";
+import { ENGINE_CHECKPOINT_PAGES } from "./database.js";
 
 /** How often the worker copies the log into the file (ms). */
-const EVERY_MS = 50;
+const EVERY_MS = 10;
+/** The log's length (pages) at which the worker starts it over: half the engine's own threshold. */
+const RESTART_FRAMES = ENGINE_CHECKPOINT_PAGES / 2;
+/** The longest the writer holds off for a restart (ms): a worker stuck on a stalled disk does not stop it. */
+const GAP_MS = 1000;
+/** The shared flag's values: nothing asked, or the worker waits for a gap to restart the log in. */
+const IDLE = 0;
+const WANTS_GAP = 1;
 
 // Plain CommonJS evaluated in the worker: it needs no TypeScript loader, in development or built.
 const WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
+const flag = new Int32Array(workerData.flag);
+const restart = () => {
+  Atomics.store(flag, 0, ${WANTS_GAP});
+  try {
+    db.pragma("wal_checkpoint(RESTART)");
+  } finally {
+    Atomics.store(flag, 0, ${IDLE});
+    Atomics.notify(flag, 0);
+  }
+};
 const checkpoint = () => {
   try {
-    db.pragma("wal_checkpoint(PASSIVE)");
+    const [copied] = db.pragma("wal_checkpoint(PASSIVE)");
+    if (copied.log >= workerData.restartFrames) restart();
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message ? error.message : error) });
   }
@@ -37,7 +62,22 @@ parentPort.on("message", () => {
 });
 `;
 
+/** Atomics.waitAsync (Node 16+), which TypeScript's ES2022 library does not declare. */
+const atomics = Atomics as unknown as {
+  waitAsync(
+    array: Int32Array,
+    index: number,
+    value: number,
+    timeout: number,
+  ): { async: true; value: Promise<string> } | { async: false; value: string };
+};
+
 export interface Checkpointer {
+  /**
+   * Between two of the engine's transactions: a promise to wait on when the worker is about to
+   * start the log over (settled when it has, or after GAP_MS), else undefined.
+   */
+  gap(): Promise<unknown> | undefined;
   /** Stops the worker. */
   stop(): Promise<void>;
 }
@@ -48,10 +88,15 @@ export interface Checkpointer {
  * log: nothing is started.
  */
 export function startCheckpointer(db: Db, log: (line: string) => void): Checkpointer {
-  if (db.memory) return { stop: async () => {} };
+  if (db.memory) return { gap: () => undefined, stop: async () => {} };
   const path = db.name;
   const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-  const worker = new Worker(WORKER, { eval: true, workerData: { path, driver, everyMs: EVERY_MS } });
+  const shared = new SharedArrayBuffer(4);
+  const flag = new Int32Array(shared);
+  const worker = new Worker(WORKER, {
+    eval: true,
+    workerData: { path, driver, everyMs: EVERY_MS, restartFrames: RESTART_FRAMES, flag: shared },
+  });
   // It must not keep a process alive that has nothing else to do.
   worker.unref();
   worker.on("message", (message: { error?: string }) => {
@@ -60,6 +105,11 @@ export function startCheckpointer(db: Db, log: (line: string) => void): Checkpoi
   worker.on("error", (error) => log(`the checkpoint worker of ${path} stopped: ${error.message}`));
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   return {
+    gap() {
+      if (Atomics.load(flag, 0) !== WANTS_GAP) return undefined;
+      const waited = atomics.waitAsync(flag, 0, WANTS_GAP, GAP_MS);
+      return waited.async ? waited.value : undefined;
+    },
     async stop() {
       // Held by it until it has exited: an unreferenced worker would let the process end first.
       worker.ref();

@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS instances (
   id TEXT PRIMARY KEY, process TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL,
   history_seq INTEGER NOT NULL DEFAULT 0,
   snapshot TEXT NOT NULL, outbox TEXT NOT NULL, definition TEXT NOT NULL,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, room BLOB);
 CREATE INDEX IF NOT EXISTS instances_by_status ON instances (status, process);
 -- Listing newest first, all or of one process: a page is an index range, not a sort of every
 -- instance. Neither column changes after the insert, so a step never writes these.
@@ -41,7 +41,9 @@ CREATE INDEX IF NOT EXISTS events_by_name ON events (name, key, at);
 -- An unkeyed await's buffered events (every key of the name), and pruning the oldest first: each
 -- one index range, so neither reads the whole buffer (test/embedded/query-plans.test.ts).
 CREATE INDEX IF NOT EXISTS events_by_name_at ON events (name, at);
-CREATE INDEX IF NOT EXISTS events_by_at ON events (at);
+-- Pruning takes the oldest by rowid (the order they were recorded in), which needs no index: one
+-- fewer to write with every event.
+DROP INDEX IF EXISTS events_by_at;
 CREATE TABLE IF NOT EXISTS definitions (
   hash TEXT PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS latest (name TEXT PRIMARY KEY, hash TEXT NOT NULL, updated_at INTEGER NOT NULL);
@@ -57,6 +59,21 @@ DROP INDEX IF EXISTS tasks_open;
 CREATE INDEX IF NOT EXISTS tasks_open_by_participant ON tasks (participant, created_at) WHERE state = 'open';
 `;
 
+/** Columns added since a table was first made: a file made before gets them when opened. */
+const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
+  { table: "instances", column: "room", definition: "room BLOB" },
+];
+
+function addMissingColumns(db: Db): void {
+  for (const { table, column, definition } of ADDED_COLUMNS) {
+    const columns = db.pragma(`table_info(${table})`) as { name: string }[];
+    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${definition}`);
+  }
+}
+
+/** The write-ahead log's length (pages, ~16 MB) at which the engine's own commit checkpoints it. */
+export const ENGINE_CHECKPOINT_PAGES = 4000;
+
 /** Opens (creating if needed) the database at `path`; `:memory:` for a throwaway one. */
 export function openDatabase(path: string): Db {
   try {
@@ -65,9 +82,11 @@ export function openDatabase(path: string): Db {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("busy_timeout = 5000");
-    // Checkpoint the WAL every ~16 MB instead of 4 MB: fewer, larger checkpoints on write-heavy runs.
-    db.pragma("wal_autocheckpoint = 4000");
+    // The checkpoint worker (checkpoints.ts) keeps the log below this; the engine checkpoints only
+    // should it fall behind.
+    db.pragma(`wal_autocheckpoint = ${ENGINE_CHECKPOINT_PAGES}`);
     db.exec(SCHEMA);
+    addMissingColumns(db);
     return db;
   } catch (error) {
     throw new InfrastructureError(

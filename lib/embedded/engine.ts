@@ -78,6 +78,7 @@ export class EmbeddedEngine {
         this.store.forget();
         this.queues.recheck();
       },
+      gap: () => this.checkpointer.gap(),
       began: () => this.queues.recheck(),
       idle: () => this.settle(),
     });

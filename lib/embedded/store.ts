@@ -31,6 +31,15 @@ interface InstanceRow {
 
 const CACHE_SIZE = 1000;
 
+/**
+ * Room to grow, left in a new instance's row and given back by its first step. SQLite fills the
+ * pages of rows appended in order to the brim, so instances launched together sit in full pages,
+ * and a step almost always makes its row longer (the event taken, what it wrote): without this, the
+ * first step of each would split its page, writing three or four pages instead of one (measured:
+ * events to 100,000 instances launched together wrote 18 pages each, against 15 with the room).
+ */
+const ROOM_BYTES = 256;
+
 /** The instances row of a save, named as the insert and update statements name their parameters. */
 interface Row {
   readonly id: string;
@@ -63,18 +72,18 @@ export class SqliteInstanceStore implements InstanceStore {
     this.statements = {
       load: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE id = ?"),
       insert: db.prepare<[Row]>(
-        "INSERT INTO instances (id, process, status, version, history_seq, snapshot, outbox, definition, created_at, updated_at) VALUES (@id, @process, @status, 1, 1, @snapshot, @outbox, @definition, @at, @at)",
+        `INSERT INTO instances (id, process, status, version, history_seq, snapshot, outbox, definition, created_at, updated_at, room) VALUES (@id, @process, @status, 1, 1, @snapshot, @outbox, @definition, @at, @at, zeroblob(${ROOM_BYTES}))`,
       ),
       update: db.prepare<[Row], { seq: number }>(
-        "UPDATE instances SET status = @status, version = version + 1, history_seq = history_seq + 1, snapshot = @snapshot, outbox = @outbox, definition = @definition, updated_at = @at WHERE id = @id AND version = @expected RETURNING history_seq AS seq",
+        "UPDATE instances SET room = NULL, status = @status, version = version + 1, history_seq = history_seq + 1, snapshot = @snapshot, outbox = @outbox, definition = @definition, updated_at = @at WHERE id = @id AND version = @expected RETURNING history_seq AS seq",
       ),
       // The step of a cached instance: its history seq is known, so no RETURNING (which makes SQLite
       // buffer the result in a table of its own) and positional parameters, cheaper to bind.
       stepKeepingStatus: db.prepare<[string, string, number, string, number]>(
-        "UPDATE instances SET version = version + 1, history_seq = history_seq + 1, snapshot = ?, outbox = ?, updated_at = ? WHERE id = ? AND version = ?",
+        "UPDATE instances SET room = NULL, version = version + 1, history_seq = history_seq + 1, snapshot = ?, outbox = ?, updated_at = ? WHERE id = ? AND version = ?",
       ),
       step: db.prepare<[string, string, string, number, string, number]>(
-        "UPDATE instances SET status = ?, version = version + 1, history_seq = history_seq + 1, snapshot = ?, outbox = ?, updated_at = ? WHERE id = ? AND version = ?",
+        "UPDATE instances SET room = NULL, status = ?, version = version + 1, history_seq = history_seq + 1, snapshot = ?, outbox = ?, updated_at = ? WHERE id = ? AND version = ?",
       ),
       markSent: db.prepare("UPDATE instances SET outbox = '[]' WHERE id = ? AND version = ?"),
       nextSeq: db.prepare<[string], { seq: number }>(

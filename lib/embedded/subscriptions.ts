@@ -60,10 +60,12 @@ export class SqliteSubscriptionIndex implements SubscriptionIndex {
       ),
       unsubscribe: db.prepare("DELETE FROM subscriptions WHERE id = ?"),
       unsubscribeInstance: db.prepare("DELETE FROM subscriptions WHERE instance = ?"),
-      // A few of the oldest at a time (events_by_at): no scan of the buffer, and no pause when a
-      // burst of events leaves the window together.
+      // A few of the first recorded at a time, those of them out of the window: no scan of the
+      // buffer, no index of its own, and no pause when a burst of events leaves the window
+      // together. Recorded in time order but for a clock set back, whose events then wait behind
+      // the ones before them (no more than the window).
       prune: db.prepare(
-        `DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE at <= ? ORDER BY at LIMIT ${PRUNE_BATCH})`,
+        `DELETE FROM events WHERE rowid IN (SELECT rowid FROM events ORDER BY rowid LIMIT ${PRUNE_BATCH}) AND at <= ?`,
       ),
       record: db.prepare("INSERT OR IGNORE INTO events (id, name, key, data, at) VALUES (?, ?, ?, ?, ?)"),
       withKey: db.prepare<[string, string], SubscriptionRow & { rowid: number }>(

@@ -48,6 +48,11 @@ export interface WriterDeps {
   readonly committed: () => void;
   /** Forgets what is cached from the database: after a rollback it may not be what is stored. */
   readonly forget: () => void;
+  /**
+   * Before each transaction: a promise to wait on first, when something else needs the database
+   * with no write open (the checkpoint worker starting the log over), else undefined.
+   */
+  readonly gap?: () => Promise<unknown> | undefined;
   /** A transaction has begun (what was known of the inbox before it may have changed). */
   readonly began?: () => void;
   /** The loop has nothing left to do. */
@@ -184,6 +189,8 @@ export class Writer {
   private async transaction(): Promise<boolean> {
     // Nothing waiting: no transaction (an empty commit still costs one).
     if (!this.writes.length && !(this.messagesDue() && this.deps.peek())) return false;
+    const gap = this.deps.gap?.();
+    if (gap) await gap;
     const held: Held[] = [];
     if (!this.begin()) return false;
     const { signals, db } = this.deps;

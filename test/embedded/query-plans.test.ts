@@ -19,6 +19,9 @@ const GROWING = ["instances", "history", "inbox", "timers", "subscriptions", "ev
 const BOUNDED_SCANS: Record<string, string> = {
   // Rowid order from the first row, stopping at it: the oldest queued message.
   "SELECT * FROM inbox ORDER BY id LIMIT 1": "the first row of the inbox",
+  // Rowid order from the first row, LIMIT 8: the first events recorded.
+  "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events ORDER BY rowid LIMIT 8) AND at <= ?":
+    "the first few buffered events",
   // EXISTS stops at the first row.
   "SELECT EXISTS (SELECT 1 FROM inbox) AS n": "whether the inbox has a first row",
 };
