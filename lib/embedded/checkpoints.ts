@@ -10,8 +10,7 @@
  * finishes the job (RESTART: what the last copy left, a sync, and the log started over at the
  * engine's next write). RESTART needs a moment with no write transaction open, which a busy engine
  * seldom leaves by chance; so the worker asks for one (a flag in shared memory) and the engine's
- * writer, between two transactions, waits for it (gap()) without blocking its thread. The copy just
- * before leaves the restart little to do.
+ * writer, between two transactions, pauses for it (gap()) without blocking its thread.
  *
  * The engine's connection keeps its own threshold, above this one, as a backstop: should the
  * worker fall behind or stop, the engine's commit checkpoints as before, so the log stays bounded.
@@ -23,15 +22,27 @@ import { ENGINE_CHECKPOINT_PAGES } from "./database.js";
 
 /** How often the worker copies the log into the file (ms). */
 const EVERY_MS = 10;
-/** The log's length (pages) at which the worker starts it over: half the engine's own threshold. */
+/**
+ * The log's length (pages, ~32 MB) at which the worker starts it over: half the engine's own
+ * threshold. Each restart pauses the writer for what it wrote since the last copy (a few ms at
+ * 100,000 instances, where those pages are all over the file), so the longer the log, the fewer.
+ */
 const RESTART_FRAMES = ENGINE_CHECKPOINT_PAGES / 2;
 /** The longest the writer holds off for a restart (ms): a worker stuck on a stalled disk does not stop it. */
 const GAP_MS = 1000;
-/** The shared flag's values: nothing asked, or the worker waits for a gap to restart the log in. */
+/** How long the worker waits for the writer to pause (ms): an idle writer never answers, and need not. */
+const PAUSE_WAIT_MS = 20;
+/**
+ * The shared flag: nothing asked; the worker wants a gap; the writer has paused for it (and waits
+ * for the flag to leave this value).
+ */
 const IDLE = 0;
 const WANTS_GAP = 1;
+const PAUSED = 2;
 
 // Plain CommonJS evaluated in the worker: it needs no TypeScript loader, in development or built.
+// The restart's work is to copy what the writer wrote since the copy just before and to sync the
+// file; the writer pauses only for that.
 const WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
@@ -39,6 +50,7 @@ const db = new Database(workerData.path);
 const flag = new Int32Array(workerData.flag);
 const restart = () => {
   Atomics.store(flag, 0, ${WANTS_GAP});
+  Atomics.wait(flag, 0, ${WANTS_GAP}, ${PAUSE_WAIT_MS});
   try {
     db.pragma("wal_checkpoint(RESTART)");
   } finally {
@@ -83,11 +95,15 @@ export interface Checkpointer {
 }
 
 /**
- * Copies `db`'s log into its file on a worker thread from now on; `log` hears of failures (each
- * tried again, and the engine's own checkpoints go on regardless). An in-memory database has no
- * log: nothing is started.
+ * Copies `db`'s log into its file on a worker thread from now on, and starts it over once it holds
+ * `restartFrames` pages; `log` hears of failures (each tried again, and the engine's own
+ * checkpoints go on regardless). An in-memory database has no log: nothing is started.
  */
-export function startCheckpointer(db: Db, log: (line: string) => void): Checkpointer {
+export function startCheckpointer(
+  db: Db,
+  log: (line: string) => void,
+  restartFrames = RESTART_FRAMES,
+): Checkpointer {
   if (db.memory) return { gap: () => undefined, stop: async () => {} };
   const path = db.name;
   const driver = createRequire(import.meta.url).resolve("better-sqlite3");
@@ -95,7 +111,7 @@ export function startCheckpointer(db: Db, log: (line: string) => void): Checkpoi
   const flag = new Int32Array(shared);
   const worker = new Worker(WORKER, {
     eval: true,
-    workerData: { path, driver, everyMs: EVERY_MS, restartFrames: RESTART_FRAMES, flag: shared },
+    workerData: { path, driver, everyMs: EVERY_MS, restartFrames, flag: shared },
   });
   // It must not keep a process alive that has nothing else to do.
   worker.unref();
@@ -106,8 +122,9 @@ export function startCheckpointer(db: Db, log: (line: string) => void): Checkpoi
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   return {
     gap() {
-      if (Atomics.load(flag, 0) !== WANTS_GAP) return undefined;
-      const waited = atomics.waitAsync(flag, 0, WANTS_GAP, GAP_MS);
+      if (Atomics.compareExchange(flag, 0, WANTS_GAP, PAUSED) !== WANTS_GAP) return undefined;
+      Atomics.notify(flag, 0);
+      const waited = atomics.waitAsync(flag, 0, PAUSED, GAP_MS);
       return waited.async ? waited.value : undefined;
     },
     async stop() {

@@ -71,8 +71,8 @@ function addMissingColumns(db: Db): void {
   }
 }
 
-/** The write-ahead log's length (pages, ~16 MB) at which the engine's own commit checkpoints it. */
-export const ENGINE_CHECKPOINT_PAGES = 4000;
+/** The write-ahead log's length (pages, ~64 MB) at which the engine's own commit checkpoints it. */
+export const ENGINE_CHECKPOINT_PAGES = 16_000;
 
 /** Opens (creating if needed) the database at `path`; `:memory:` for a throwaway one. */
 export function openDatabase(path: string): Db {

@@ -58,7 +58,7 @@ describe("the checkpoint worker", () => {
     const commit = db.transaction(() => {
       for (let i = 0; i < 10; i++) insert.run("y".repeat(3000));
     });
-    const checkpointer = startCheckpointer(db, () => {});
+    const checkpointer = startCheckpointer(db, () => {}, 2000);
     try {
       let largest = 0;
       for (let i = 0; i < 4000; i++) {
