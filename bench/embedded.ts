@@ -16,7 +16,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startCheckpointer } from "../lib/embedded/checkpoints.js";
+import { type Checkpointer, startCheckpointer } from "../lib/embedded/checkpoints.js";
 import { loadConfig } from "../lib/embedded/config.js";
 import { type Db, openDatabase } from "../lib/embedded/database.js";
 import { EmbeddedEngine } from "../lib/embedded/engine.js";
@@ -90,7 +90,7 @@ const engineSide = (side: EngineSide, count: number): Side => ({
   opsPerCall: count * STEPS_PER_CALL,
 });
 
-function floorSide(db: Db, sizes: () => Sizes, count: number): Side {
+function floorSide(db: Db, checkpoints: Checkpointer, sizes: () => Sizes, count: number): Side {
   db.prepare(
     "INSERT OR IGNORE INTO instances (id, process, status, version, snapshot, outbox, definition, created_at, updated_at) VALUES ('f', 'p', 'running', 1, '', '[]', 'd', 0, 0)",
   ).run();
@@ -107,13 +107,18 @@ function floorSide(db: Db, sizes: () => Sizes, count: number): Side {
     task.run(String(seq), text);
   });
   let seq = (db.prepare("SELECT count(*) AS n FROM history").get() as { n: number }).n;
-  const call = (): void => {
+  const call = async (): Promise<void> => {
     // The sizes are the engine's, read after its first call (compare runs it first).
     if (!rows) {
       const { stateBytes, historyBytes, taskBytes } = sizes();
       rows = { state: "s".repeat(stateBytes), record: "h".repeat(historyBytes), task: "t".repeat(taskBytes) };
     }
-    for (let i = 0; i < count * STEPS_PER_CALL; i++) step(++seq, rows);
+    for (let i = 0; i < count * STEPS_PER_CALL; i++) {
+      // Paused when the checkpoint worker starts the log over, as the engine's writer pauses.
+      const gap = checkpoints.gap();
+      if (gap) await gap;
+      step(++seq, rows);
+    }
   };
   return { name: "raw better-sqlite3", call, opsPerCall: count * STEPS_PER_CALL };
 }
@@ -121,13 +126,13 @@ function floorSide(db: Db, sizes: () => Sizes, count: number): Side {
 async function measure(
   workload: string,
   side: EngineSide,
-  floorDb: Db,
+  floor: { db: Db; checkpoints: Checkpointer },
   count: number,
   budgetMs: number,
 ): Promise<Row> {
   const { a, b, plan } = await compare(
     engineSide(side, count),
-    floorSide(floorDb, side.sizes, count),
+    floorSide(floor.db, floor.checkpoints, side.sizes, count),
     budgetMs,
   );
   const { stateBytes, historyBytes, taskBytes } = side.sizes();
@@ -148,14 +153,15 @@ export async function benchEmbedded(budgetMs: number): Promise<Row[]> {
   const floorDb = openDatabase(join(dir, "floor.sqlite"));
   // The floor's log is copied into its file off its thread too, as the engine's is.
   const floorCheckpoints = startCheckpointer(floorDb, (line) => console.error(line));
+  const floor = { db: floorDb, checkpoints: floorCheckpoints };
   const side = await openEngine(dir);
   try {
     return [
-      await measure("durable steps, 1 instance (a commit a step)", side, floorDb, 1, budgetMs),
+      await measure("durable steps, 1 instance (a commit a step)", side, floor, 1, budgetMs),
       await measure(
         `durable steps, ${CONCURRENT} instances at once (group commit)`,
         side,
-        floorDb,
+        floor,
         CONCURRENT,
         budgetMs,
       ),

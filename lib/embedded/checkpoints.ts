@@ -32,6 +32,8 @@ const RESTART_FRAMES = ENGINE_CHECKPOINT_PAGES / 2;
 const GAP_MS = 1000;
 /** How long the worker waits for the writer to pause (ms): an idle writer never answers, and need not. */
 const PAUSE_WAIT_MS = 20;
+/** How long the worker leaves the log before trying again, when a reader kept it from a restart (ms). */
+const BACKOFF_MS = 1000;
 /**
  * The shared flag: nothing asked; the worker wants a gap; the writer has paused for it (and waits
  * for the flag to leave this value).
@@ -42,17 +44,28 @@ const PAUSED = 2;
 
 // Plain CommonJS evaluated in the worker: it needs no TypeScript loader, in development or built.
 // The restart's work is to copy what the writer wrote since the copy just before and to sync the
-// file; the writer pauses only for that.
+// file; the writer pauses only for that. Its connection never waits on a lock (timeout 0): a reader
+// on the log (another process, a backup) makes the restart give up at once and let go of the write
+// lock it took, rather than hold the engine's writes off while it waits, and it is tried again after
+// BACKOFF_MS; the engine's own threshold bounds the log meanwhile. A restart leaves the log's
+// length as it was until the next write starts it over, so the same length is not restarted twice.
 const WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
-const db = new Database(workerData.path);
+const db = new Database(workerData.path, { timeout: 0 });
 const flag = new Int32Array(workerData.flag);
-const restart = () => {
+let restartedAt = -1;
+let notBefore = 0;
+const restart = (log) => {
   Atomics.store(flag, 0, ${WANTS_GAP});
   Atomics.wait(flag, 0, ${WANTS_GAP}, ${PAUSE_WAIT_MS});
   try {
-    db.pragma("wal_checkpoint(RESTART)");
+    const [done] = db.pragma("wal_checkpoint(RESTART)");
+    if (done.busy) notBefore = Date.now() + ${BACKOFF_MS};
+    else restartedAt = log;
+  } catch (error) {
+    if (error.code !== "SQLITE_BUSY") throw error;
+    notBefore = Date.now() + ${BACKOFF_MS};
   } finally {
     Atomics.store(flag, 0, ${IDLE});
     Atomics.notify(flag, 0);
@@ -61,7 +74,8 @@ const restart = () => {
 const checkpoint = () => {
   try {
     const [copied] = db.pragma("wal_checkpoint(PASSIVE)");
-    if (copied.log >= workerData.restartFrames) restart();
+    const { log } = copied;
+    if (log >= workerData.restartFrames && log !== restartedAt && Date.now() >= notBefore) restart(log);
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message ? error.message : error) });
   }
@@ -113,19 +127,32 @@ export function startCheckpointer(
     eval: true,
     workerData: { path, driver, everyMs: EVERY_MS, restartFrames, flag: shared },
   });
-  // It must not keep a process alive that has nothing else to do.
-  worker.unref();
   worker.on("message", (message: { error?: string }) => {
     if (message.error) log(`checkpoint of ${path} failed (tried again): ${message.error}`);
   });
   worker.on("error", (error) => log(`the checkpoint worker of ${path} stopped: ${error.message}`));
-  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  let gone = false;
+  const exited = new Promise<void>((resolve) =>
+    worker.once("exit", () => {
+      // A worker that ended while it asked for a gap: the writer waits for it no longer.
+      gone = true;
+      Atomics.store(flag, 0, IDLE);
+      Atomics.notify(flag, 0);
+      resolve();
+    }),
+  );
+  // It must not keep a process alive that has nothing else to do (after the listeners, which
+  // would reference it again).
+  worker.unref();
   return {
     gap() {
-      if (Atomics.compareExchange(flag, 0, WANTS_GAP, PAUSED) !== WANTS_GAP) return undefined;
+      if (gone || Atomics.compareExchange(flag, 0, WANTS_GAP, PAUSED) !== WANTS_GAP) return undefined;
       Atomics.notify(flag, 0);
       const waited = atomics.waitAsync(flag, 0, PAUSED, GAP_MS);
-      return waited.async ? waited.value : undefined;
+      if (!waited.async) return undefined;
+      // A wait on shared memory does not keep the process alive; the write waiting on it must.
+      const hold = setTimeout(() => {}, GAP_MS);
+      return waited.value.finally(() => clearTimeout(hold));
     },
     async stop() {
       // Held by it until it has exited: an unreferenced worker would let the process end first.

@@ -64,11 +64,16 @@ const ADDED_COLUMNS: readonly { table: string; column: string; definition: strin
   { table: "instances", column: "room", definition: "room BLOB" },
 ];
 
+/** Looked at and added under the write lock: two processes opening an older file at once add each once. */
 function addMissingColumns(db: Db): void {
-  for (const { table, column, definition } of ADDED_COLUMNS) {
-    const columns = db.pragma(`table_info(${table})`) as { name: string }[];
-    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${definition}`);
-  }
+  const missing = () =>
+    ADDED_COLUMNS.filter(({ table, column }) =>
+      (db.pragma(`table_info(${table})`) as { name: string }[]).every((c) => c.name !== column),
+    );
+  if (!missing().length) return;
+  db.transaction(() => {
+    for (const { table, definition } of missing()) db.exec(`ALTER TABLE ${table} ADD COLUMN ${definition}`);
+  }).immediate();
 }
 
 /** The write-ahead log's length (pages, ~64 MB) at which the engine's own commit checkpoints it. */

@@ -70,7 +70,10 @@ export class SqliteInstanceStore implements InstanceStore {
 
   constructor(private readonly db: Db) {
     this.statements = {
-      load: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE id = ?"),
+      // Named columns: not the room a new row keeps.
+      load: db.prepare<[string], InstanceRow>(
+        "SELECT id, process, status, version, snapshot, outbox, definition, history_seq, created_at, updated_at FROM instances WHERE id = ?",
+      ),
       insert: db.prepare<[Row]>(
         `INSERT INTO instances (id, process, status, version, history_seq, snapshot, outbox, definition, created_at, updated_at, room) VALUES (@id, @process, @status, 1, 1, @snapshot, @outbox, @definition, @at, @at, zeroblob(${ROOM_BYTES}))`,
       ),

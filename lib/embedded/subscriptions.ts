@@ -62,8 +62,10 @@ export class SqliteSubscriptionIndex implements SubscriptionIndex {
       unsubscribeInstance: db.prepare("DELETE FROM subscriptions WHERE instance = ?"),
       // A few of the first recorded at a time, those of them out of the window: no scan of the
       // buffer, no index of its own, and no pause when a burst of events leaves the window
-      // together. Recorded in time order but for a clock set back, whose events then wait behind
-      // the ones before them (no more than the window).
+      // together. Events are recorded in time order (the writer's clock, one at a time) but after
+      // the clock is set back, when those recorded before wait longer to go: the buffer then holds
+      // the window and the step back. Reads take only those within the window, so nothing else
+      // changes.
       prune: db.prepare(
         `DELETE FROM events WHERE rowid IN (SELECT rowid FROM events ORDER BY rowid LIMIT ${PRUNE_BATCH}) AND at <= ?`,
       ),

@@ -190,7 +190,10 @@ export class Writer {
     // Nothing waiting: no transaction (an empty commit still costs one).
     if (!this.writes.length && !(this.messagesDue() && this.deps.peek())) return false;
     const gap = this.deps.gap?.();
-    if (gap) await gap;
+    if (gap) {
+      await gap;
+      if (this.closed) return false;
+    }
     const held: Held[] = [];
     if (!this.begin()) return false;
     const { signals, db } = this.deps;

@@ -6,6 +6,7 @@
 import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { startCheckpointer } from "../../lib/embedded/checkpoints.js";
 import { openDatabase } from "../../lib/embedded/database.js";
@@ -49,25 +50,88 @@ describe("the checkpoint worker", () => {
     db.close();
   });
 
-  it("starts the log over under steady writes: the log stays bounded with the engine's checkpoints off", async () => {
-    const { db } = written();
+  it("starts the log over under steady writes, in gaps the writer leaves when asked", async () => {
+    const { db, fileBytes, before } = written();
     const insert = db.prepare("INSERT INTO rows (text) VALUES (?)");
     // About a page a row, ten rows a commit, one commit after another as the engine's writer runs
-    // them (waiting for a gap when the worker asks): a copy that does not hold the writes off never
-    // catches up with the log, and a busy writer seldom leaves a restart a moment by chance.
+    // them (a turn of the event loop between; a pause when the worker asks): a copy that does not
+    // hold the writes off never catches up with the log, and a busy writer seldom leaves a restart
+    // a moment by chance.
     const commit = db.transaction(() => {
       for (let i = 0; i < 10; i++) insert.run("y".repeat(3000));
     });
     const checkpointer = startCheckpointer(db, () => {}, 2000);
     try {
+      // The worker is up: it has copied what was written before it started.
+      await until(() => fileBytes() > before + 2_000_000 || undefined, 5000);
+      const answers: unknown[] = [];
       let largest = 0;
       for (let i = 0; i < 4000; i++) {
-        await checkpointer.gap();
+        const gap = checkpointer.gap();
+        if (gap) answers.push(await gap);
         commit();
         if (i % 100 === 0) largest = Math.max(largest, statSync(`${db.name}-wal`).size);
+        await new Promise((resolve) => setImmediate(resolve));
       }
       // 40,000 pages written; the worker restarts the log from 2,000 (without it: all of them).
       expect(largest).toBeLessThan(12_000 * 4096);
+      // Each pause ended by the worker's restart, none by the writer giving up on it.
+      expect(answers.length).toBeGreaterThan(0);
+      expect(answers.filter((answer) => answer !== "ok")).toEqual([]);
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
+  });
+
+  it("gives the restart up at once while another connection reads the log, and the writer goes on", async () => {
+    const { db, fileBytes, before } = written();
+    const reader = new Database(db.name);
+    const insert = db.prepare("INSERT INTO rows (text) VALUES (?)");
+    const commit = db.transaction(() => {
+      for (let i = 0; i < 10; i++) insert.run("z".repeat(3000));
+    });
+    const checkpointer = startCheckpointer(db, () => {}, 200);
+    try {
+      await until(() => fileBytes() > before + 2_000_000 || undefined, 5000);
+      // A read held open on the log (a backup, a shell): the log cannot start over while it lasts.
+      reader.exec("BEGIN");
+      reader.prepare("SELECT count(*) FROM rows").get();
+      let longest = 0;
+      for (let i = 0; i < 300; i++) {
+        const started = performance.now();
+        const gap = checkpointer.gap();
+        if (gap) await gap;
+        commit();
+        longest = Math.max(longest, performance.now() - started);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // No commit waited on the worker's restart (it would wait out its busy timeout).
+      expect(longest).toBeLessThan(500);
+    } finally {
+      reader.close();
+      await checkpointer.stop();
+      db.close();
+    }
+  });
+
+  it("restarts a log once, not again and again while nothing is written", async () => {
+    const { db, fileBytes, before } = written();
+    const checkpointer = startCheckpointer(db, () => {}, 200);
+    try {
+      await until(() => fileBytes() > before + 2_000_000 || undefined, 5000);
+      // The log (500 pages, past the threshold) is restarted; until a write starts it over its
+      // length stays what it was. A writer looking between its transactions for 300 ms:
+      let gaps = 0;
+      for (const started = performance.now(); performance.now() - started < 300; ) {
+        const gap = checkpointer.gap();
+        if (gap) {
+          gaps++;
+          await gap;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      expect(gaps).toBeLessThanOrEqual(1);
     } finally {
       await checkpointer.stop();
       db.close();

@@ -2,7 +2,8 @@
  * The embedded engine's writer (lib/embedded/writer.ts) on a real SQLite file: writes that arrive
  * together share a commit and each caller hears back only once its write is committed (read from a
  * second connection); a failing write is refused alone; a failing message among others is applied
- * alone and set aside, the rest applied once; a message being retried holds up no write.
+ * alone and set aside, the rest applied once; a message being retried holds up no write; no
+ * transaction opens while the checkpoint worker has asked for a gap.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,6 +50,7 @@ function rig(
   log: (line: string) => void = (line) => {
     throw new Error(`the writer logged: ${line}`);
   },
+  gap?: () => Promise<unknown> | undefined,
 ): Rig {
   const file = join(mkdtempSync(join(tmpdir(), "docket-writer-")), "db.sqlite");
   const db = openDatabase(file);
@@ -89,6 +91,7 @@ function rig(
     committed: () => {},
     forget: () => {},
     idle: () => {},
+    ...(gap ? { gap } : {}),
   });
   writer.start();
   const committed = () =>
@@ -113,7 +116,44 @@ const settled = async (r: Rig) => {
   await new Promise((resolve) => setTimeout(resolve, 5));
 };
 
+/** A gap asked for once (as the checkpoint worker asks), held until `end` is called. */
+function oneGap() {
+  let end: (() => void) | undefined;
+  let asked = false;
+  const gap = () => {
+    if (asked) return undefined;
+    asked = true;
+    return new Promise<void>((resolve) => {
+      end = resolve;
+    });
+  };
+  return { gap, waiting: () => end };
+}
+
 describe("the embedded writer", () => {
+  it("opens no transaction while a gap is asked for, and commits the write once it is over", async () => {
+    const { gap, waiting } = oneGap();
+    const r = rig(poison, undefined, gap);
+    const written = insertRow(r, "after the gap");
+    const end = await until(waiting);
+    expect([r.db.inTransaction, r.commits()]).toEqual([false, 0]);
+    end();
+    await written;
+    expect(r.committed()).toEqual(["after the gap"]);
+  });
+
+  it("refuses a write that waited on a gap when the engine closed meanwhile", async () => {
+    const { gap, waiting } = oneGap();
+    const r = rig(poison, undefined, gap);
+    const written = insertRow(r, "never");
+    const end = await until(waiting);
+    const closed = r.writer.close();
+    end();
+    await closed;
+    await expect(written).rejects.toThrow(/closed before the write was committed/);
+    expect(r.committed()).toEqual([]);
+  });
+
   it("commits the writes that arrive together once, and tells each caller only after its commit", async () => {
     const r = rig();
     const names = Array.from({ length: 20 }, (_, i) => `write ${i}`);
