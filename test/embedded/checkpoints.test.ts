@@ -60,7 +60,7 @@ describe("the checkpoint worker", () => {
     const commit = db.transaction(() => {
       for (let i = 0; i < 10; i++) insert.run("y".repeat(3000));
     });
-    const checkpointer = startCheckpointer(db, () => {}, 2000);
+    const checkpointer = startCheckpointer(db, () => {}, { restartFrames: 2000, everyMs: 10 });
     try {
       // The worker is up: it has copied what was written before it started.
       await until(() => fileBytes() > before + 2_000_000 || undefined, 5000);
@@ -91,7 +91,7 @@ describe("the checkpoint worker", () => {
     const commit = db.transaction(() => {
       for (let i = 0; i < 10; i++) insert.run("z".repeat(3000));
     });
-    const checkpointer = startCheckpointer(db, () => {}, 200);
+    const checkpointer = startCheckpointer(db, () => {}, { restartFrames: 200, everyMs: 10 });
     try {
       await until(() => fileBytes() > before + 2_000_000 || undefined, 5000);
       // A read held open on the log (a backup, a shell): the log cannot start over while it lasts.
@@ -117,7 +117,7 @@ describe("the checkpoint worker", () => {
 
   it("restarts a log once, not again and again while nothing is written", async () => {
     const { db, fileBytes, before } = written();
-    const checkpointer = startCheckpointer(db, () => {}, 200);
+    const checkpointer = startCheckpointer(db, () => {}, { restartFrames: 200, everyMs: 10 });
     try {
       await until(() => fileBytes() > before + 2_000_000 || undefined, 5000);
       // The log (500 pages, past the threshold) is restarted; until a write starts it over its
