@@ -2,9 +2,10 @@
  * Event routing on the embedded engine as it fills: keyed events per second with 1,000, 10,000 and
  * 100,000 instances waiting (each on its own key of one event name), the ratio of the largest to
  * the smallest (flat routing: about 1), and the database bytes and process memory each waiting
- * instance costs. Each size is an engine of its own in this process; an event is published, routed to its
- * one await and applied (the instance steps and subscribes again), so a rate is end to end, as
- * `docket serve` would see it without HTTP. A line besides: one unkeyed event waking 1,000 awaits.
+ * instance costs. Each size is an engine of its own in this process; an event is published,
+ * routed to its one await and applied (the instance steps and subscribes again, on the key the
+ * event named), so a rate is end to end, as `docket serve` would see it without HTTP. A line
+ * besides: one unkeyed event waking 1,000 awaits.
  *
  * BENCH_ROUTING_MAX sets the largest size (default 100,000; the middle one is a tenth of it), for
  * a smoke run. The instances are set up through the engine (launched, each applied to its await):
