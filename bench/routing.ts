@@ -50,6 +50,15 @@ const unkeyed = `process: unkeyed\ndo:\n  - while:\n      condition: context.key
 /** The key instance `i` waits on after `events` events: its launch key first. */
 const keyOf = (i: number, events: number) => (events === 0 ? `k${i}` : `k${i}.${events}`);
 
+/**
+ * Where the `sent`th event of a fleet of `waiting` goes: a stride coprime with the sizes visits
+ * instances all over the table, each once a pass; `events` is how many it took before.
+ */
+const target = (sent: number, waiting: number) => ({
+  instance: (sent * 7919) % waiting,
+  events: Math.floor(sent / waiting),
+});
+
 async function openEngine(dir: string): Promise<EmbeddedEngine> {
   const config = {
     ...loadConfig(undefined, dir),
@@ -127,9 +136,7 @@ async function tearDown(fleet: Fleet): Promise<void> {
 async function round(fleet: Fleet): Promise<void> {
   const started = performance.now();
   for (let i = 0; i < EVENTS_PER_ROUND; i++) {
-    // A stride coprime with the sizes visits instances all over the table, each once a pass.
-    const instance = (fleet.sent * 7919) % fleet.waiting;
-    const events = Math.floor(fleet.sent++ / fleet.waiting);
+    const { instance, events } = target(fleet.sent++, fleet.waiting);
     const next = keyOf(instance, events + 1);
     await fleet.engine.publish({ name: "go", key: keyOf(instance, events), data: { i, next } });
   }
@@ -143,9 +150,8 @@ async function round(fleet: Fleet): Promise<void> {
  * await would only be buffered, and the rate would measure nothing.
  */
 async function checkWoken(fleet: Fleet): Promise<void> {
-  const last = fleet.sent - 1;
-  const instance = (last * 7919) % fleet.waiting;
-  const expected = keyOf(instance, Math.floor(last / fleet.waiting) + 1);
+  const { instance, events } = target(fleet.sent - 1, fleet.waiting);
+  const expected = keyOf(instance, events + 1);
   const snapshot = await fleet.engine.snapshot(`keyed-${instance}`);
   const key = snapshot && rootContext(snapshot).key;
   if (key !== expected)

@@ -124,8 +124,8 @@ export interface Checkpointer {
 
 /**
  * Copies `db`'s log into its file on a worker thread from now on (every `everyMs`), and starts it
- * over once it holds `restartFrames` pages; `log` hears of failures (each tried again, and the engine's own
- * checkpoints go on regardless). An in-memory database has no log: nothing is started.
+ * over once it holds `restartFrames` pages; `log` hears of failures (each tried again, and the
+ * engine's own checkpoints go on regardless). An in-memory database has no log: nothing is started.
  */
 export function startCheckpointer(
   db: Db,

@@ -12,7 +12,11 @@ import { startCheckpointer } from "../../lib/embedded/checkpoints.js";
 import { openDatabase } from "../../lib/embedded/database.js";
 import { until } from "./helpers.js";
 
-/** A file database whose own connection never checkpoints, with 2 MB of rows written through the log. */
+/**
+ * A file database whose own connection never checkpoints, with 2 MB of rows written through the
+ * log; `commit` writes ten rows of about a page each in a transaction of their own, and `copied`
+ * waits until the worker has copied the first 2 MB into the file (it is up).
+ */
 function written() {
   const file = join(mkdtempSync(join(tmpdir(), "docket-checkpoints-")), "db.sqlite");
   const db = openDatabase(file);
@@ -24,7 +28,11 @@ function written() {
   db.transaction(() => {
     for (let i = 0; i < 2000; i++) insert.run("x".repeat(1000));
   })();
-  return { db, fileBytes, before };
+  const commit = db.transaction(() => {
+    for (let i = 0; i < 10; i++) insert.run("y".repeat(3000));
+  });
+  const copied = () => until(() => fileBytes() > before + 2_000_000 || undefined, 5000);
+  return { db, fileBytes, before, commit, copied };
 }
 
 describe("the checkpoint worker", () => {
@@ -51,19 +59,13 @@ describe("the checkpoint worker", () => {
   });
 
   it("starts the log over under steady writes, in gaps the writer leaves when asked", async () => {
-    const { db, fileBytes, before } = written();
-    const insert = db.prepare("INSERT INTO rows (text) VALUES (?)");
-    // About a page a row, ten rows a commit, one commit after another as the engine's writer runs
-    // them (a turn of the event loop between; a pause when the worker asks): a copy that does not
-    // hold the writes off never catches up with the log, and a busy writer seldom leaves a restart
-    // a moment by chance.
-    const commit = db.transaction(() => {
-      for (let i = 0; i < 10; i++) insert.run("y".repeat(3000));
-    });
+    const { db, commit, copied } = written();
+    // Ten pages a commit, one commit after another as the engine's writer runs them (a turn of the
+    // event loop between; a pause when the worker asks): a copy that does not hold the writes off
+    // never catches up with the log, and a busy writer seldom leaves a restart a moment by chance.
     const checkpointer = startCheckpointer(db, () => {}, { restartFrames: 2000, everyMs: 10 });
     try {
-      // The worker is up: it has copied what was written before it started.
-      await until(() => fileBytes() > before + 2_000_000 || undefined, 5000);
+      await copied();
       const answers: unknown[] = [];
       let largest = 0;
       for (let i = 0; i < 4000; i++) {
@@ -85,15 +87,11 @@ describe("the checkpoint worker", () => {
   });
 
   it("gives the restart up at once while another connection reads the log, and the writer goes on", async () => {
-    const { db, fileBytes, before } = written();
+    const { db, commit, copied } = written();
     const reader = new Database(db.name);
-    const insert = db.prepare("INSERT INTO rows (text) VALUES (?)");
-    const commit = db.transaction(() => {
-      for (let i = 0; i < 10; i++) insert.run("z".repeat(3000));
-    });
     const checkpointer = startCheckpointer(db, () => {}, { restartFrames: 200, everyMs: 10 });
     try {
-      await until(() => fileBytes() > before + 2_000_000 || undefined, 5000);
+      await copied();
       // A read held open on the log (a backup, a shell): the log cannot start over while it lasts.
       reader.exec("BEGIN");
       reader.prepare("SELECT count(*) FROM rows").get();
@@ -116,10 +114,10 @@ describe("the checkpoint worker", () => {
   });
 
   it("restarts a log once, not again and again while nothing is written", async () => {
-    const { db, fileBytes, before } = written();
+    const { db, copied } = written();
     const checkpointer = startCheckpointer(db, () => {}, { restartFrames: 200, everyMs: 10 });
     try {
-      await until(() => fileBytes() > before + 2_000_000 || undefined, 5000);
+      await copied();
       // The log (500 pages, past the threshold) is restarted; until a write starts it over its
       // length stays what it was. A writer looking between its transactions for 300 ms:
       let gaps = 0;
