@@ -27,10 +27,17 @@ const UNKEYED_WAITING = 1000;
 /**
  * Events a round; the rate of a size is its median round, the rounds of the sizes taken in turn.
  * Every event goes to a key no event was sent to before (see `keyed`), so there can be as many
- * rounds as a steady median needs whatever the smallest size.
+ * rounds as a steady median needs whatever the smallest size. A round of 200 (40 to 60 ms) was
+ * as long as a collection or a log restart, and its rate moved by half from round to round.
  */
-const EVENTS_PER_ROUND = 200;
+const EVENTS_PER_ROUND = 400;
 const ROUNDS = 15;
+/**
+ * Rounds of each size before those counted, taken in turn as they are: each engine's first rounds
+ * after its set-up ran at half its rate or less (its caches cold, the file just written), the
+ * largest's most, and would have counted against it.
+ */
+const WARM_UP_ROUNDS = 3;
 const LAUNCH_BATCH = 1000;
 
 // Each instance waits again after each event, so the number waiting stays the size throughout. It
@@ -132,8 +139,8 @@ async function tearDown(fleet: Fleet): Promise<void> {
   rmSync(fleet.dir, { recursive: true, force: true });
 }
 
-/** One round of keyed events, keys spread over every waiting instance; records its rate. */
-async function round(fleet: Fleet): Promise<void> {
+/** One round of keyed events, keys spread over every waiting instance; records its rate when counted. */
+async function round(fleet: Fleet, counted: boolean): Promise<void> {
   const started = performance.now();
   for (let i = 0; i < EVENTS_PER_ROUND; i++) {
     const { instance, events } = target(fleet.sent++, fleet.waiting);
@@ -141,7 +148,7 @@ async function round(fleet: Fleet): Promise<void> {
     await fleet.engine.publish({ name: "go", key: keyOf(instance, events), data: { i, next } });
   }
   await fleet.engine.idle();
-  fleet.rates.push(EVENTS_PER_ROUND / ((performance.now() - started) / 1000));
+  if (counted) fleet.rates.push(EVENTS_PER_ROUND / ((performance.now() - started) / 1000));
   await checkWoken(fleet);
 }
 
@@ -219,13 +226,14 @@ export async function benchRouting(
   // A first engine not counted: the JIT's warm-up and the heap's first growth would otherwise fall
   // on the smallest size's rate and memory.
   const warmUp = await setUp(SMALLEST);
-  await round(warmUp);
+  await round(warmUp, false);
   await tearDown(warmUp);
   const fleets: Fleet[] = [];
   try {
     for (const waiting of sizes) fleets.push(await setUp(waiting));
-    for (let i = 0; i < ROUNDS; i++)
-      for (let j = 0; j < fleets.length; j++) await round(fleets[(i + j) % fleets.length] as Fleet);
+    for (let i = 0; i < WARM_UP_ROUNDS + ROUNDS; i++)
+      for (let j = 0; j < fleets.length; j++)
+        await round(fleets[(i + j) % fleets.length] as Fleet, i >= WARM_UP_ROUNDS);
     for (const fleet of fleets) {
       console.log(
         `${"event routing (keyed)".padEnd(30)} ${fleet.waiting.toLocaleString("en").padStart(7)} waiting ${formatRate(median(fleet.rates)).padStart(11)} events/s`,
