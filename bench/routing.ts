@@ -20,7 +20,7 @@ import { loadConfig } from "../lib/embedded/config.js";
 import { EmbeddedEngine } from "../lib/embedded/engine.js";
 import { rootContext } from "../lib/engine/types.js";
 import { formatRate, type Measurement, type Row } from "./harness.js";
-import { type TableRates, tableRates } from "./tables.js";
+import { tableRates } from "./tables.js";
 
 const SMALLEST = 1000;
 const UNKEYED_WAITING = 1000;
@@ -192,8 +192,7 @@ const perInstance = (fleet: Fleet) =>
 
 /** The table lookups at each size (bench/tables.ts): a line each, and a row of the largest against the smallest. */
 async function benchTables(fleets: readonly Fleet[]): Promise<Row[]> {
-  const rates: TableRates[] = [];
-  for (const fleet of fleets) rates.push(await tableRates(fleet.engine, fleet.waiting));
+  const rates = await tableRates(fleets.map((fleet) => ({ engine: fleet.engine, size: fleet.waiting })));
   const smallest = fleets[0] as Fleet;
   const largest = fleets.at(-1) as Fleet;
   return Object.keys(rates[0] ?? {}).map((lookup) => {

@@ -3,25 +3,44 @@
  * of bench/routing.ts's fleets: a page of the instance list (the newest, and one far down by its
  * cursor), a page of an instance's history (from the start, and after a cursor), and the timer
  * loop's lookups (the next due time; the timers due now, none) with a timer for every instance.
- * Each is a rate of lookups a second over a fixed time; flat is the same rate at every size.
+ * Each is a rate of lookups a second; flat is the same rate at every size.
+ *
+ * A lookup's rate at a size is the median of SLICES slices, the slices of the sizes taken in turn
+ * (a burst of load on the machine falls on every size, not on one). The instances whose history
+ * is read are a sample launched for it, with the same history at every size: the fleets' own
+ * instances took different numbers of events (each of 1,000 took several, most of 100,000 none),
+ * and their records differ in number and length.
  */
 import type { EmbeddedEngine } from "../lib/embedded/engine.js";
 
-const MEASURE_MS = 300;
+const SLICES = 5;
+const SLICE_MS = 80;
 const HOUR = 3_600_000;
+/** Instances whose history is read, and the records each is given (more than a page of 20 from either start). */
+const SAMPLE = 100;
+const RECORDS = 50;
 
 export interface TableRates {
   readonly [lookup: string]: number;
 }
 
-/** Calls `fn` (with a counter, to vary what it looks up) for MEASURE_MS after a warm-up; calls a second. */
-async function rate(fn: (i: number) => Promise<unknown> | unknown): Promise<number> {
-  for (let i = 0; i < 50; i++) await fn(i);
+/** An engine of bench/routing.ts with `size` instances (ids keyed-0…), each stepped at least once. */
+export interface Sized {
+  readonly engine: EmbeddedEngine;
+  readonly size: number;
+}
+
+type Lookup = (i: number) => Promise<unknown> | unknown;
+
+/** Calls `fn` (with a counter, to vary what it looks up) for SLICE_MS; calls a second. */
+async function slice(fn: Lookup): Promise<number> {
   const started = performance.now();
   let calls = 0;
-  while (performance.now() - started < MEASURE_MS) await fn(calls++);
+  while (performance.now() - started < SLICE_MS) await fn(calls++);
   return calls / ((performance.now() - started) / 1000);
 }
+
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
 
 /**
  * A timer for each of `count` instances, due from an hour on so that none is due while measured:
@@ -36,20 +55,69 @@ function addTimers(engine: EmbeddedEngine, count: number, now: number): void {
   })();
 }
 
-/** The lookup rates of an engine whose `size` instances (ids keyed-0…) have stepped a few times. */
-export async function tableRates(engine: EmbeddedEngine, size: number): Promise<TableRates> {
+/**
+ * The sample whose history is read: new instances whose ids sort beside ones spread over the table
+ * (so their records are spread over the history's index as any instance's), each launched and
+ * given RECORDS records more, the same history at every size.
+ */
+async function historySample(engine: EmbeddedEngine, size: number, now: number): Promise<string[]> {
+  const ids = Array.from({ length: SAMPLE }, (_, i) => `keyed-${(i * 7919) % size}.sample`);
+  await Promise.all(
+    ids.map((id, i) => engine.launch({ process: "keyed", id, fields: { key: `sample-${i}` } })),
+  );
+  await engine.idle();
+  const record = {
+    at: now,
+    message: { type: "operator", action: "pause" } as const,
+    commands: [],
+    notes: [],
+  };
+  // Through the store's own append (the engine is idle between rounds), in one transaction.
+  engine.db.exec("BEGIN");
+  try {
+    for (const id of ids) for (let i = 0; i < RECORDS; i++) await engine.store.note(id, record);
+    engine.db.exec("COMMIT");
+  } catch (error) {
+    engine.db.exec("ROLLBACK");
+    throw error;
+  }
+  return ids;
+}
+
+/** The lookups of one engine, by name. */
+async function lookups({ engine, size }: Sized): Promise<Record<string, Lookup>> {
   // A cursor halfway down the list: a page from it is an index range like the first.
   const half = `keyed-${size >> 1}`;
   const cursor = `${(await engine.snapshot(half))?.createdAt}#${half}`;
   const now = Date.now();
   addTimers(engine, size, now);
-  const id = (i: number) => `keyed-${(i * 7919) % size}`;
+  const sample = await historySample(engine, size, now);
+  const id = (i: number) => sample[i % SAMPLE] as string;
   return {
-    "list, first page": await rate(() => engine.store.list({ limit: 100 })),
-    "list, a page down": await rate(() => engine.store.list({ limit: 100, after: cursor })),
-    "history, first page": await rate((i) => engine.store.history(id(i), { limit: 20 })),
-    "history, after a cursor": await rate((i) => engine.store.history(id(i), { after: 1, limit: 20 })),
-    "timers, next due": await rate(() => engine.queues.nextDue()),
-    "timers, due now (none)": await rate(() => engine.queues.fireDue(now)),
+    "list, first page": () => engine.store.list({ limit: 100 }),
+    "list, a page down": () => engine.store.list({ limit: 100, after: cursor }),
+    "history, first page": (i) => engine.store.history(id(i), { limit: 20 }),
+    "history, after a cursor": (i) => engine.store.history(id(i), { after: 20, limit: 20 }),
+    "timers, next due": () => engine.queues.nextDue(),
+    "timers, due now (none)": () => engine.queues.fireDue(now),
   };
+}
+
+/** The lookup rates of each engine, in the order given. */
+export async function tableRates(engines: readonly Sized[]): Promise<TableRates[]> {
+  const all: Record<string, Lookup>[] = [];
+  for (const sized of engines) all.push(await lookups(sized));
+  const rates = engines.map(() => ({}) as Record<string, number>);
+  for (const name of Object.keys(all[0] ?? {})) {
+    const slices: number[][] = engines.map(() => []);
+    // A warm-up of each, then the slices in turn, starting from a different size each time.
+    for (const own of all) for (let i = 0; i < 50; i++) await own[name]?.(i);
+    for (let s = 0; s < SLICES; s++)
+      for (let j = 0; j < engines.length; j++) {
+        const k = (s + j) % engines.length;
+        slices[k]?.push(await slice(all[k]?.[name] as Lookup));
+      }
+    for (const [k, own] of slices.entries()) (rates[k] as Record<string, number>)[name] = median(own);
+  }
+  return rates;
 }
