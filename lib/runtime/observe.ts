@@ -64,6 +64,7 @@ export function faultsRaised(notes: readonly Note[], before: Snapshot | undefine
 
 /** Incidents open after the step that were not open before it. */
 export function incidentsOpened(before: Snapshot | undefined, after: Snapshot): number {
+  if (!after.incidents.length) return 0;
   const open = new Set(before?.incidents.map((incident) => incident.id));
   return after.incidents.filter((incident) => !open.has(incident.id)).length;
 }

@@ -5,7 +5,7 @@
  * and the interpreter ignores what it already applied. Receivers deduplicate by task id.
  */
 
-import { checkMessage, mayTake, transition } from "../engine/index.js";
+import { checkReply, mayTake, transition } from "../engine/index.js";
 import type {
   Command,
   ConsumedEvent,
@@ -349,12 +349,11 @@ export class Runtime {
 }
 
 /** What is wrong with a participant's reply (as a reply message naming its instance); empty when nothing. */
-export function replyProblems(reply: unknown): Problem[] {
-  const problems = [...checkMessage({ ...(reply as object), type: "reply" })];
+export function replyProblems(reply: unknown): readonly Problem[] {
+  const problems = checkReply(reply);
   const instance = (reply as ReplyMessage | undefined)?.task?.instance;
-  if (typeof instance !== "string" || instance === "")
-    problems.push({ path: "task.instance", message: "must name the instance" });
-  return problems;
+  if (typeof instance === "string" && instance !== "") return problems;
+  return [...problems, { path: "task.instance", message: "must name the instance" }];
 }
 
 /** The message that hands an event to the await holding a subscription. */
