@@ -40,7 +40,9 @@ describe("a participant's reply", () => {
   });
 
   it("well formed, has none", () => {
-    expect(checkReply({ task: { id: "i/0/1", node: "0", attempt: 1 }, status: "done", fields: {} })).toEqual([]);
+    expect(checkReply({ task: { id: "i/0/1", node: "0", attempt: 1 }, status: "done", fields: {} })).toEqual(
+      [],
+    );
     expect(checkReply({ task: { id: "i/0/1", node: "0", attempt: 0 }, status: "done" })).not.toEqual([]);
   });
 });
