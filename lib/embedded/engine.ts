@@ -239,29 +239,34 @@ export class EmbeddedEngine {
     return this.write(() => this.runtime.publish(request));
   }
 
-  /** Takes a participant's reply; marks its task answered (a heartbeat answers nothing). */
-  reply(reply: WireReply | unknown): Promise<void> {
-    // The reply and its task's closing commit together, before the caller hears it was taken.
-    return this.write(async () => {
-      const { instance, message } = this.runtime.replyMessage(reply);
-      if (message.status !== "heartbeat") this.queues.closeTask(message.task.id);
-      await this.deliver(instance, message);
-    });
-  }
-
   /**
-   * Inside a write: applies the message at once when nothing is queued (so no message of its
-   * instance, nor any other, is older) and messages are being applied, saving its inbox row; else,
-   * or when applying it fails (undone alone), queues it, to be applied, retried or set aside from
-   * the inbox as any message is.
+   * Takes a participant's reply and marks its task answered (a heartbeat answers nothing), both
+   * committed before the caller hears the reply was taken. The reply is applied in that write when
+   * nothing is queued (so no message of its instance, nor any other, is older) and messages are
+   * being applied, with no inbox row; else, or when applying it fails (undone), it is queued, to be
+   * applied, retried or set aside from the inbox as any message is.
    */
-  private async deliver(instance: string, message: Message): Promise<void> {
-    const applied =
-      this.writer.applyingMessages &&
-      !this.queues.queued &&
-      (await this.writer.attempt(() => this.runtime.apply(instance, message)));
-    // Through the runtime's dispatcher: the port the soak's faults wrap, as a queued reply's was.
-    if (!applied) await this.runtime.deps.dispatcher.enqueue(instance, message);
+  reply(reply: WireReply | unknown): Promise<void> {
+    let taken: ReturnType<Runtime["replyMessage"]>;
+    try {
+      taken = this.runtime.replyMessage(reply);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { instance, message } = taken;
+    const close = () => {
+      if (message.status !== "heartbeat") this.queues.closeTask(message.task.id);
+    };
+    const queue = async () => {
+      // Through the runtime's dispatcher: the port the soak's faults wrap, as a queued reply's was.
+      await this.runtime.deps.dispatcher.enqueue(instance, message);
+      close();
+    };
+    return this.writer.write(async () => {
+      if (!this.writer.applyingMessages || this.queues.queued) return queue();
+      await this.runtime.apply(instance, message);
+      close();
+    }, queue);
   }
 
   /** Queues a message for an instance (an operator command), committed before it returns. */

@@ -62,9 +62,14 @@ export interface WriterDeps {
 
 interface Write {
   readonly run: () => Promise<unknown>;
+  /** Run in its stead when `run` fails, once what `run` wrote is undone (in the same savepoint). */
+  readonly otherwise?: () => Promise<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
+
+/** Undoes a step; `keep` leaves its savepoint open (throws when SQLite ended the transaction itself). */
+type Undo = (options?: { keep?: boolean }) => void;
 
 /** A write run in the open transaction, with what it returned (told its caller at the commit). */
 interface Held {
@@ -86,11 +91,15 @@ export class Writer {
 
   constructor(private readonly deps: WriterDeps) {}
 
-  /** Runs `run` in a transaction; resolves with its value once that transaction has committed. */
-  write<T>(run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `run` in a transaction; resolves with its value once that transaction has committed.
+   * When `run` fails and `otherwise` is given, what `run` wrote is undone and `otherwise` runs
+   * instead (a reply that cannot be applied is queued); the write fails only when that fails too.
+   */
+  write<T>(run: () => Promise<T>, otherwise?: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new InfrastructureError("the embedded engine is closed"));
     return new Promise<T>((resolve, reject) => {
-      this.writes.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.writes.push({ run, otherwise, resolve: resolve as (value: unknown) => void, reject });
       this.kick();
     });
   }
@@ -105,23 +114,6 @@ export class Writer {
   /** Whether queued messages are applied now (the engine has resumed, and no retry is waited for). */
   get applyingMessages(): boolean {
     return this.messagesDue();
-  }
-
-  /**
-   * Runs `run` inside the open transaction (from a write) in a savepoint of its own; when it
-   * fails, undoes it alone (its rows, the cache, its signals) and returns false, for the caller to
-   * take another way.
-   */
-  async attempt(run: () => Promise<unknown>): Promise<boolean> {
-    const undo = this.savepoint("attempt");
-    try {
-      await run();
-      this.deps.db.exec("RELEASE attempt");
-      return true;
-    } catch {
-      undo();
-      return false;
-    }
   }
 
   get busy(): boolean {
@@ -252,7 +244,7 @@ export class Writer {
   private async runOne(write: Write, held: Held[]): Promise<void> {
     const undo = this.savepoint();
     try {
-      const value = await write.run();
+      const value = await this.runOrOtherwise(write, undo);
       this.deps.db.exec("RELEASE step");
       held.push({ write, value });
     } catch (error) {
@@ -261,6 +253,20 @@ export class Writer {
       } finally {
         write.reject(error);
       }
+    }
+  }
+
+  /**
+   * A write's `run`, or, when it fails, its `otherwise` in the same savepoint once `run` is undone:
+   * no savepoint of its own for what is tried first (a statement pair a reply, 3% of a step).
+   */
+  private async runOrOtherwise(write: Write, undo: Undo): Promise<unknown> {
+    if (!write.otherwise) return write.run();
+    try {
+      return await write.run();
+    } catch {
+      undo({ keep: true });
+      return write.otherwise();
     }
   }
 
@@ -279,18 +285,21 @@ export class Writer {
     }
   }
 
-  /** Opens a savepoint for one step; returns what undoes the step (its rows, cache and signals). */
-  private savepoint(name = "step"): () => void {
+  /**
+   * Opens a savepoint for one step; returns what undoes the step (its rows, cache and signals),
+   * leaving the savepoint open when asked to `keep` it for what runs next.
+   */
+  private savepoint(): Undo {
     const { db, signals } = this.deps;
     const mark = signals.heldCount;
-    db.exec(`SAVEPOINT ${name}`);
-    return () => {
+    db.exec("SAVEPOINT step");
+    return ({ keep = false } = {}) => {
       // SQLite rolls a whole transaction back by itself after some failures (a full disk): then
       // there is no savepoint to go back to, and nothing of the transaction stands, so it ends.
       const standing = db.inTransaction;
       if (standing) {
-        db.exec(`ROLLBACK TO ${name}`);
-        db.exec(`RELEASE ${name}`);
+        db.exec("ROLLBACK TO step");
+        if (!keep) db.exec("RELEASE step");
       }
       signals.dropFrom(mark);
       this.deps.forget();

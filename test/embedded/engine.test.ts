@@ -247,6 +247,43 @@ describe("the embedded engine under a failing port", () => {
       ]);
     });
 
+    it("is queued with what its failed application wrote undone, and its task closed", async () => {
+      const engine = await start(project(two).config);
+      const id = await engine.launch({ process: "two" });
+      const task = await until(() => engine.queues.claim("manual", 60_000));
+      const queued = queuedReplies(engine);
+      const apply = engine.runtime.apply.bind(engine.runtime);
+      let failures = 1;
+      // The first application saves the step (its state, history and next task), then fails.
+      engine.runtime.apply = async (...args) => {
+        const outcome = await apply(...args);
+        if (failures-- > 0) throw new InfrastructureError("the disk filled after the step was saved");
+        return outcome;
+      };
+      await engine.reply({ task: task.task, status: "done", fields: { a: 1 } });
+      expect(queued).toEqual(["reply"]);
+      expect(engine.queues.taskState(task.task.id)).toBe("replied");
+      await engine.idle();
+      // Applied once, from the inbox: the first application's rows were undone with it.
+      expect((await engine.store.history(id)).records.map((r) => r.message.type)).toEqual([
+        "launch",
+        "reply",
+      ]);
+      expect(engine.queues.openTasks().map((t) => t.task.task.node)).toEqual(["0.1"]);
+      expect(rootContext((await engine.snapshot(id)) as Snapshot)).toMatchObject({ a: 1 });
+    });
+
+    it("is refused, with nothing of it kept, when it can be neither applied nor queued", async () => {
+      const engine = await start(project(two).config);
+      const id = await engine.launch({ process: "two" });
+      const task = await until(() => engine.queues.claim("manual", 60_000));
+      engine.runtime.apply = () => Promise.reject(new InfrastructureError("the disk is busy"));
+      engine.queues.enqueue = () => Promise.reject(new InfrastructureError("the inbox is busy"));
+      await expect(engine.reply({ task: task.task, status: "done" })).rejects.toThrow("the inbox is busy");
+      expect(engine.queues.taskState(task.task.id)).toBe("open");
+      expect((await engine.store.history(id)).records.map((r) => r.message.type)).toEqual(["launch"]);
+    });
+
     it("waits its turn behind a message queued before it in the same transaction", async () => {
       const { config } = project({
         "definitions/both.yaml":

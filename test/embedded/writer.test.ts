@@ -180,6 +180,46 @@ describe("the embedded writer", () => {
     expect(r.committed().sort()).toEqual(["after", "before"]);
   });
 
+  it("runs a write's other way when its first fails, with what the first wrote and signalled undone", async () => {
+    const r = rig();
+    const told: string[] = [];
+    r.queues.on("timers", () => told.push("timers"));
+    const before = insertRow(r, "before");
+    const tried = r.writer.write(
+      async () => {
+        r.db.prepare("INSERT INTO rows (name) VALUES ('first way')").run();
+        await r.queues.startTimer({ timer: "t", instance: "i", node: "n", due: 1 });
+        throw new EngineError("bad", "the first way failed");
+      },
+      async () => {
+        r.db.prepare("INSERT INTO rows (name) VALUES ('other way')").run();
+        return "other";
+      },
+    );
+    const outcomes = await Promise.allSettled([before, tried, insertRow(r, "after")]);
+    expect(outcomes.map((o) => (o.status === "fulfilled" ? o.value : o.reason))).toEqual([
+      "before",
+      "other",
+      "after",
+    ]);
+    expect(r.committed()).toEqual(["before", "other way", "after"]);
+    expect(r.reader.prepare("SELECT count(*) AS n FROM timers").get()).toEqual({ n: 0 });
+    expect(told).toEqual([]);
+    // Both ways failing refuse the write, nothing of either kept.
+    const neither = r.writer.write(
+      async () => {
+        r.db.prepare("INSERT INTO rows (name) VALUES ('first again')").run();
+        throw new EngineError("bad", "the first way failed");
+      },
+      async () => {
+        r.db.prepare("INSERT INTO rows (name) VALUES ('other again')").run();
+        throw new EngineError("bad", "the other way failed too");
+      },
+    );
+    await expect(neither).rejects.toThrow("the other way failed too");
+    expect(r.committed()).toEqual(["before", "other way", "after"]);
+  });
+
   it("undoes a message that fails among others alone and sets it aside; the others apply once", async () => {
     const r = rig();
     await queue(r, "a", "b", "poison", "c");
