@@ -262,11 +262,20 @@ export class EmbeddedEngine {
       await this.runtime.deps.dispatcher.enqueue(instance, message);
       close();
     };
-    return this.writer.write(async () => {
-      if (!this.writer.applyingMessages || this.queues.queued) return queue();
-      await this.runtime.apply(instance, message);
-      close();
-    }, queue);
+    let applying = false;
+    return this.writer.write(
+      async () => {
+        if (!this.writer.applyingMessages || this.queues.queued) return queue();
+        applying = true;
+        await this.runtime.apply(instance, message);
+        close();
+      },
+      // Queued when applying it failed; a failure to queue it refuses the write (not tried twice).
+      async (error) => {
+        if (!applying) throw error;
+        await queue();
+      },
+    );
   }
 
   /** Queues a message for an instance (an operator command), committed before it returns. */

@@ -62,8 +62,8 @@ export interface WriterDeps {
 
 interface Write {
   readonly run: () => Promise<unknown>;
-  /** Run in its stead when `run` fails, once what `run` wrote is undone (in the same savepoint). */
-  readonly otherwise?: () => Promise<unknown>;
+  /** Run in its stead when `run` fails (with its error), once what `run` wrote is undone (in the same savepoint). */
+  readonly otherwise?: (error: unknown) => Promise<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -94,9 +94,10 @@ export class Writer {
   /**
    * Runs `run` in a transaction; resolves with its value once that transaction has committed.
    * When `run` fails and `otherwise` is given, what `run` wrote is undone and `otherwise` runs
-   * instead (a reply that cannot be applied is queued); the write fails only when that fails too.
+   * instead, told the error (a reply that cannot be applied is queued); the write fails when that
+   * throws.
    */
-  write<T>(run: () => Promise<T>, otherwise?: () => Promise<T>): Promise<T> {
+  write<T>(run: () => Promise<T>, otherwise?: (error: unknown) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new InfrastructureError("the embedded engine is closed"));
     return new Promise<T>((resolve, reject) => {
       this.writes.push({ run, otherwise, resolve: resolve as (value: unknown) => void, reject });
@@ -264,9 +265,9 @@ export class Writer {
     if (!write.otherwise) return write.run();
     try {
       return await write.run();
-    } catch {
+    } catch (error) {
       undo({ keep: true });
-      return write.otherwise();
+      return write.otherwise(error);
     }
   }
 

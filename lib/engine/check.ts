@@ -128,15 +128,6 @@ export function checkMessage(message: unknown): readonly Problem[] {
 }
 
 /**
- * The problems of a participant's reply, which carries no type, as the reply message it becomes:
- * a well-formed one is checked as it is, with no copy made to add the type.
- */
-export function checkReply(reply: unknown): readonly Problem[] {
-  if (isObject(reply) && isWellFormedReply(reply)) return NO_PROBLEMS;
-  return checkMessage({ ...(reply as object), type: "reply" });
-}
-
-/**
  * Why `snapshot`'s instance never issued the task a reply names, or undefined when it may have (a
  * stale or duplicate reply to a task it did issue is the interpreter's to ignore, and note). An
  * instance's task ids are `<instance>/<node>/<attempt>`, its node the runtime path of one of the

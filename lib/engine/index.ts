@@ -1,4 +1,4 @@
-export { checkMessage, checkReply } from "./check.js";
+export { checkMessage } from "./check.js";
 export { STEP_BUDGET } from "./machine.js";
 export { CONSUMED_WINDOW_MS, mayTake } from "./messages.js";
 export { currentPath, type Migration, type MigrationPlan, migrate } from "./migrate.js";

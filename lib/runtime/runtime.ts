@@ -5,7 +5,7 @@
  * and the interpreter ignores what it already applied. Receivers deduplicate by task id.
  */
 
-import { checkReply, mayTake, transition } from "../engine/index.js";
+import { checkMessage, mayTake, transition } from "../engine/index.js";
 import type {
   Command,
   ConsumedEvent,
@@ -157,10 +157,11 @@ export class Runtime {
   replyMessage(reply: unknown): { instance: string; message: ReplyMessage } {
     this.checkSize("fields", (reply as { fields?: unknown } | undefined)?.fields);
     this.checkSize("details", (reply as { details?: unknown } | undefined)?.details);
-    const problems = replyProblems(reply);
+    // The copy the instance applies is the one checked: what the check saw is what is applied.
+    const message = asReplyMessage(reply);
+    const problems = replyMessageProblems(message);
     if (problems.length) throw new MessageError(problems);
-    const message = reply as ReplyMessage;
-    return { instance: message.task.instance as string, message: { ...message, type: "reply" } };
+    return { instance: message.task.instance as string, message };
   }
 
   /**
@@ -348,10 +349,18 @@ export class Runtime {
   }
 }
 
+/** A participant's reply, which carries no type, as the reply message it becomes (its own fields copied). */
+const asReplyMessage = (reply: unknown) => ({ ...(reply as object), type: "reply" }) as ReplyMessage;
+
 /** What is wrong with a participant's reply (as a reply message naming its instance); empty when nothing. */
 export function replyProblems(reply: unknown): readonly Problem[] {
-  const problems = checkReply(reply);
-  const instance = (reply as ReplyMessage | undefined)?.task?.instance;
+  return replyMessageProblems(asReplyMessage(reply));
+}
+
+function replyMessageProblems(message: ReplyMessage): readonly Problem[] {
+  // A well-formed reply's check allocates nothing (checkMessage's fast path): replies are the hot path.
+  const problems = checkMessage(message);
+  const instance = message.task?.instance;
   if (typeof instance === "string" && instance !== "") return problems;
   return [...problems, { path: "task.instance", message: "must name the instance" }];
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { EmbeddedEngine } from "../../lib/embedded/engine.js";
 import { rootContext } from "../../lib/engine/index.js";
 import type { Snapshot } from "../../lib/engine/types.js";
-import { InfrastructureError } from "../../lib/errors.js";
+import { InfrastructureError, MessageError } from "../../lib/errors.js";
 import { open, project, until } from "./helpers.js";
 
 const engines: EmbeddedEngine[] = [];
@@ -282,6 +282,36 @@ describe("the embedded engine under a failing port", () => {
       await expect(engine.reply({ task: task.task, status: "done" })).rejects.toThrow("the inbox is busy");
       expect(engine.queues.taskState(task.task.id)).toBe("open");
       expect((await engine.store.history(id)).records.map((r) => r.message.type)).toEqual(["launch"]);
+    });
+
+    it("queued behind another, is refused when it cannot be queued, tried once", async () => {
+      const engine = await start(project(two).config);
+      const id = await engine.launch({ process: "two" });
+      const task = await until(() => engine.queues.claim("manual", 60_000));
+      const apply = engine.runtime.apply.bind(engine.runtime);
+      engine.runtime.apply = (instance, message, ...rest) =>
+        message.type === "operator"
+          ? Promise.reject(new InfrastructureError("the disk is busy"))
+          : apply(instance, message, ...rest);
+      await engine.operate(id, "pause");
+      expect(engine.queues.queued).toBe(true);
+      let tries = 0;
+      engine.queues.enqueue = () => {
+        tries++;
+        return Promise.reject(new InfrastructureError("the inbox is full"));
+      };
+      await expect(engine.reply({ task: task.task, status: "done" })).rejects.toThrow("the inbox is full");
+      expect(tries).toBe(1);
+      expect(engine.queues.taskState(task.task.id)).toBe("open");
+    });
+
+    it("is refused as malformed when its fields are not its own (what is checked is what is applied)", async () => {
+      const engine = await start(project(two).config);
+      await engine.launch({ process: "two" });
+      const task = await until(() => engine.queues.claim("manual", 60_000));
+      const inherited = Object.create({ task: task.task, status: "done" }) as object;
+      await expect(engine.reply(inherited)).rejects.toBeInstanceOf(MessageError);
+      expect(engine.queues.taskState(task.task.id)).toBe("open");
     });
 
     it("waits its turn behind a message queued before it in the same transaction", async () => {
