@@ -72,10 +72,13 @@ async function historySample(engine: EmbeddedEngine, size: number, now: number):
     commands: [],
     notes: [],
   };
-  // Through the store's own append (the engine is idle between rounds), in one transaction.
-  engine.db.exec("BEGIN");
+  // Through the store's own append, in one transaction of its own: the engine's writer is idle (the
+  // launches above have settled and nothing else writes), and the checkpoint worker never waits on
+  // a lock. The records go round the sample, so each instance's are spread over pages as a real
+  // history's are (written a step at a time among other instances' steps).
+  engine.db.exec("BEGIN IMMEDIATE");
   try {
-    for (const id of ids) for (let i = 0; i < RECORDS; i++) await engine.store.note(id, record);
+    for (let i = 0; i < RECORDS; i++) for (const id of ids) await engine.store.note(id, record);
     engine.db.exec("COMMIT");
   } catch (error) {
     engine.db.exec("ROLLBACK");

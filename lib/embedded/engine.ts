@@ -3,7 +3,7 @@
  * beyond `npm install`. An instance survives a restart: the inbox, timers and tasks are tables.
  */
 import { randomUUID } from "node:crypto";
-import type { Message, OperatorMessage, Snapshot } from "../engine/types.js";
+import type { Message, OperatorMessage, ReplyMessage, Snapshot } from "../engine/types.js";
 import { DocketError, EngineError, InfrastructureError, MessageError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import type { Clock, Registration } from "../ports.js";
@@ -21,6 +21,9 @@ import { EmbeddedSchedules } from "./schedules.js";
 import { SqliteInstanceStore } from "./store.js";
 import { SqliteSubscriptionIndex } from "./subscriptions.js";
 import { Writer } from "./writer.js";
+
+/** A reply checked, as the message its instance applies. */
+type TakenReply = ReturnType<Runtime["replyMessage"]>;
 
 export interface EngineOptions {
   readonly config: DocketConfig;
@@ -247,35 +250,33 @@ export class EmbeddedEngine {
    * applied, retried or set aside from the inbox as any message is.
    */
   reply(reply: WireReply | unknown): Promise<void> {
-    let taken: ReturnType<Runtime["replyMessage"]>;
-    try {
-      taken = this.runtime.replyMessage(reply);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const { instance, message } = taken;
-    const close = () => {
-      if (message.status !== "heartbeat") this.queues.closeTask(message.task.id);
-    };
-    const queue = async () => {
-      // Through the runtime's dispatcher: the port the soak's faults wrap, as a queued reply's was.
-      await this.runtime.deps.dispatcher.enqueue(instance, message);
-      close();
-    };
-    let applying = false;
+    let applying: TakenReply | undefined;
     return this.writer.write(
       async () => {
-        if (!this.writer.applyingMessages || this.queues.queued) return queue();
-        applying = true;
-        await this.runtime.apply(instance, message);
-        close();
+        // Checked in the write, as it is applied: the caller's objects are not copied deeply.
+        const taken = this.runtime.replyMessage(reply);
+        if (!this.writer.applyingMessages || this.queues.queued) return this.queueReply(taken);
+        applying = taken;
+        await this.runtime.apply(taken.instance, taken.message);
+        this.answered(taken.message);
       },
-      // Queued when applying it failed; a failure to queue it refuses the write (not tried twice).
+      // Queued when applying it failed; failing to check or to queue it refuses the write.
       async (error) => {
         if (!applying) throw error;
-        await queue();
+        await this.queueReply(applying);
       },
     );
+  }
+
+  private async queueReply({ instance, message }: TakenReply): Promise<void> {
+    // Through the runtime's dispatcher: the port the soak's faults wrap, as a queued reply's was.
+    await this.runtime.deps.dispatcher.enqueue(instance, message);
+    this.answered(message);
+  }
+
+  /** Marks a reply's task answered (a heartbeat answers nothing). */
+  private answered(message: ReplyMessage): void {
+    if (message.status !== "heartbeat") this.queues.closeTask(message.task.id);
   }
 
   /** Queues a message for an instance (an operator command), committed before it returns. */

@@ -157,7 +157,7 @@ export class Runtime {
   replyMessage(reply: unknown): { instance: string; message: ReplyMessage } {
     this.checkSize("fields", (reply as { fields?: unknown } | undefined)?.fields);
     this.checkSize("details", (reply as { details?: unknown } | undefined)?.details);
-    // The copy the instance applies is the one checked: what the check saw is what is applied.
+    // The copy the instance applies is the one checked: its own fields, not inherited ones.
     const message = asReplyMessage(reply);
     const problems = replyMessageProblems(message);
     if (problems.length) throw new MessageError(problems);
