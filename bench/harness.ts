@@ -68,7 +68,8 @@ async function run(side: Side, calls: number, minMs: number): Promise<Timed> {
   return { calls: done, ms: elapsed };
 }
 
-function median(values: readonly number[]): number {
+/** The middle value (the mean of the two middle ones of an even count). */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2

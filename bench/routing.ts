@@ -19,7 +19,7 @@ import { runInNewContext } from "node:vm";
 import { loadConfig } from "../lib/embedded/config.js";
 import { EmbeddedEngine } from "../lib/embedded/engine.js";
 import { rootContext } from "../lib/engine/types.js";
-import { formatRate, type Measurement, type Row } from "./harness.js";
+import { formatRate, type Measurement, median, type Row } from "./harness.js";
 import { tableRates } from "./tables.js";
 
 const SMALLEST = 1000;
@@ -164,8 +164,6 @@ async function checkWoken(fleet: Fleet): Promise<void> {
   if (key !== expected)
     throw new Error(`keyed-${instance} waits on ${String(key)}, not ${expected}: the events were not routed`);
 }
-
-const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
 
 const measurement = (fleet: Fleet): Measurement => ({
   name: `${fleet.waiting.toLocaleString("en")} waiting`,

@@ -12,6 +12,7 @@
  * and their records differ in number and length.
  */
 import type { EmbeddedEngine } from "../lib/embedded/engine.js";
+import { median } from "./harness.js";
 
 const SLICES = 5;
 const SLICE_MS = 80;
@@ -39,8 +40,6 @@ async function slice(fn: Lookup): Promise<number> {
   while (performance.now() - started < SLICE_MS) await fn(calls++);
   return calls / ((performance.now() - started) / 1000);
 }
-
-const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
 
 /**
  * A timer for each of `count` instances, due from an hour on so that none is due while measured:

@@ -153,8 +153,8 @@ export class EmbeddedEngine {
    * A write from outside (a reply, a launch, an event, an operator command, a definition): the
    * caller hears back once the transaction holding it has committed (lib/embedded/writer.ts).
    */
-  private write<T>(fn: () => Promise<T>): Promise<T> {
-    return this.writer.write(fn);
+  private write<T>(fn: () => Promise<T>, otherwise?: (error: unknown) => Promise<T>): Promise<T> {
+    return this.writer.write(fn, otherwise);
   }
 
   /** A queued message applied and taken out of the inbox, inside the writer's transaction. */
@@ -251,7 +251,7 @@ export class EmbeddedEngine {
    */
   reply(reply: WireReply | unknown): Promise<void> {
     let applying: TakenReply | undefined;
-    return this.writer.write(
+    return this.write(
       async () => {
         // Checked in the write, as it is applied: the caller's objects are not copied deeply.
         const taken = this.runtime.replyMessage(reply);

@@ -9,8 +9,9 @@
  *
  * Each write and each message runs in a savepoint of its own: one that fails is undone alone. A
  * failed write is refused to its caller, or, when it has another way (a reply that could not be
- * applied is queued), that runs in the same savepoint; a failed message is set aside or left to be retried (the
- * engine decides which), and no message is applied until the retry is due, while writes go on.
+ * applied is queued), that runs in the same savepoint; a failed message is set aside or left to be
+ * retried (the engine decides which), and no message is applied until the retry is due, while
+ * writes go on.
  * What the steps tell listeners (a task to run, a step for the console) is held until the commit,
  * and dropped with a step undone: nothing runs a task that was never stored.
  */
