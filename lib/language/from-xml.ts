@@ -27,8 +27,25 @@ import type { ScheduleDecl } from "./schedule.js";
 import { xmlSchedule } from "./schedules-in.js";
 import type { XmlElement } from "./xml.js";
 
-const ATTRIBUTES: Record<ActivityKind | "process" | "case", readonly string[]> = {
+/** The elements that are not activities, by how they are checked ("fault-case" is a <faults> case). */
+type Element =
+  | ActivityKind
+  | "process"
+  | "case"
+  | "context"
+  | "property"
+  | "faults"
+  | "fault-case"
+  | "default"
+  | "condition";
+const ATTRIBUTES: Record<Element, readonly string[]> = {
   process: ["name"],
+  context: [],
+  property: ["name", "type"],
+  faults: [],
+  "fault-case": ["code"],
+  default: [],
+  condition: [],
   sequence: ["id"],
   action: ["participant", "timeout", "heartbeat", "retry", "backoff", "input", "output", "id"],
   switch: ["id"],
@@ -89,7 +106,7 @@ class XmlBuilder {
     );
   }
 
-  private checkAttributes(element: XmlElement, kind = element.name as keyof typeof ATTRIBUTES): void {
+  private checkAttributes(element: XmlElement, kind = element.name as Element): void {
     const allowed = ATTRIBUTES[kind];
     for (const name of Object.keys(element.attributes)) {
       if (!allowed.includes(name)) {
@@ -119,6 +136,7 @@ class XmlBuilder {
         if (scope) this.problems.add(`<${element.name}> has more than one <context>`, child.pos);
         scope = this.scope(child, id);
       } else if (child.name === "condition" && WITH_CONDITIONS.has(element.name)) {
+        this.checkAttributes(child);
         this.noChildren(child);
         conditions.push(makeExpression(child.text, true, this.problems, child.pos));
       } else if ((ACTIVITY_KINDS as readonly string[]).includes(child.name) && element.name !== "await") {
@@ -148,6 +166,7 @@ class XmlBuilder {
   }
 
   private scope(element: XmlElement, id: string): Scope {
+    this.checkAttributes(element);
     const properties: Property[] = [];
     const handlers: FaultHandler[] = [];
     for (const child of element.children) {
@@ -169,15 +188,8 @@ class XmlBuilder {
 
   private property(element: XmlElement): Property {
     this.noChildren(element);
+    this.checkAttributes(element);
     const { name, type } = element.attributes;
-    for (const attribute of Object.keys(element.attributes)) {
-      if (attribute !== "name" && attribute !== "type") {
-        this.problems.add(
-          `<property> has an unknown attribute "${attribute}"; allowed: name, type`,
-          element.pos,
-        );
-      }
-    }
     if (!name) this.problems.add("<property> needs a name attribute", element.pos);
     if (!type || !(PROPERTY_TYPES as readonly string[]).includes(type)) {
       this.problems.add(
@@ -195,6 +207,7 @@ class XmlBuilder {
   }
 
   private handlers(element: XmlElement, scopeId: string, offset: number): FaultHandler[] {
+    this.checkAttributes(element);
     const handlers: FaultHandler[] = [];
     for (const child of element.children) {
       const id = `${scopeId}.f${offset + handlers.length}`;
@@ -208,9 +221,8 @@ class XmlBuilder {
         if (built) children.push(built);
       }
       this.noText(child);
+      this.checkAttributes(child, child.name === "case" ? "fault-case" : "default");
       if (child.name === "default") {
-        if (Object.keys(child.attributes).length)
-          this.problems.add("<default> takes no attributes", child.pos);
         handlers.push({ id, children });
         continue;
       }

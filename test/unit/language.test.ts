@@ -79,6 +79,27 @@ describe("XML reader", () => {
     ]);
   });
 
+  it("refuses an unknown attribute on every element, not only on activities", () => {
+    const problems = problemsOf(`<process>
+  <context x="1">
+    <property name="p" type="int" default="2">1</property>
+    <faults y="2">
+      <case code="A" codes="B"><action participant="a"/></case>
+      <default z="3"><action participant="b"/></default>
+    </faults>
+  </context>
+  <while><condition lang="py">context.p &lt; 2</condition><action participant="c"/></while>
+</process>`);
+    expect(problems).toEqual([
+      expect.stringMatching(/^2:\d+ <context> has an unknown attribute "x"; allowed: none$/),
+      expect.stringMatching(/^3:\d+ <property> has an unknown attribute "default"; allowed: name, type$/),
+      expect.stringMatching(/^4:\d+ <faults> has an unknown attribute "y"; allowed: none$/),
+      expect.stringMatching(/^5:\d+ <case> has an unknown attribute "codes"; allowed: code$/),
+      expect.stringMatching(/^6:\d+ <default> has an unknown attribute "z"; allowed: none$/),
+      expect.stringMatching(/^9:\d+ <condition> has an unknown attribute "lang"; allowed: none$/),
+    ]);
+  });
+
   it("names an unknown element and its line (BC14)", () => {
     expect(
       problemsOf(readFileSync("test/fixtures/bureaucrat/BC14-terminate-cancel-abstract.xml", "utf8"))[0],
