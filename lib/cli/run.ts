@@ -6,10 +6,11 @@ import { basename } from "node:path";
 import { loadConfig } from "../embedded/config.js";
 import { EmbeddedEngine } from "../embedded/engine.js";
 import { nodeState, rootContext, type Snapshot } from "../engine/types.js";
-import { DocketError } from "../errors.js";
+import { DocketError, formatProblem, MessageError } from "../errors.js";
 import { processNameFromKey } from "../language/index.js";
 import type { JsonObject } from "../language/model.js";
 import type { HistoryRecord } from "../ports.js";
+import { publishedEvent } from "../runtime/events.js";
 import type { PublishRequest } from "../runtime/runtime.js";
 import { readTextFile } from "./files.js";
 import { parseJsonArgument } from "./json-argument.js";
@@ -162,11 +163,21 @@ async function runToRest(
   }
 }
 
+/** A `--publish` event read as `POST /events` reads its body (a number key as text, the data, the old engine's form). */
+function publishArgument(text: string): PublishRequest {
+  const body = parseJsonArgument(text, "--publish");
+  try {
+    return publishedEvent(body);
+  } catch (error) {
+    if (!(error instanceof MessageError)) throw error;
+    const problems = error.problems.map(formatProblem).join("; ");
+    throw new DocketError("UsageError", `--publish ${text.slice(0, 80)}: ${problems}`, { cause: error });
+  }
+}
+
 export async function runCommand(file: string, options: RunOptions): Promise<number> {
   const fields = options.fields ? (parseJsonArgument(options.fields, "--fields") as JsonObject) : {};
-  const events = (options.publish ?? []).map(
-    (text) => parseJsonArgument(text, "--publish") as unknown as PublishRequest,
-  );
+  const events = (options.publish ?? []).map(publishArgument);
   const config = { ...loadConfig(options.config), database: ":memory:" };
   const interactive = process.stderr.isTTY && !options.json;
   const progress = (line: string) => {

@@ -35,6 +35,8 @@ describe("docket run", () => {
       "context: { name: '' }\ndo:\n  - action: hello\n  - action: { participant: manual }\n",
     "definitions/fails.yaml": "do:\n  - action: hello\n  - fault: { code: Broken, message: on purpose }\n",
     "participants/hello.ts": 'export default async (task) => ({ greeting: "hello " + task.fields.name });',
+    "definitions/paid.yaml":
+      "context: { oid: 42 }\ndo:\n  - await: { event: paid, key: context.oid, into: payment }\n",
   });
 
   it("runs to the end and prints a summary; exit 1 when it faults", () => {
@@ -52,6 +54,20 @@ describe("docket run", () => {
     expect(run.code).toBe(3);
     expect(run.out).toMatch(/: running\ntasks \(2\): hello, manual\nwaiting for: task manual/);
     expect(run.out).toContain('"greeting": "hello kim"');
+  });
+
+  it("publishes --publish events as POST /events takes them: a number key as text, the old engine's form, the data", () => {
+    const payment = (event: string) =>
+      JSON.parse(docket(dir, "run", "definitions/paid.yaml", "--publish", event, "--json").out).context
+        .payment;
+    expect(payment('{"name":"paid","key":42,"data":{"amount":50}}')).toEqual({ amount: 50 });
+    expect(payment('{"event":"paid","key":"42","amount":7}')).toEqual({ amount: 7 });
+    expect(payment('{"name":"paid","key":"42","id":"e1","amount":9}')).toEqual({ amount: 9 });
+    const keyless = docket(dir, "run", "definitions/paid.yaml", "--publish", '{"name":"paid","key":[42]}');
+    expect([keyless.code, keyless.err]).toEqual([
+      2,
+      expect.stringContaining("key: must be a string or a number"),
+    ]);
   });
 
   it("refuses bad arguments with the reason; exit 2", () => {
