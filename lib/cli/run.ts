@@ -206,7 +206,13 @@ export async function runCommand(file: string, options: RunOptions): Promise<num
     for (const event of events) await engine.publish(event);
     const snapshot = await runToRest(engine, instance, Number(options.wait ?? 30) * 1000, progress);
     progress("");
-    if (!snapshot) throw new DocketError("NoInstance", `the instance ${instance} did not start`);
+    if (!snapshot) {
+      const reason = engine.queues.deadLetterReason(instance);
+      throw new DocketError(
+        "NoInstance",
+        `the instance ${instance} did not start${reason ? `: ${reason}` : ""}`,
+      );
+    }
     const history = await fullHistory(engine, instance);
     const tasks = history.flatMap((r) =>
       r.commands.flatMap((c) => (c.type === "task" ? [c.task.participant] : [])),

@@ -167,14 +167,15 @@ export class EmbeddedEngine {
 
   /** A message that failed alone, rolled back: set aside, or retried after a while (returned, ms). */
   private setAside(item: InboxItem, error: unknown): number {
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     if (error instanceof DocketError && !(error instanceof InfrastructureError)) {
+      const reason = `${error.code}: ${error.message}`;
       // The message itself cannot be applied: keep it aside with the reason, never block the rest.
       this.log(`dead-lettered a ${item.message.type} message for ${item.instance}: ${reason}`);
       this.queues.deadLetter(item, reason);
       return 0;
     }
     // A failure of the machinery: the message stays first in the inbox and is retried.
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     this.retryDelay = Math.min(Math.max(this.retryDelay * 2, 50), 5000);
     this.log(
       `retrying a ${item.message.type} message for ${item.instance} in ${this.retryDelay} ms: ${reason}`,

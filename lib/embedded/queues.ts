@@ -167,6 +167,15 @@ export class EmbeddedQueues extends EventEmitter implements Dispatcher, HeldSign
     })();
   }
 
+  /** Why the last message set aside for `instance` was (the code and message of its error), if one was. */
+  deadLetterReason(instance: string): string | undefined {
+    return this.db
+      .prepare<[string], { reason: string }>(
+        "SELECT reason FROM dead_letters WHERE instance = ? ORDER BY id DESC LIMIT 1",
+      )
+      .get(instance)?.reason;
+  }
+
   /** Whether a message waits in the inbox. */
   get queued(): boolean {
     if (!this.inboxMayHold) return false;

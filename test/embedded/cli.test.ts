@@ -35,6 +35,9 @@ describe("docket run", () => {
       "context: { name: '' }\ndo:\n  - action: hello\n  - action: { participant: manual }\n",
     "definitions/fails.yaml": "do:\n  - action: hello\n  - fault: { code: Broken, message: on purpose }\n",
     "participants/hello.ts": 'export default async (task) => ({ greeting: "hello " + task.fields.name });',
+    // Doubles its text until its state is over the 16 MB an instance may hold.
+    "definitions/grows.yaml":
+      "context: { s: x }\ndo:\n  - while:\n      condition: size(context.s) < 20000000\n      do: [ { assign: { property: s, value: context.s + context.s } } ]\n",
     "definitions/paid.yaml":
       "context: { oid: 42 }\ndo:\n  - await: { event: paid, key: context.oid, into: payment }\n",
   });
@@ -68,6 +71,14 @@ describe("docket run", () => {
       2,
       expect.stringContaining("key: must be a string or a number"),
     ]);
+  });
+
+  it("says why an instance did not start, with the error's code; exit 2", () => {
+    const run = docket(dir, "run", "definitions/grows.yaml");
+    expect(run.code).toBe(2);
+    expect(run.err).toMatch(
+      /did not start: StateTooLarge: instance \S+'s state would be \d+ bytes; the limit is 16777216/,
+    );
   });
 
   it("refuses bad arguments with the reason; exit 2", () => {
