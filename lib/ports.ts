@@ -245,7 +245,14 @@ export interface LatestMove {
 }
 
 export type Registration =
-  | { readonly ok: true; readonly name: string; readonly hash: string; readonly definition: Definition }
+  | {
+      readonly ok: true;
+      readonly name: string;
+      readonly hash: string;
+      readonly definition: Definition;
+      /** The name the definition declares (its name attribute) when its key names it otherwise. */
+      readonly declared?: string;
+    }
   | { readonly ok: false; readonly name: string; readonly problems: readonly string[] };
 
 export interface DefinitionStore {

@@ -12,6 +12,7 @@ import type { Message, ReplyMessage } from "../engine/types.js";
 import { EngineError, formatProblem } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import { publishedEvent } from "../runtime/events.js";
+import { unusedName } from "../runtime/registration.js";
 import type { AwsDeps } from "./deps.js";
 import type { RouteContinuation } from "./dispatcher.js";
 import {
@@ -236,13 +237,16 @@ async function registerObject(deps: AwsDeps, record: SqsRecord, log: ReturnType<
       process: registration.name,
       problems: [...registration.problems],
     });
-  } else
+  } else {
+    if (registration.declared !== undefined)
+      log.warn(`definition registered as ${registration.name}${unusedName(registration.declared)}`);
     await deps.dispatcher.publish("docket.definition.registered", {
       bucket,
       key,
       process: registration.name,
       version: registration.hash,
     });
+  }
 }
 
 /** S3 object-created events (via the bus and a queue): register the definition, or publish its rejection. */

@@ -8,6 +8,7 @@ import { DocketError, EngineError, InfrastructureError, MessageError } from "../
 import type { JsonObject } from "../language/model.js";
 import type { Clock, Registration } from "../ports.js";
 import type { FaultInjector } from "../runtime/faults.js";
+import { unusedName } from "../runtime/registration.js";
 import { type LaunchRequest, type PublishRequest, Runtime } from "../runtime/runtime.js";
 import { SCHEDULE_TIMER_INSTANCE } from "../runtime/schedules.js";
 import { type Checkpointer, startCheckpointer } from "./checkpoints.js";
@@ -143,7 +144,8 @@ export class EmbeddedEngine {
   }
 
   private report(registration: Registration): void {
-    if (registration.ok) this.log(`registered ${registration.name} (${registration.hash})`);
+    if (registration.ok)
+      this.log(`registered ${registration.name} (${registration.hash})${unusedName(registration.declared)}`);
     else this.log(`rejected ${registration.name}:\n  ${registration.problems.join("\n  ")}`);
   }
 

@@ -22,7 +22,10 @@ export async function readRegistration(key: string, source: string, name?: strin
   try {
     const read = readDefinition(source, { file: key, name: fallback });
     const definition = name === undefined ? read : { ...read, name };
-    return { ok: true, name: definition.name, hash: await sourceHash(source), definition };
+    const hash = await sourceHash(source);
+    // Without a name attribute the definition is read under `fallback`: only a declared one differs.
+    const declared = read.name !== definition.name ? { declared: read.name } : {};
+    return { ok: true, name: definition.name, hash, definition, ...declared };
   } catch (error) {
     if (!(error instanceof DefinitionError)) throw error;
     return { ok: false, name: fallback, problems: error.problems.map(formatProblem) };
@@ -33,4 +36,11 @@ export async function readRegistration(key: string, source: string, name?: strin
 export function storedDefinition(source: string, name: string): Definition {
   const read = readDefinition(source, { name, format: source.trimStart().startsWith("<") ? "xml" : "yaml" });
   return { ...read, name };
+}
+
+/** What a host says of a definition whose declared name its key overrides (nothing when none). */
+export function unusedName(declared: string | undefined): string {
+  return declared === undefined
+    ? ""
+    : `; the name it declares, "${declared}", is not used: a stored definition is named by its file's path`;
 }

@@ -161,6 +161,26 @@ describe("the embedded engine", () => {
   });
 });
 
+describe("a definition's name", () => {
+  it("is its file's path in the folder, whatever the name it declares, which is logged as not used", async () => {
+    const { config } = project({
+      "definitions/team/order.xml": '<process name="orders"><action participant="x"/></process>',
+      "definitions/plain.yaml": "do: [ { action: a } ]\n",
+    });
+    const said: string[] = [];
+    const engine = await start(config, { log: (line) => said.push(line) });
+    const names = (await engine.definitions.catalogue()).processes.map((p) => p.name);
+    expect(names).toEqual(["plain", "team/order"]);
+    expect(said.filter((line) => line.startsWith("registered")).sort()).toEqual([
+      expect.stringMatching(/^registered plain \(\w+\)$/),
+      expect.stringMatching(
+        /^registered team\/order \(\w+\); the name it declares, "orders", is not used: a stored definition is named by its file's path$/,
+      ),
+    ]);
+    await expect(engine.launch({ process: "orders" })).rejects.toThrow(/no process "orders" is registered/);
+  });
+});
+
 describe("the embedded engine under a failing port", () => {
   // A failure after the state is written but before (or while) the tasks are sent must not commit
   // the state alone: the whole message is rolled back and retried.
