@@ -326,7 +326,12 @@ export interface ScheduleState {
   /** Every fire up to this instant (ms) is armed as a timer, or was given up (missed). */
   readonly planned: number;
   /** The last launch it made: the overlap policy asks whether it still runs. */
-  readonly launched?: { readonly fire: number; readonly instance: string };
+  readonly launched?: {
+    readonly fire: number;
+    readonly instance: string;
+    /** When it was launched (missing from states stored before it was kept). */
+    readonly at?: number;
+  };
   readonly last?: FireOutcome;
 }
 

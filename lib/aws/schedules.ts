@@ -96,7 +96,9 @@ export class DynamoScheduleStore implements ScheduleStore {
             ExpressionAttributeValues: {
               ":last": outcome,
               ":fire": outcome.fire,
-              ...(launched ? { ":launched": { fire: outcome.fire, instance: outcome.instance } } : {}),
+              ...(launched
+                ? { ":launched": { fire: outcome.fire, instance: outcome.instance, at: outcome.at } }
+                : {}),
             },
           }),
         ),

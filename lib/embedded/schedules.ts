@@ -50,7 +50,7 @@ export class SqliteScheduleStore implements ScheduleStore {
     if (!stored || (stored.last && stored.last.fire > outcome.fire)) return;
     const launched =
       outcome.result === "launched" && outcome.instance
-        ? { fire: outcome.fire, instance: outcome.instance }
+        ? { fire: outcome.fire, instance: outcome.instance, at: outcome.at }
         : stored.launched;
     this.put({ ...stored, last: outcome, ...(launched ? { launched } : {}) });
   }

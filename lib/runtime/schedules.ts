@@ -94,11 +94,15 @@ export function planFires(
   return { arm, planned: Math.max(from, ...arm, missed ? latestMissed : from), missed };
 }
 
-/** Whether a fire handled at `now` launches: on time, or the one launch catch-up `once` makes. */
+/**
+ * Whether a fire handled at `now` launches: on time, or the one launch catch-up `once` makes, for
+ * the latest missed fire (the next after it is not missed: still to come, or on time).
+ */
 export function fireDecision(schedule: Schedule, fire: number, now: number): "launch" | "missed" {
   if (now - fire <= MISFIRE_GRACE_MS) return "launch";
-  // Late: under `once` the latest passed fire launches (for all that were missed), no earlier one.
-  return schedule.catchup === "once" && nextFire(schedule, fire) > now ? "launch" : "missed";
+  return schedule.catchup === "once" && nextFire(schedule, fire) >= now - MISFIRE_GRACE_MS
+    ? "launch"
+    : "missed";
 }
 
 /**
@@ -156,8 +160,11 @@ export class Scheduler {
    * no longer declared is dropped: its armed timers are then stale) and plans each up to
    * `horizon`. Returns the fires armed.
    */
-  async reconcile(declared: readonly Schedule[], horizon = this.now): Promise<number> {
+  async reconcile(declared: readonly Schedule[], horizon?: number): Promise<number> {
     const { store } = this.deps;
+    // One instant for every plan: a new schedule planned from a later one than its horizon would
+    // arm nothing (and fire only when a later reconcile came).
+    const now = this.now;
     const stored = new Map((await store.list()).map((state) => [state.schedule.name, state]));
     const names = new Set(declared.map((schedule) => schedule.name));
     for (const name of stored.keys()) if (!names.has(name)) await store.remove(name);
@@ -165,13 +172,19 @@ export class Scheduler {
     for (const schedule of declared) {
       const hash = await scheduleHash(schedule);
       const state = stored.get(schedule.name);
-      armed += await this.plan(schedule, hash, state?.hash === hash ? state.planned : undefined, horizon);
+      const planned = state?.hash === hash ? state.planned : undefined;
+      armed += await this.plan(schedule, hash, planned, now, horizon ?? now);
     }
     return armed;
   }
 
-  private async plan(schedule: Schedule, hash: string, planned: number | undefined, horizon: number) {
-    const now = this.now;
+  private async plan(
+    schedule: Schedule,
+    hash: string,
+    planned: number | undefined,
+    now: number,
+    horizon: number,
+  ): Promise<number> {
     const plan = planFires(schedule, planned, now, horizon, this.deps.chain);
     if (plan.planned === planned) return 0;
     if (plan.missed)
@@ -210,18 +223,18 @@ export class Scheduler {
       this.deps.log?.(
         `schedule ${state.schedule.name} at ${fireTimeText(fire)}: ${outcome.result}, ${outcome.reason}`,
       );
-    if (this.deps.chain) await this.plan(state.schedule, state.hash, Math.max(state.planned, fire), now);
+    if (this.deps.chain) await this.plan(state.schedule, state.hash, Math.max(state.planned, fire), now, now);
     return outcome;
   }
 
   private async launch(state: ScheduleState, fire: number, now: number): Promise<FireOutcome> {
     const { schedule } = state;
     const { runtime } = this.deps;
-    const previous = state.launched && state.launched.fire < fire ? state.launched.instance : undefined;
-    if (previous && schedule.overlap !== "allow" && (await this.stillRuns(previous))) {
+    const previous = state.launched && state.launched.fire < fire ? state.launched : undefined;
+    if (previous && schedule.overlap !== "allow" && (await this.stillRuns(previous, now))) {
       if (schedule.overlap === "skip")
-        return { fire, at: now, result: "skipped", reason: `${previous} still runs (overlap skip)` };
-      await runtime.deps.dispatcher.enqueue(previous, {
+        return { fire, at: now, result: "skipped", reason: `${previous.instance} still runs (overlap skip)` };
+      await runtime.deps.dispatcher.enqueue(previous.instance, {
         type: "operator",
         action: "cancel",
         reason: `schedule ${schedule.name} launched ${fireTimeText(fire)} (overlap cancel)`,
@@ -244,9 +257,16 @@ export class Scheduler {
     }
   }
 
-  private async stillRuns(instance: string): Promise<boolean> {
-    const stored = await this.deps.runtime.deps.store.load(instance);
-    return stored !== undefined && !FINAL_STATUSES.includes(stored.snapshot.status);
+  /**
+   * Whether the last launch has not finished. One not stored yet was launched so lately that its
+   * launch is still queued (fires handled together after downtime each meet their predecessor so),
+   * unless it was launched longer ago than the grace: its launch was then set aside, and waiting
+   * for it would skip every fire to come.
+   */
+  private async stillRuns(launched: NonNullable<ScheduleState["launched"]>, now: number): Promise<boolean> {
+    const stored = await this.deps.runtime.deps.store.load(launched.instance);
+    if (stored) return !FINAL_STATUSES.includes(stored.snapshot.status);
+    return now - (launched.at ?? launched.fire) <= MISFIRE_GRACE_MS;
   }
 
   /** Every schedule in force with its next `count` fire times, by name. */

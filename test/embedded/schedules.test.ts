@@ -164,6 +164,33 @@ describe("schedules on the embedded engine", () => {
     await engine.close();
   });
 
+  it("after a short downtime launches the latest missed fire, and skips the fires on time while it runs (overlap skip)", async () => {
+    const p = clocked(
+      { "definitions/job.yaml": `schedule: { rate: PT1M }\n${DONE}` },
+      undefined,
+      "2026-03-29T10:00:30Z",
+    );
+    let engine = await open(p.config, { clock: p.clock });
+    await runTo(engine, p.set, "2026-03-29T10:01:01Z");
+    await engine.close();
+    // Down from 10:01 to 10:08:30: 10:02 and 10:03 were missed (over 5 minutes ago), 10:04 to
+    // 10:08 are on time. They are handled together, each launch queued as the next is handled.
+    p.set("2026-03-29T10:08:30Z");
+    engine = await open(p.config, { clock: p.clock });
+    await runTo(engine, p.set, "2026-03-29T10:08:30Z");
+    expect(await ids(engine)).toEqual(["job@2026-03-29T10:01:00Z", "job@2026-03-29T10:03:00Z"]);
+    const { schedules } = await embeddedOperations(engine).schedules(1);
+    expect(schedules[0]?.last).toMatchObject({
+      fire: at("2026-03-29T10:08:00Z"),
+      result: "skipped",
+      reason: "job@2026-03-29T10:03:00Z still runs (overlap skip)",
+    });
+    // The catch-up has finished: the next fire launches.
+    await runTo(engine, p.set, "2026-03-29T10:09:01Z");
+    expect((await ids(engine)).at(-1)).toBe("job@2026-03-29T10:09:00Z");
+    await engine.close();
+  });
+
   it("launches docket.config.yaml's schedules with their fields, and refuses a bad one naming the file and field", async () => {
     const p = clocked(
       {

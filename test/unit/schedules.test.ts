@@ -185,7 +185,9 @@ describe("planning and firing (pure)", () => {
     const fire = t0;
     expect(fireDecision(hourly, fire, fire + MISFIRE_GRACE_MS)).toBe("launch");
     expect(fireDecision(hourly, fire, fire + 30 * MINUTE)).toBe("launch");
-    expect(fireDecision(hourly, fire, fire + HOUR + 1)).toBe("missed");
+    // Missed, then the next fire came on time: the catch-up launches still (overlap decides the rest).
+    expect(fireDecision(hourly, fire, fire + HOUR + 1)).toBe("launch");
+    expect(fireDecision(hourly, fire, fire + HOUR + MISFIRE_GRACE_MS + 1)).toBe("missed");
     expect(fireDecision({ ...hourly, catchup: "skip" }, fire, fire + 30 * MINUTE)).toBe("missed");
   });
 });
@@ -385,6 +387,14 @@ describe("the scheduler on the virtual clock", () => {
     await s.runUntil(at("2026-03-29T18:30:00Z"));
     expect(s.ids()).toHaveLength(3);
     expect(s.host.pendingTimers()).toEqual([]);
+  });
+
+  it("arms a new schedule's next fire at once on a clock that moves between two reads", async () => {
+    const host = new MemoryHost({ now: at("2026-03-29T09:59:00Z") });
+    host.clock.now = () => host.clock.current++; // as a real clock: each read a millisecond later
+    const scheduler = new Scheduler({ store: new MemoryScheduleStore(), runtime: host.runtime, chain: true });
+    expect(await scheduler.reconcile([schedule({ name: "hourly" })])).toBe(1);
+    expect(host.pendingTimers().map((timer) => timer.due)).toEqual([at("2026-03-29T10:00:00Z")]);
   });
 
   it("records a launch that cannot be made, and tries again at the next fire", async () => {
