@@ -255,7 +255,10 @@ const migrateOne: Handler = async (ops, request, params) => {
   const body = migrateBody(only(json(request), ["to", "map", "dryRun"]));
   const report = await ops.migrate(id(params), body);
   if (report.state === "blocked" && !body.dryRun)
-    throw new NotApplicableError(`instance ${report.instance} cannot migrate: ${report.problems.join("; ")}`);
+    throw new NotApplicableError(
+      `instance ${report.instance} cannot migrate: ${report.problems.join("; ")}`,
+      report,
+    );
   return { status: report.state === "queued" ? 202 : 200, body: report };
 };
 
@@ -386,9 +389,11 @@ function statusOf(error: DocketError): number {
 /** The error answer for a DocketError: its code, message and problems. */
 export function errorResponse(error: DocketError): ApiResponse {
   const problems = error instanceof MessageError ? error.problems : undefined;
+  const report = error instanceof NotApplicableError ? error.report : undefined;
+  const details = { ...(problems ? { problems } : {}), ...(report ? { report } : {}) };
   return {
     status: statusOf(error),
-    body: { error: { code: error.code, message: error.message, ...(problems ? { problems } : {}) } },
+    body: { error: { code: error.code, message: error.message, ...details } },
   };
 }
 

@@ -13,6 +13,8 @@ export class ApiError extends DocketError {
     code: string,
     message: string,
     readonly status: number,
+    /** The answer's body as read (JSON, else text): what an error carries beside its message. */
+    readonly body?: unknown,
   ) {
     super(code, `${message} (HTTP ${status})`);
   }
@@ -157,7 +159,7 @@ function answerOf(response: Response, text: string): Answer {
     error?.message ??
     (body as { message?: string } | undefined)?.message ??
     briefly(text, response.statusText);
-  throw new ApiError(error?.code ?? "HttpError", message, response.status);
+  throw new ApiError(error?.code ?? "HttpError", message, response.status, body);
 }
 
 /** A text answer that is not docket's (a proxy's error page) on one line, or the status text. */

@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { DocketError } from "../errors.js";
 import type { BatchMigration, MigrationReport } from "../runtime/migrations.js";
 import { type Runner, withTarget } from "./client.js";
-import { ApiClient, encodeComponent } from "./connection.js";
+import { ApiClient, ApiError, encodeComponent } from "./connection.js";
 
 interface Options {
   url?: string;
@@ -46,23 +46,15 @@ export function reportText(report: MigrationReport): string {
 }
 
 async function migrateOne(api: ApiClient, id: string, body: object): Promise<MigrationReport> {
-  const path = `/instances/${encodeComponent(id)}/migrate`;
-  const { status, text } = await api.forward("POST", path, JSON.stringify(body));
-  const answer = JSON.parse(text || "{}") as MigrationReport & { error?: { message?: string } };
-  // Refused (409): blocked, with every problem in the message; any other error is the usual one.
-  if (status === 409)
-    return {
-      instance: id,
-      from: "",
-      to: "",
-      state: "blocked",
-      moves: [],
-      added: [],
-      problems: [answer.error?.message ?? "refused"],
-    };
-  if (status >= 400)
-    throw new DocketError("ApiError", `POST ${path} answered ${status}: ${text.slice(0, 300)}`);
-  return answer;
+  try {
+    return (await api.call("POST", `/instances/${encodeComponent(id)}/migrate`, body))
+      .body as MigrationReport;
+  } catch (error) {
+    // Blocked (409): the answer carries the report, printed as a dry run's; any other error is the usual one.
+    const report = (error as ApiError).body as { error?: { report?: MigrationReport } } | undefined;
+    if (!(error instanceof ApiError && error.status === 409 && report?.error?.report)) throw error;
+    return report.error.report;
+  }
 }
 
 async function migrateAll(

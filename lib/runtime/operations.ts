@@ -210,7 +210,11 @@ export interface OperationsHost {
 
 /** A request that cannot apply to the instance as it is now: HTTP 409, the CLI's exit 2. */
 export class NotApplicableError extends EngineError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** A blocked migration's report, which its error answer carries. */
+    readonly report?: MigrationReport,
+  ) {
     super("NotApplicable", message);
   }
 }

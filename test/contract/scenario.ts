@@ -296,6 +296,7 @@ const migrations: Step = [
     expect(blocked.body.problems.join()).toMatch(/0\.0 \(action\) has no counterpart in the new version/);
     const refused = await client.call("POST", "/instances/mig-1/migrate", 409, { body: { to: "latest" } });
     expect(refused.body.error.message).toMatch(/cannot migrate/);
+    expect(refused.body.error.report).toMatchObject({ instance: "mig-1", state: "blocked", from: audited });
     const batch = await client.call("POST", "/migrations", 200, {
       body: { process: "order", to: "latest", map: { "0.0": "0.0" }, dryRun: true, limit: 5 },
     });

@@ -113,6 +113,11 @@ describe("docket migrate, embedded", () => {
 
     const refused = await docket("migrate", "m-1", "--to", "latest");
     expect(refused.code).toBe(2);
-    expect(refused.out).toMatch(/^m-1 {2}blocked\n {2}blocked: .*instance m-1 is on version \w+ already/);
+    expect(refused.out).toMatch(
+      /^m-1 {2}\w{8} -> \w{8} {2}blocked\n {2}blocked: instance m-1 is on version \w+ already/,
+    );
+    // Any other error answer is printed as every client command prints one.
+    const unknown = await docket("migrate", "nope", "--to", "latest");
+    expect([unknown.code, unknown.err]).toEqual([2, "docket: no instance nope (HTTP 404)\n"]);
   });
 });
