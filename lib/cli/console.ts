@@ -5,12 +5,12 @@
  * public is exposed and the browser never holds a credential.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { isConsolePath, serveConsole } from "../api/console.js";
 import { isLoopback, refusal } from "../api/guard.js";
 import { readBody } from "../api/http.js";
 import { HttpError } from "../api/router.js";
 import { ApiClient, UnreachableError } from "./connection.js";
+import { listenOn } from "./listen.js";
 import type { Target } from "./stack.js";
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
@@ -62,11 +62,7 @@ export async function consoleCommand(options: Target & { port: string; host: str
       if (!response.headersSent) answerError(response, 500, "Internal", "internal error (logged)");
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(Number(options.port), options.host, resolve);
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOn(server, options.host, Number(options.port), "--port");
   log(`docket console for ${api.base} at http://${options.host}:${port}/console/`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);

@@ -6,7 +6,6 @@
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -25,6 +24,7 @@ import { definitionFiles } from "../embedded/folder.js";
 import { DocketError } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import { scheduleMap } from "../language/schedule.js";
+import { listenOn } from "./listen.js";
 
 const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
 
@@ -46,11 +46,7 @@ export function lifecycleLine(event: string, detail: JsonObject): string {
 
 /** Serves the operations API; resolves with its URL once it listens. */
 async function listen(server: Server, host: string, port: number): Promise<string> {
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, resolve);
-  });
-  const bound = (server.address() as AddressInfo).port;
+  const bound = await listenOn(server, host, port, "--api-port");
   return `http://${host.includes(":") ? `[${host}]` : host}:${bound}`;
 }
 

@@ -1,9 +1,9 @@
 /** `docket serve`: the embedded engine with its HTTP API, until stopped. */
 
-import type { AddressInfo } from "node:net";
 import { serveApi } from "../embedded/api.js";
 import { loadConfig } from "../embedded/config.js";
 import { EmbeddedEngine } from "../embedded/engine.js";
+import { listenOn } from "./listen.js";
 
 export async function serveCommand(options: {
   port: string;
@@ -38,12 +38,14 @@ export async function serveCommand(options: {
       `warning: serving on ${options.host} without DOCKET_API_TOKEN: anyone who reaches it can steer instances`,
     );
   const server = serveApi(engine, { log, token, console: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(Number(options.port), options.host, resolve);
-  });
-  // The port bound, not the one asked for: `--port 0` takes a free one, and this line tells which.
-  const { port } = server.address() as AddressInfo;
+  let port: number;
+  try {
+    // The port bound, not the one asked for: `--port 0` takes a free one, and the line below tells which.
+    port = await listenOn(server, options.host, Number(options.port), "--port");
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
   log(
     `docket serving on http://${options.host}:${port} (console at /console/; database ${config.database}, definitions ${config.definitions})`,
   );

@@ -344,6 +344,19 @@ describe("docket serve and the client commands", () => {
     });
   });
 
+  it("refuses a port in use, naming it and its option; exit 2", async () => {
+    const { port } = new URL(url);
+    const inUse = `cannot listen on 127.0.0.1:${port} (--port): the port is in use`;
+    // serve in a project of its own (its engine opened, then closed), console relaying to this one.
+    const other = project({ "definitions/a.yaml": "do: [ { action: a } ]\n" }).dir;
+    const serving = await started(other, ["serve", "--port", port]).ended;
+    expect([serving.code, serving.err]).toEqual([2, expect.stringContaining(inUse)]);
+    expect(await cli("console", "--url", url, "--port", port)).toMatchObject({
+      code: 2,
+      err: expect.stringContaining(inUse),
+    });
+  });
+
   it("stops on SIGTERM though a console's change stream is open", async () => {
     const stream = await fetch(`${url}/changes`);
     expect(stream.headers.get("content-type")).toMatch(/^text\/event-stream/);
