@@ -9,7 +9,7 @@ import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
-import { parseTarget, type Target } from "../lib/aws/targets.js";
+import { parseTarget, type Target, type TargetSpec } from "../lib/aws/targets.js";
 
 const FUNCTIONS = new URL("../functions/", import.meta.url);
 
@@ -23,7 +23,7 @@ const PACKAGE_ROOT = fileURLToPath(new URL("../", import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL("../package.json", import.meta.url));
 
 /** Each target read as the engine will read it, so a typo fails `cdk synth`, not a task in production. */
-export function parseTargets(specs: Readonly<Record<string, string>>): Record<string, Target> {
+export function parseTargets(specs: Readonly<Record<string, TargetSpec>>): Record<string, Target> {
   const targets: Record<string, Target> = {};
   for (const [name, spec] of Object.entries(specs)) {
     try {

@@ -4,6 +4,7 @@ import type { IEventBus } from "aws-cdk-lib/aws-events";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
+import type { TargetSpec } from "../lib/aws/targets.js";
 import type { ScheduleProps } from "../lib/language/schedule.js";
 
 export interface DocketEngineProps {
@@ -16,11 +17,14 @@ export interface DocketEngineProps {
   /**
    * Participants the engine calls itself, by name: `lambda:<function name or ARN>` (invoked with
    * the task, its result is the reply), `http:<url>` (the task POSTed as JSON, the response is the
-   * reply) or `sfn:<state machine ARN>` (an execution per task; its end is the reply). Their tasks
-   * go to an invoke queue that a function of its own drains.
+   * reply) or `sfn:<state machine ARN>` (an execution per task; its end is the reply); or
+   * `{ http: url, inputs?, outputs? }`, an HTTP service sent only its declared input fields and
+   * answering only its declared output fields, each of its type (`string`, `number`, `boolean`,
+   * `object`, `array`), as docket.config.yaml's `http` participants. Their tasks go to an invoke
+   * queue that a function of its own drains.
    * @default - none
    */
-  readonly targets?: Readonly<Record<string, string>>;
+  readonly targets?: Readonly<Record<string, TargetSpec>>;
   /**
    * The bucket definitions are dropped in. It must send its events to EventBridge.
    * @default - a new encrypted, private bucket with EventBridge notifications

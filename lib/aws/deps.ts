@@ -19,7 +19,7 @@ import { type InboxSigner, secretSigner } from "./signing.js";
 import { DynamoInstanceStore } from "./store.js";
 import { DynamoSubscriptionIndex } from "./subscriptions.js";
 import type { TableRef } from "./table.js";
-import { parseTarget } from "./targets.js";
+import { parseTarget, type TargetSpec } from "./targets.js";
 
 export interface AwsClients {
   readonly dynamo: DynamoDBClient;
@@ -43,7 +43,7 @@ export interface AwsResources {
    * Participants the engine calls itself: name → `lambda:…`, `http:…` or `sfn:…` (see targets.ts).
    * Only the invoke function needs the specs; the others need `targetParticipants`.
    */
-  readonly targets?: Readonly<Record<string, string>>;
+  readonly targets?: Readonly<Record<string, TargetSpec>>;
   /** The names of the participants the engine calls itself (their tasks go to the invoke queue). */
   readonly targetParticipants?: readonly string[];
   /** How long the invoke function lets one target call take, in milliseconds. */
@@ -194,7 +194,7 @@ function configuredSchedules(json: string | undefined): { schedules?: readonly S
 }
 
 /** DOCKET_TARGETS: a JSON object of participant → target spec, each read as the invoke handler will. */
-function targetSpecs(json: string | undefined): Record<string, string> {
+function targetSpecs(json: string | undefined): Record<string, TargetSpec> {
   let value: unknown;
   try {
     value = JSON.parse(json ?? "{}");
@@ -204,7 +204,7 @@ function targetSpecs(json: string | undefined): Record<string, string> {
       "Configuration",
       'DOCKET_TARGETS must be a JSON object: { participant: "lambda:…" | "http:…" | "sfn:…" }',
     );
-  const targets = value as Record<string, string>;
+  const targets = value as Record<string, TargetSpec>;
   for (const [participant, spec] of Object.entries(targets)) parseTarget(participant, spec);
   return targets;
 }

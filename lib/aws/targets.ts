@@ -11,15 +11,58 @@ import { createHash } from "node:crypto";
 import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { EngineError, InfrastructureError } from "../errors.js";
+import {
+  contractedReply,
+  contractedTask,
+  type FieldTypes,
+  fieldTypesProblem,
+} from "../runtime/field-contract.js";
 import { asReply, failure, taskRef, type WireReply, type WireTask } from "../runtime/wire.js";
 
 export type Target =
   | { readonly kind: "lambda"; readonly function: string }
-  | { readonly kind: "http"; readonly url: string }
+  | {
+      readonly kind: "http";
+      readonly url: string;
+      readonly inputs?: FieldTypes;
+      readonly outputs?: FieldTypes;
+    }
   | { readonly kind: "sfn"; readonly stateMachine: string };
 
-/** Reads `lambda:…`, `http:…` (or a bare http(s) URL) and `sfn:…`; names the participant when it cannot. */
-export function parseTarget(participant: string, spec: string): Target {
+/**
+ * A target as the construct's `targets` (and DOCKET_TARGETS) give it: `lambda:…`, `http:…` or
+ * `sfn:…`, or an HTTP service with the field contract of docket.config.yaml's `http` participants.
+ */
+export type TargetSpec =
+  | string
+  | { readonly http: string; readonly inputs?: FieldTypes; readonly outputs?: FieldTypes };
+
+/** Reads a target spec; names the participant and what is wrong when it cannot. */
+export function parseTarget(participant: string, spec: TargetSpec): Target {
+  if (typeof spec === "string") return parseTargetText(participant, spec);
+  const bad = (why: string) =>
+    new EngineError("Configuration", `participant ${participant}: target ${JSON.stringify(spec)} ${why}`);
+  if (spec === null || typeof spec !== "object" || typeof spec.http !== "string")
+    throw bad(
+      "must be lambda:<function>, http:<url>, sfn:<state machine ARN> or { http, inputs?, outputs? }",
+    );
+  const unknown = Object.keys(spec).filter((key) => !["http", "inputs", "outputs"].includes(key));
+  if (unknown.length) throw bad(`has unknown keys: ${unknown.join(", ")} (allowed: http, inputs, outputs)`);
+  const target = parseTargetText(participant, spec.http);
+  if (target.kind !== "http") throw bad("http: is not an http(s) URL");
+  for (const side of ["inputs", "outputs"] as const) {
+    const problem = spec[side] === undefined ? undefined : fieldTypesProblem(spec[side], side);
+    if (problem) throw bad(problem);
+  }
+  return {
+    ...target,
+    ...(spec.inputs ? { inputs: spec.inputs } : {}),
+    ...(spec.outputs ? { outputs: spec.outputs } : {}),
+  };
+}
+
+/** Reads `lambda:…`, `http:…` (or a bare http(s) URL) and `sfn:…`. */
+function parseTargetText(participant: string, spec: string): Target {
   const bad = (why: string) =>
     new EngineError("Configuration", `participant ${participant}: target ${JSON.stringify(spec)} ${why}`);
   if (spec.startsWith("lambda:")) {
@@ -94,7 +137,13 @@ export async function callTarget(
       };
     return { reply: answerOf(task, text, target.function) };
   }
-  if (target.kind === "http") return { reply: await post(clients, target.url, task, body, timeoutMs) };
+  if (target.kind === "http") {
+    // Only the declared inputs leave the engine, and only the declared outputs come back into it.
+    const sent = contractedTask(task, target.inputs, target.url);
+    if ("reply" in sent) return { reply: sent.reply };
+    const reply = await post(clients, target.url, sent.task, JSON.stringify(sent.task), timeoutMs);
+    return { reply: contractedReply(reply, target.outputs, target.url) };
+  }
   await clients.sfn
     .send(
       new StartExecutionCommand({

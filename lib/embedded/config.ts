@@ -6,10 +6,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
+import type { TargetSpec } from "../aws/targets.js";
 import { DocketError } from "../errors.js";
 import { readScheduleMap, type Schedule } from "../language/schedule.js";
+import { type FieldType, fieldTypesProblem } from "../runtime/field-contract.js";
 
-export type FieldType = "string" | "number" | "boolean" | "object" | "array";
+export type { FieldType };
 
 export type ParticipantSpec =
   | { readonly kind: "module"; readonly path: string }
@@ -49,7 +51,6 @@ export class ConfigError extends DocketError {
   }
 }
 
-const FIELD_TYPES: readonly FieldType[] = ["string", "number", "boolean", "object", "array"];
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
@@ -59,11 +60,8 @@ function fieldTypes(
   fail: (m: string) => never,
 ): Record<string, FieldType> | undefined {
   if (value === undefined) return undefined;
-  if (!isObject(value)) return fail(`${where} must map field names to ${FIELD_TYPES.join(" | ")}`);
-  for (const [name, type] of Object.entries(value)) {
-    if (!FIELD_TYPES.includes(type as FieldType))
-      fail(`${where}.${name}: ${JSON.stringify(type)} is not one of ${FIELD_TYPES.join(", ")}`);
-  }
+  const problem = fieldTypesProblem(value, where);
+  if (problem) fail(problem);
   return value as Record<string, FieldType>;
 }
 
@@ -167,13 +165,21 @@ export function participantFor(config: DocketConfig, name: string): ParticipantS
  */
 export function awsParticipants(config: DocketConfig): {
   participants: string[];
-  targets: Record<string, string>;
+  targets: Record<string, TargetSpec>;
 } {
   const participants: string[] = [];
-  const targets: Record<string, string> = {};
+  const targets: Record<string, TargetSpec> = {};
   for (const [name, spec] of Object.entries(config.participants)) {
     if (spec.kind === "external") participants.push(name);
-    else if (spec.kind === "http") targets[name] = `http:${spec.url}`;
+    else if (spec.kind === "http")
+      targets[name] =
+        spec.inputs || spec.outputs
+          ? {
+              http: spec.url,
+              ...(spec.inputs ? { inputs: spec.inputs } : {}),
+              ...(spec.outputs ? { outputs: spec.outputs } : {}),
+            }
+          : `http:${spec.url}`;
     else if (spec.kind === "aws") targets[name] = spec.target;
   }
   return { participants, targets };

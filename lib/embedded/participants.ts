@@ -5,30 +5,14 @@
 import { spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
 import { isCriticalError } from "../errors.js";
-import type { JsonObject } from "../language/model.js";
+import { contractedReply, contractedTask } from "../runtime/field-contract.js";
 import { asReply, failure, type WireReply, type WireTask } from "../runtime/wire.js";
-import type { FieldType, ParticipantSpec } from "./config.js";
+import type { ParticipantSpec } from "./config.js";
 
 export { asReply, toWire, type WireReply, type WireTask } from "../runtime/wire.js";
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
-
-const typeOf = (value: unknown): FieldType =>
-  Array.isArray(value) ? "array" : value === null ? "object" : (typeof value as FieldType);
-
-function checkTypes(
-  fields: JsonObject,
-  declared: Readonly<Record<string, FieldType>>,
-  what: string,
-): string | undefined {
-  for (const [name, type] of Object.entries(declared)) {
-    if (!(name in fields)) return `${what} "${name}" is missing`;
-    if (typeOf(fields[name]) !== type)
-      return `${what} "${name}" must be a ${type}, got ${typeOf(fields[name])}`;
-  }
-  return undefined;
-}
 
 /** What a participant module exports: a function of the task. */
 type ModuleHandler = (task: WireTask) => unknown;
@@ -179,18 +163,14 @@ function runCommand(
 }
 
 async function runHttp(spec: Extract<ParticipantSpec, { kind: "http" }>, task: WireTask): Promise<WireReply> {
-  let fields = task.fields;
-  if (spec.inputs) {
-    const problem = checkTypes(fields, spec.inputs, "input");
-    if (problem) return failure(task.task, "critical", "BadInput", `${spec.url}: ${problem}`);
-    fields = Object.fromEntries(Object.keys(spec.inputs).map((name) => [name, task.fields[name] ?? null]));
-  }
+  const sent = contractedTask(task, spec.inputs, spec.url);
+  if ("reply" in sent) return sent.reply;
   let response: Response;
   try {
     response = await fetch(spec.url, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ ...task, fields }),
+      body: JSON.stringify(sent.task),
       signal: AbortSignal.timeout(spec.timeoutMs),
     });
   } catch (error) {
@@ -215,14 +195,7 @@ async function runHttp(spec: Extract<ParticipantSpec, { kind: "http" }>, task: W
   } catch {
     return failure(task.task, "critical", "BadReply", `${spec.url} answered no JSON: ${text.slice(0, 200)}`);
   }
-  if (!spec.outputs || reply.status !== "done") return reply;
-  const out = reply.fields ?? {};
-  const problem = checkTypes(out, spec.outputs, "output");
-  if (problem) return failure(task.task, "critical", "BadOutput", `${spec.url}: ${problem}`);
-  return {
-    ...reply,
-    fields: Object.fromEntries(Object.keys(spec.outputs).map((name) => [name, out[name] ?? null])),
-  };
+  return contractedReply(reply, spec.outputs, spec.url);
 }
 
 /** Runs a task on an engine-side participant; undefined for external ones (a worker will answer). */

@@ -62,7 +62,7 @@ function startService(): Promise<string> {
       }
       response
         .writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ price: task.fields.qty * 2 }));
+        .end(JSON.stringify({ price: task.fields.qty * 2, currency: "EUR" }));
     });
   });
   return new Promise((resolve) =>
@@ -117,7 +117,13 @@ beforeAll(async () => {
   );
   machine = created?.stateMachineArn as string;
   const resources = await provisionEngine(provisioning(clients), `tg${suffix}`, {
-    targets: { quote: `http:${url}/quote`, score: `lambda:scorer-${suffix}`, ship: `sfn:${machine}` },
+    targets: {
+      quote: `http:${url}/quote`,
+      score: `lambda:scorer-${suffix}`,
+      ship: `sfn:${machine}`,
+      // The field contract of docket.config.yaml's http participants.
+      priced: { http: `${url}/quote`, inputs: { qty: "number" }, outputs: { price: "number" } },
+    },
   });
   deps = makeAwsDeps(clients, resources);
   // With IAM enforced, each handler signs as its function's role (test/integration/roles.ts).
@@ -128,6 +134,7 @@ beforeAll(async () => {
     "do:\n  - action: quote\n  - action: score\n  - action: ship\n",
   );
   await deps.definitions.register("ship-only.yaml", "do:\n  - action: ship\n");
+  await deps.definitions.register("priced.yaml", "do:\n  - action: priced\n");
 }, 60_000);
 
 afterAll(() => server?.close());
@@ -199,6 +206,22 @@ describe("participants the engine calls (lambda:, http:, sfn:)", () => {
     const stored = await deps.runtime.deps.store.load("f-2");
     expect(stored?.snapshot.status).toBe("faulted");
     expect(JSON.stringify(stored?.snapshot.fault)).toMatch(/HttpError|400: qty must not be negative/);
+  }, 30_000);
+});
+
+describe("an http target with a field contract ({ http, inputs, outputs })", () => {
+  it("is sent only its declared inputs, and only its declared outputs are taken, each of its type", async () => {
+    await deps.runtime.launch({ process: "priced", id: "pr-1", fields: { qty: 4, secret: "s3cret" } });
+    await deps.runtime.launch({ process: "priced", id: "pr-2", fields: { qty: "4" } });
+    await runner.settle();
+    const sent = await deps.runtime.deps.store.load("pr-1");
+    expect(sent?.snapshot.status).toBe("completed");
+    expect(rootContext(sent?.snapshot ?? ({} as never))).toEqual({ qty: 4, secret: "s3cret", price: 8 });
+    expect(posted.at(-1)).toMatchObject({ task: { instance: "pr-1" }, fields: { qty: 4 } });
+    expect(JSON.stringify(posted)).not.toContain("s3cret");
+    const refused = (await deps.runtime.deps.store.load("pr-2"))?.snapshot;
+    expect([refused?.status, refused?.fault?.code]).toEqual(["faulted", "BadInput"]);
+    expect(refused?.fault?.message).toMatch(/input "qty" must be a number, got string/);
   }, 30_000);
 });
 

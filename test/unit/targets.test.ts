@@ -41,6 +41,33 @@ describe("parseTarget", () => {
   ])("refuses %j with a message naming the participant", (spec, message) => {
     expect(() => parseTarget("p", spec)).toThrow(message);
   });
+
+  it("reads an http service with its field contract, and refuses a bad one naming what is wrong", () => {
+    const contract = {
+      http: "https://x.example/q",
+      inputs: { qty: "number" },
+      outputs: { price: "number" },
+    } as const;
+    expect(parseTarget("p", contract)).toEqual({
+      kind: "http",
+      url: "https://x.example/q",
+      inputs: { qty: "number" },
+      outputs: { price: "number" },
+    });
+    const refused = (spec: unknown) => () => parseTarget("p", spec as never);
+    expect(refused({ http: "ftp://x" })).toThrow(
+      /participant p: .* http: is not an http\(s\) URL|must be lambda:/,
+    );
+    expect(refused({ http: "https://x.example", inputs: { qty: "int" } })).toThrow(
+      /inputs\.qty: "int" is not one of string, number, boolean, object, array/,
+    );
+    expect(refused({ http: "https://x.example", timeout: 5 })).toThrow(
+      /unknown keys: timeout \(allowed: http, inputs, outputs\)/,
+    );
+    expect(refused({ lambda: "f" })).toThrow(
+      /must be lambda:<function>, http:<url>, sfn:<state machine ARN> or \{ http, inputs\?, outputs\? \}/,
+    );
+  });
 });
 
 describe("executionReply", () => {
