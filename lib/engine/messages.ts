@@ -258,7 +258,14 @@ export function applyOperator(m: Machine, message: OperatorMessage): boolean {
     case "pause":
       if (m.paused) return ignore(m, "the instance is paused already");
       m.paused = true;
-      if (m.status === "running") m.status = "suspended";
+      // Suspended by an operator: told as an incident's suspension is (no state but the status).
+      if (m.status === "running") {
+        m.status = "suspended";
+        m.publish("docket.instance.suspended", {
+          paused: true,
+          ...(message.reason ? { reason: message.reason } : {}),
+        });
+      }
       return true;
     case "resume":
       if (!m.paused) return ignore(m, "the instance is not paused");

@@ -91,6 +91,39 @@ describe("the record of consumed events stays small", () => {
   });
 });
 
+describe("pause", () => {
+  it("publishes docket.instance.suspended when it suspends a running instance, and nothing when it was suspended", () => {
+    const definition = yaml("do:\n  - action: { participant: a, retry: 0 }\n  - action: b\n");
+    const launched = transition(definition, undefined, { type: "launch", instance: "i" }, 0);
+    const paused = transition(
+      definition,
+      launched.snapshot,
+      { type: "operator", action: "pause", reason: "audit" },
+      1,
+    );
+    expect(paused.snapshot.status).toBe("suspended");
+    expect(ofType(paused.commands, "publish")).toEqual([
+      {
+        type: "publish",
+        event: "docket.instance.suspended",
+        detail: { instance: "i", process: launched.snapshot.process, paused: true, reason: "audit" },
+      },
+    ]);
+    const resumed = transition(definition, paused.snapshot, { type: "operator", action: "resume" }, 2);
+    const [task] = ofType(launched.commands, "task");
+    if (!task) throw new Error("expected a's task");
+    const failed = transition(
+      definition,
+      resumed.snapshot,
+      { type: "reply", task: task.task, status: "error" },
+      3,
+    );
+    expect(failed.snapshot.status).toBe("suspended"); // an incident: published as one
+    const again = transition(definition, failed.snapshot, { type: "operator", action: "pause" }, 4);
+    expect(ofType(again.commands, "publish")).toEqual([]);
+  });
+});
+
 describe("resume", () => {
   it("sends only the held tasks an action still waits for", () => {
     const definition = yaml(`do:
