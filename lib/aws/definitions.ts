@@ -23,6 +23,7 @@ import { processNameFromKey } from "../language/index.js";
 import type { Definition } from "../language/model.js";
 import type { Catalogue, DefinitionCatalogue, DefinitionStore, LatestMove, Registration } from "../ports.js";
 import { readRegistration, storedDefinition } from "../runtime/registration.js";
+import { onlyMatch } from "../runtime/versions.js";
 import { queryAll } from "./calls.js";
 import { inlinePayloads, type PayloadStore } from "./payloads.js";
 import { aws, type TableRef } from "./table.js";
@@ -193,7 +194,11 @@ export class DynamoDefinitionStore implements DefinitionStore, DefinitionCatalog
       ExpressionAttributeValues: { ":pk": `P#${name}`, ":v": `V#${prefix}` },
       ConsistentRead: true,
     });
-    return items.length === 1 ? String(items[0]?.sk).slice(2) : undefined;
+    return onlyMatch(
+      name,
+      prefix,
+      items.map((item) => String(item.sk).slice(2)),
+    );
   }
 
   /** A process's versions with their pins, newest first (ties by hash, so the order is stable). */

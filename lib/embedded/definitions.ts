@@ -17,6 +17,7 @@ import type {
 import { readRegistration, storedDefinition } from "../runtime/registration.js";
 import {
   matchVersion,
+  onlyMatch,
   PIN_COUNT_CAP,
   refuseLatest,
   refusePinned,
@@ -118,8 +119,11 @@ export class SqliteDefinitionStore implements DefinitionStore, DefinitionCatalog
     let hash: string | undefined;
     if (version === undefined || version === "latest") hash = this.statements.getLatest.get(name)?.hash;
     else {
-      const found = this.statements.byPrefix.all(name, version);
-      hash = found.length === 1 ? found[0]?.hash : undefined;
+      hash = onlyMatch(
+        name,
+        version,
+        this.statements.byPrefix.all(name, version).map((row) => row.hash),
+      );
     }
     if (!hash) return undefined;
     const definition = await this.byHash(hash);

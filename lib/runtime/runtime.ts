@@ -326,10 +326,18 @@ export class Runtime {
         "CallDepth",
         `calls nest deeper than ${MAX_CALL_DEPTH} levels (does a process call itself without end?)`,
       );
-    const registration =
-      "source" in command.process
-        ? await definitions.registerInline(command.process.source)
-        : await definitions.resolve(command.process.name, command.process.version);
+    let registration: Awaited<ReturnType<typeof definitions.resolve | typeof definitions.registerInline>>;
+    try {
+      registration =
+        "source" in command.process
+          ? await definitions.registerInline(command.process.source)
+          : await definitions.resolve(command.process.name, command.process.version);
+    } catch (error) {
+      // A version prefix that names two versions: the call's fault, not the machinery's.
+      if (error instanceof EngineError && error.code === "AmbiguousVersion")
+        return refuse(error.code, error.message);
+      throw error;
+    }
     if (!registration || ("ok" in registration && !registration.ok)) {
       const message =
         "source" in command.process

@@ -46,6 +46,15 @@ export function matchVersion(
       "UnknownDefinition",
       `process ${name} has no version ${version} (its versions: ${hashes.map(short).join(", ")})`,
     );
+  return ambiguous(name, version, matching);
+}
+
+/** The one hash of `matching` (a version prefix's matches), undefined for none; AmbiguousVersion (400) for more. */
+export function onlyMatch(name: string, version: string, matching: readonly string[]): string | undefined {
+  return matching.length > 1 ? ambiguous(name, version, matching) : matching[0];
+}
+
+function ambiguous(name: string, version: string, matching: readonly string[]): never {
   throw new EngineError(
     "AmbiguousVersion",
     `version ${version} of ${name} is ambiguous: ${matching.map(short).join(", ")} begin with it; give more of the hash`,

@@ -126,12 +126,19 @@ describe("definition versions on the embedded host", () => {
       if (registered.ok) hashes.push(registered.hash);
     }
     const shared = hashes.find((h, i) => hashes.some((other, j) => j !== i && other[0] === h[0])) as string;
-    await expect(ops.setLatest("many", shared.slice(0, 1))).rejects.toMatchObject({
+    const ambiguous = {
       code: "AmbiguousVersion",
       message: expect.stringMatching(
         /^version . of many is ambiguous: .* begin with it; give more of the hash$/,
       ),
-    });
+    };
+    await expect(ops.setLatest("many", shared.slice(0, 1))).rejects.toMatchObject(ambiguous);
+    // Reading a version and launching one say so too (not "no such version").
+    await expect(ops.definition("many", shared.slice(0, 1))).rejects.toMatchObject(ambiguous);
+    await expect(ops.launch({ process: "many", version: shared.slice(0, 1) })).rejects.toMatchObject(
+      ambiguous,
+    );
+    expect((await ops.definition("many", shared)).hash).toBe(shared);
   });
 });
 
