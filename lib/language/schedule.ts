@@ -111,17 +111,19 @@ export function isTimeZone(zone: string): boolean {
 /**
  * Reads a schedule's fields (as written: strings, numbers, a map of fields), reporting each
  * problem with its position or its path (`where.key`). `short` is the string form: a cron or a rate.
+ * `takenOut` names the keys its caller read before (the configured schedules' `process`).
  */
 export function readSchedule(
   fields: ScheduleFields,
   where: string,
   report: Report,
   pos?: SourcePos,
+  takenOut: readonly string[] = [],
 ): ScheduleDecl {
   for (const [key, field] of fields)
     if (!(SCHEDULE_KEYS as readonly string[]).includes(key))
       report(
-        `unknown key ${JSON.stringify(key)} at ${where}; allowed: ${SCHEDULE_KEYS.join(", ")}`,
+        `unknown key ${JSON.stringify(key)} at ${where}; allowed: ${[...takenOut, ...SCHEDULE_KEYS].join(", ")}`,
         field.pos,
         where,
       );
@@ -314,7 +316,7 @@ export function readScheduleMap(
     const fields: ScheduleFields = new Map(
       Object.entries({ ...rest, name }).map(([k, v]) => [k, { value: v }]),
     );
-    const decl = readSchedule(fields, at, (message) => problems.push(message));
+    const decl = readSchedule(fields, at, (message) => problems.push(message), undefined, ["process"]);
     const [processName, version] = String(process ?? "").split("@");
     schedules.push(resolveSchedule(decl, processName ?? "", "config", version));
   }

@@ -129,6 +129,9 @@ do: [ { action: a } ]
       "schedules.broken.process must name the process to launch: name or name@version",
       expect.stringMatching(/^schedules\.broken\.cron: cron "nope" must have five fields/),
     ]);
+    expect(readScheduleMap({ x: { process: "p", rate: 60, colour: "red" } }).problems).toEqual([
+      'unknown key "colour" at schedules.x; allowed: process, name, cron, rate, timezone, fields, overlap, catchup',
+    ]);
     expect(readScheduleMap([1]).problems).toEqual([
       expect.stringMatching(/^schedules must map schedule names/),
     ]);
