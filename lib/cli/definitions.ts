@@ -43,9 +43,12 @@ function versionLine(version: Version, latest: string): string {
 export function catalogueText(catalogue: Catalogue): string {
   const lines: string[] = [];
   for (const process of catalogue.processes) {
+    const { registered } = process;
+    // The source last registered may be a version deleted since (its file saved again registers nothing).
+    const deleted = registered !== undefined && !process.versions.some((v) => v.hash === registered);
     const rolledBack =
-      process.registered !== undefined && process.registered !== process.hash
-        ? `, rolled back: the source last registered is ${short(process.registered)}`
+      registered !== undefined && registered !== process.hash
+        ? `, rolled back: the source last registered is ${short(registered)}${deleted ? " (deleted)" : ""}`
         : "";
     lines.push(`${process.name}  latest ${short(process.hash)}${rolledBack}`);
     lines.push(...process.versions.map((version) => versionLine(version, process.hash)));

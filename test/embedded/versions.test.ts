@@ -224,6 +224,9 @@ describe("docket definitions", () => {
       hash: s1,
       versions: [{ hash: s1 }],
     });
+    expect((await docket("definitions", "--process", "ship")).out).toContain(
+      `ship  latest ${s1.slice(0, 8)}, rolled back: the source last registered is ${s2.slice(0, 8)} (deleted)\n`,
+    );
     const unknown = await docket("definitions", "latest", "ship", "ffffffff");
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/process ship has no version ffffffff .*\(HTTP 404\)/);
