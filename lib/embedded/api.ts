@@ -5,6 +5,7 @@
 import type { Server } from "node:http";
 import type { ChangeFeed } from "../api/console.js";
 import { type ApiOptions, serveOperations } from "../api/http.js";
+import { awaitsTask } from "../engine/types.js";
 import { EngineError, MessageError } from "../errors.js";
 import type { StepObservation } from "../ports.js";
 import { EngineOperations, type OperationsPort, type TaskPort } from "../runtime/operations.js";
@@ -22,7 +23,11 @@ function embeddedTasks(engine: EmbeddedEngine): TaskPort {
         const task = engine.queues.claim(participant, leaseMs);
         // A worker that went away while it waited never gets this task: give it back at once.
         if (task && signal?.aborted) engine.queues.extendLease(task.task.id, 0);
-        else if (task) return toWire(task, "/replies");
+        else if (task && !(await stillAwaited(engine, task.task))) {
+          // Its action was canceled (a race lost, a fault, the instance canceled): withdrawn, the next one taken.
+          engine.queues.closeTask(task.task.id);
+          continue;
+        } else if (task) return toWire(task, "/replies");
         if (Date.now() >= deadline || signal?.aborted) return undefined;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -46,6 +51,14 @@ function embeddedTasks(engine: EmbeddedEngine): TaskPort {
       return engine.queues.extendLease(task, seconds * 1000);
     },
   };
+}
+
+async function stillAwaited(
+  engine: EmbeddedEngine,
+  task: { id: string; instance: string },
+): Promise<boolean> {
+  const stored = await engine.store.load(task.instance);
+  return stored !== undefined && awaitsTask(stored.snapshot, task.id);
 }
 
 /** The operations port over an embedded engine; `operatorWaitMs` as in OperationsHost (default 5 s). */

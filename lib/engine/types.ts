@@ -310,6 +310,17 @@ export function nodeState(snapshot: Snapshot, path: string): NodeState | undefin
   return undefined;
 }
 
+/**
+ * Whether an action of the instance still waits for task `id`: not when the instance ended, nor
+ * when the action was canceled, answered or moved on to another attempt (a late reply is ignored).
+ */
+export function awaitsTask(snapshot: Snapshot, id: string): boolean {
+  if (FINAL_STATUSES.includes(snapshot.status)) return false;
+  return snapshot.nodes.some(
+    ([, state]) => state.k === "action" && state.task === id && state.wait === "reply",
+  );
+}
+
 /** The process scope's context: the instance's data. */
 export function rootContext(snapshot: Snapshot): JsonObject {
   for (const [key, context] of snapshot.scopes) if (key === "0") return context;

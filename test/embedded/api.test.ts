@@ -94,6 +94,23 @@ describe("the HTTP API", () => {
     expect((await api("GET", "/instances/order-1")).status).toBe(404);
   });
 
+  it("withdraws a task whose action no longer waits for it (its instance canceled), serving the next one", async () => {
+    for (const id of ["gone-1", "kept-1"])
+      await api("POST", "/instances", { process: "order", id, fields: { ref: id } });
+    await until(async () => (engine.queues.taskState("kept-1/0.0/1") === "open" ? true : undefined));
+    expect((await api("POST", "/instances/gone-1/cancel", {})).body).toMatchObject({ state: "applied" });
+    const served = await api("GET", "/tasks?participant=worker&wait=1");
+    expect(served.body.task.id).toBe("kept-1/0.0/1");
+    expect((await api("GET", "/tasks?participant=worker&wait=0")).status).toBe(204);
+    // A reply from a worker that took it before the cancel is refused as for an answered task.
+    const late = await api("POST", "/replies", {
+      task: { id: "gone-1/0.0/1", instance: "gone-1", node: "0.0", participant: "worker", attempt: 1 },
+      status: "done",
+    });
+    expect(late).toMatchObject({ status: 409, body: { error: { code: "TaskClosed" } } });
+    await api("POST", "/instances/kept-1/cancel", {});
+  });
+
   it("answers an operator command once the instance took it: commands in a row each apply in order", async () => {
     expect((await api("POST", "/instances", { process: "order", id: "ops-1" })).status).toBe(202);
     await until(async () => ((await api("GET", "/instances/ops-1")).status === 200 ? true : undefined));
