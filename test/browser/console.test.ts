@@ -159,6 +159,32 @@ describe("the console in Chromium", () => {
     await page.close();
   });
 
+  it("launches the version shown when it is not the latest", async () => {
+    const first = (await host.engine.definitions.resolve("shipment"))?.hash as string;
+    const { readFileSync } = await import("node:fs");
+    const source = readFileSync("test/browser/fixture/definitions/shipment.yaml", "utf8");
+    const second = await host.engine.definitions.register("shipment.yaml", `${source}\n# a second version\n`);
+    if (!second.ok) throw new Error(second.problems.join("; "));
+    const page = await open(`/console/definitions?process=shipment&version=${first.slice(0, 12)}`);
+    const form = page.locator(`[data-testid=launch-form][data-version="${first}"]`);
+    expect(await form.locator("[data-testid=launch-submit]").textContent()).toBe(
+      `Launch shipment@${first.slice(0, 8)}`,
+    );
+    await form.locator("[data-testid=launch-fields]").fill('{ "order_id": "old-1", "total": 5 }');
+    await form.locator("[data-testid=launch-submit]").click();
+    await page.waitForURL(/\/console\/instances\/[^/]+$/);
+    const id = decodeURIComponent(page.url().split("/").pop() ?? "");
+    expect((await host.engine.snapshot(id))?.version).toBe(first);
+    // Shown as latest again (or not chosen), the form launches the latest.
+    await page.goto("/console/definitions?process=shipment&version=latest");
+    await page.waitForSelector("[data-testid=source]");
+    expect(
+      await page.locator('[data-testid=launch-form][data-process="shipment"]').getAttribute("data-version"),
+    ).toBeNull();
+    expect(errorsOf(page)).toEqual([]);
+    await page.close();
+  });
+
   it("fits a phone's width: nothing wider than the screen but the boxes that scroll", async () => {
     for (const path of ["/console/", "/console/instances/order-1001", "/console/definitions"]) {
       const page = await open(path, { width: 390, height: 844 });

@@ -57,7 +57,8 @@ function ProcessCard({ process, version }: { process: Process; version?: string 
       <h2 id={titleId}>{process.name}</h2>
       <div class="process-top">
         <Versions process={process} shown={shown} />
-        <LaunchForm process={process.name} />
+        {/* A version other than the latest, shown: the form launches that one. */}
+        <LaunchForm process={process.name} version={shown !== process.hash ? shown : undefined} />
       </div>
       {shown && <VersionView name={process.name} hash={shown} />}
     </section>
@@ -155,7 +156,8 @@ function Source({ text }: { text: string }) {
   );
 }
 
-function LaunchForm({ process }: { process: string }) {
+function LaunchForm({ process, version }: { process: string; version?: string }) {
+  const target = version ? `${process}@${version.slice(0, 8)}` : process;
   const [text, setText] = useState("");
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -167,7 +169,7 @@ function LaunchForm({ process }: { process: string }) {
     setBusy(true);
     setError(undefined);
     try {
-      const { id } = await api.launch({ process, fields: parsed.value });
+      const { id } = await api.launch({ process, ...(version ? { version } : {}), fields: parsed.value });
       navigate(instanceHref(id));
     } catch (failure) {
       setError(describeError(failure));
@@ -176,9 +178,15 @@ function LaunchForm({ process }: { process: string }) {
     }
   };
   return (
-    <form class="launch" onSubmit={submit} data-testid="launch-form" data-process={process}>
+    <form
+      class="launch"
+      onSubmit={submit}
+      data-testid="launch-form"
+      data-process={process}
+      data-version={version}
+    >
       <JsonInput
-        label={`Fields to launch ${process} with (JSON object)`}
+        label={`Fields to launch ${target} with (JSON object)`}
         value={text}
         onInput={setText}
         error={error}
@@ -186,7 +194,7 @@ function LaunchForm({ process }: { process: string }) {
         testId="launch-fields"
       />
       <button type="submit" class="primary" aria-disabled={busy} data-testid="launch-submit">
-        {busy ? "Launching…" : `Launch ${process}`}
+        {busy ? "Launching…" : `Launch ${target}`}
       </button>
     </form>
   );
