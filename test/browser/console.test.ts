@@ -103,6 +103,35 @@ describe("the console in Chromium", () => {
     await page.close();
   });
 
+  it("shows a task's heartbeats as one line with the last details, not as error replies", async () => {
+    const watched = "do: [ { action: { participant: watcher, heartbeat: 60 } } ]\n";
+    const registered = await host.engine.definitions.register("watched.yaml", watched);
+    if (!registered.ok) throw new Error(registered.problems.join("; "));
+    await host.api("POST", "/instances", { process: "watched", id: "beats-1" });
+    await eventually("beats-1's task", async () => (await shown(host, "beats-1")).active.length > 0);
+    const task = {
+      id: "beats-1/0.0/1",
+      instance: "beats-1",
+      node: "0.0",
+      participant: "watcher",
+      attempt: 1,
+    };
+    for (let pct = 1; pct <= 3; pct++)
+      await host.api("POST", "/replies", { task, status: "heartbeat", details: { pct } });
+    await eventually("three heartbeats in history", async () => {
+      const page = await host.api("GET", "/instances/beats-1/history");
+      return (page.body as { records: unknown[] }).records.length >= 4;
+    });
+    const page = await open("/console/instances/beats-1");
+    await page.locator('[data-testid="node-0.0"]').click();
+    const beats = page.locator("[data-testid=node-panel] [data-testid=node-heartbeats]");
+    await beats.waitFor();
+    expect(await beats.textContent()).toMatch(/^3 heartbeats, the last at .+ details \{"pct":3\}$/);
+    expect(await page.locator("[data-testid=node-panel] .error-text").count()).toBe(0);
+    expect(errorsOf(page)).toEqual([]);
+    await page.close();
+  });
+
   it("filters the list by status and process, pages it, and finds an instance by id", async () => {
     const page = await open("/console/");
     await page.waitForSelector("[data-testid=instance-row]");

@@ -8,7 +8,7 @@ import type { GraphNode, NodeState } from "../../../lib/runtime/graph.js";
 import { api, describeError, type InstanceView } from "../api.js";
 import { brief, formatPreciseTime } from "../format.js";
 import { useAuthEpoch, useChanged } from "../hooks.js";
-import { type HistoryEntry, isEmpty, type NodeFacts, nodeFacts } from "../node-facts.js";
+import { type HistoryEntry, isEmpty, type NodeFacts, nodeFacts, type TaskFacts } from "../node-facts.js";
 import { instanceHref, Link } from "../router.js";
 import { STATE_MARKS, STATE_WORDS } from "./diagram.js";
 import { tailStart } from "./history.js";
@@ -205,17 +205,36 @@ function Tasks({ facts }: { facts: NodeFacts }) {
               )}
             </div>
             {task.sent && <div class="code-line">sent {brief(task.sent, 200)}</div>}
-            {task.replies.map(({ at, reply }, i) => (
-              <div key={`${at}-${i}`} class={reply.status === "done" ? "" : "error-text"}>
-                reply <strong>{reply.status}</strong> at <time>{formatPreciseTime(at)}</time>
-                {reply.fields && <span class="code-line"> received {brief(reply.fields, 200)}</span>}
-                {reply.error && ` error ${reply.error.code ?? ""}: ${reply.error.message ?? ""}`}
-              </div>
-            ))}
+            <Heartbeats replies={task.replies} />
+            {task.replies
+              .filter(({ reply }) => reply.status !== "heartbeat")
+              .map(({ at, reply }, i) => (
+                <div key={`${at}-${i}`} class={reply.status === "done" ? "" : "error-text"}>
+                  reply <strong>{reply.status}</strong> at <time>{formatPreciseTime(at)}</time>
+                  {reply.fields && <span class="code-line"> received {brief(reply.fields, 200)}</span>}
+                  {reply.error && ` error ${reply.error.code ?? ""}: ${reply.error.message ?? ""}`}
+                </div>
+              ))}
           </li>
         ))}
       </ul>
     </>
+  );
+}
+
+/** A task's heartbeats as one line (a worker may send hundreds): how many, the last, its details. */
+function Heartbeats({ replies }: { replies: TaskFacts["replies"] }) {
+  const beats = replies.filter(({ reply }) => reply.status === "heartbeat");
+  const last = beats.at(-1);
+  if (!last) return null;
+  return (
+    <div data-testid="node-heartbeats">
+      {beats.length === 1 ? "1 heartbeat" : `${beats.length} heartbeats`}, the last at{" "}
+      <time>{formatPreciseTime(last.at)}</time>
+      {last.reply.details !== undefined && (
+        <span class="code-line"> details {brief(last.reply.details, 200)}</span>
+      )}
+    </div>
   );
 }
 
