@@ -317,7 +317,8 @@ const claim: Handler = async (ops, { query, signal }) => {
 
 const reply: Handler = async (ops, request) => {
   const tasks = taskPort(ops);
-  await tasks.reply(json(request));
+  // The reply's own fields only: a misspelt one (`feilds`) would otherwise answer the task with nothing.
+  await tasks.reply(only(json(request), ["task", "status", "fields", "error", "details"]));
   return { status: 202, body: { accepted: true } };
 };
 

@@ -32,6 +32,17 @@ export function publishedEvent(body: Readonly<Record<string, unknown>>, busName?
     throw new MessageError([
       { path: "key", message: `must be a string or a number, got ${JSON.stringify(key)?.slice(0, 80)}` },
     ]);
+  // An id that is not a text is refused where a caller can hear of it (POST /events, --publish);
+  // on the bus, where nobody would, the event keeps the bus event's id.
+  if (
+    !bureaucrat &&
+    busName === undefined &&
+    body.id !== undefined &&
+    (typeof body.id !== "string" || body.id === "")
+  )
+    throw new MessageError([
+      { path: "id", message: `must be a non-empty text, got ${JSON.stringify(body.id)?.slice(0, 80)}` },
+    ]);
   const id = !bureaucrat && typeof body.id === "string" && body.id !== "" ? body.id : undefined;
   // The fields that name, key or identify the event are not its data.
   const envelope = new Set(bureaucrat ? ["event", "key"] : ["key", "data", "id"]);

@@ -367,10 +367,30 @@ export function replyProblems(reply: unknown): readonly Problem[] {
 
 function replyMessageProblems(message: ReplyMessage): readonly Problem[] {
   // A well-formed reply's check allocates nothing (checkMessage's fast path): replies are the hot path.
-  const problems = checkMessage(message);
+  let problems = checkMessage(message);
+  if (message.error !== undefined) problems = [...problems, ...replyErrorProblems(message.error)];
   const instance = message.task?.instance;
   if (typeof instance === "string" && instance !== "") return problems;
   return [...problems, { path: "task.instance", message: "must name the instance" }];
+}
+
+/**
+ * A reply's `error`: its code and message are texts when given. Checked where a reply comes in
+ * (not in the interpreter, which replays stored steps as they were taken): an incident or a fault
+ * keeps them as given, and the CLI, the console and the events show them as text.
+ */
+export function replyErrorProblems(error: unknown): Problem[] {
+  if (error === null || typeof error !== "object") return [];
+  const problems: Problem[] = [];
+  for (const key of ["code", "message"] as const) {
+    const value = (error as Record<string, unknown>)[key];
+    if (value !== undefined && typeof value !== "string")
+      problems.push({
+        path: `error.${key}`,
+        message: `must be a text, got ${JSON.stringify(value)?.slice(0, 80)}`,
+      });
+  }
+  return problems;
 }
 
 /** The message that hands an event to the await holding a subscription. */
