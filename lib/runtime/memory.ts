@@ -11,6 +11,7 @@ import { ConflictError } from "../errors.js";
 import type { Definition, Json, JsonObject } from "../language/model.js";
 import {
   type Clock,
+  checkStateSize,
   type DefinitionStore,
   type Dispatcher,
   type ExternalEvent,
@@ -51,6 +52,8 @@ export class MemoryStore implements InstanceStore {
     expected: number | undefined,
   ): Promise<number> {
     const id = next.snapshot.id;
+    // The hosts' limit: a scenario (docket test) must fail where they would set the message aside.
+    checkStateSize(id, JSON.stringify(next.snapshot));
     const current = this.instances.get(id)?.version;
     if (current !== expected)
       throw new ConflictError(`instance ${id} is at version ${current ?? "none"}, not ${expected ?? "none"}`);

@@ -17,6 +17,8 @@ export type Step =
         readonly field_files?: Readonly<Record<string, string>>;
         /** Reply again to the participant's latest task, answered or not (a duplicate delivery). */
         readonly duplicate?: boolean;
+        /** The reply must be refused (as malformed, naming the field), with a message containing this. */
+        readonly refused?: string;
       };
     }
   | { readonly publish: { readonly event: string; readonly key?: string; readonly data?: Json } }
@@ -80,25 +82,90 @@ const STATUSES = ["running", "suspended", "completed", "faulted", "canceled"];
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value);
 
+/** The keys each step's map may have (the others take a value, not a map). */
+const STEP_KEYS: Partial<Record<(typeof STEP_KINDS)[number], readonly string[]>> = {
+  expect_task: ["participant", "fields"],
+  expect_no_task: ["participant"],
+  reply: ["participant", "status", "fields", "error", "details", "field_files", "duplicate", "refused"],
+  publish: ["event", "key", "data"],
+  cancel: [],
+  pause: [],
+  resume: [],
+  retry: ["participant"],
+  skip: ["participant", "fields"],
+  fail: ["participant"],
+};
+const REPLY_STATUSES = ["done", "critical", "error", "heartbeat"];
+const NEEDS_PARTICIPANT = ["expect_task", "reply", "retry", "skip", "fail"];
+
+/** A map of names to file paths (field_files), or the problem with it. */
+function fileMapProblem(value: unknown, where: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value) || Object.values(value).some((path) => typeof path !== "string"))
+    return `${where} must map field names to file paths`;
+  return undefined;
+}
+
+function checkStepMap(kind: string, value: unknown, where: string, fail: (m: string) => never): void {
+  const keys = STEP_KEYS[kind as keyof typeof STEP_KEYS];
+  if (!keys) return;
+  if (value === null || value === undefined) {
+    if (keys.length && NEEDS_PARTICIPANT.includes(kind)) fail(`${where} needs participant: <name>`);
+    return;
+  }
+  if (!isObject(value)) fail(`${where} must be a map${keys.length ? ` of ${keys.join(", ")}` : " ({})"}`);
+  const map = value as Record<string, unknown>;
+  for (const key of Object.keys(map))
+    if (!keys.includes(key))
+      fail(`${where}: unknown key "${key}"; allowed: ${keys.length ? keys.join(", ") : "none"}`);
+  if (NEEDS_PARTICIPANT.includes(kind) && typeof map.participant !== "string")
+    fail(`${where} needs participant: <name>`);
+  if (map.participant !== undefined && typeof map.participant !== "string")
+    fail(`${where}.participant must be a name`);
+  for (const key of ["fields", "error"])
+    if (map[key] !== undefined && !isObject(map[key])) fail(`${where}.${key} must be a map`);
+  const problem = fileMapProblem(map.field_files, `${where}.field_files`);
+  if (problem) fail(problem);
+}
+
+function checkStepValue(kind: string, value: unknown, where: string, fail: (m: string) => never): void {
+  const map = (isObject(value) ? value : {}) as Record<string, unknown>;
+  if (kind === "reply") {
+    if (map.refused !== undefined && typeof map.refused !== "string")
+      fail(`${where}.refused must be the text the reply is refused with`);
+    // A reply meant to be refused may be malformed on purpose.
+    if (map.refused === undefined && !REPLY_STATUSES.includes(map.status as string))
+      fail(`${where}.status must be one of ${REPLY_STATUSES.join(", ")}, got ${JSON.stringify(map.status)}`);
+    if (map.duplicate !== undefined && typeof map.duplicate !== "boolean")
+      fail(`${where}.duplicate must be true or false`);
+    const error = map.error as Record<string, unknown> | undefined;
+    for (const key of ["code", "message"])
+      if (error?.[key] !== undefined && typeof error[key] !== "string")
+        fail(`${where}.error.${key} must be a text`);
+  }
+  if (kind === "publish") {
+    if (typeof map.event !== "string") fail(`${where} needs event: <name>`);
+    if (map.key !== undefined && typeof map.key !== "string" && typeof map.key !== "number")
+      fail(`${where}.key must be a text or a number, got ${JSON.stringify(map.key)}`);
+  }
+  if (kind === "advance" && parseDuration(value as string) === undefined)
+    fail(`${where}: ${JSON.stringify(value)} is not a duration (seconds or ISO-8601 like PT2H)`);
+  if (kind === "expect_status" && !STATUSES.includes(value as string))
+    fail(`${where} must be one of ${STATUSES.join(", ")}`);
+  if (kind === "expect_note" && typeof value !== "string") fail(`${where} must be the text of a note`);
+  if (kind === "expect_context" && !isObject(value)) fail(`${where} must be a map`);
+}
+
 function checkStep(step: unknown, i: number, fail: (m: string) => never): void {
-  const where = `steps[${i}]`;
+  const at = `steps[${i}]`;
   if (!isObject(step) || Object.keys(step).length !== 1)
-    fail(`${where} must be a map with one key: ${STEP_KINDS.join(", ")}`);
+    fail(`${at} must be a map with one key: ${STEP_KINDS.join(", ")}`);
   const [kind, value] = Object.entries(step as Record<string, unknown>)[0] as [string, unknown];
   if (!(STEP_KINDS as readonly string[]).includes(kind))
-    fail(`${where}: unknown step "${kind}"; allowed: ${STEP_KINDS.join(", ")}`);
-  const needsParticipant = ["expect_task", "reply", "retry", "skip", "fail"];
-  if (needsParticipant.includes(kind) && (!isObject(value) || typeof value.participant !== "string")) {
-    fail(`${where}.${kind} needs participant: <name>`);
-  }
-  if (kind === "reply" && typeof (value as { status?: unknown }).status !== "string")
-    fail(`${where}.reply needs status: done | critical | error | heartbeat`);
-  if (kind === "publish" && (!isObject(value) || typeof value.event !== "string"))
-    fail(`${where}.publish needs event: <name>`);
-  if (kind === "advance" && parseDuration(value as string) === undefined)
-    fail(`${where}.advance: ${JSON.stringify(value)} is not a duration (seconds or ISO-8601 like PT2H)`);
-  if (kind === "expect_status" && !STATUSES.includes(value as string))
-    fail(`${where}.expect_status must be one of ${STATUSES.join(", ")}`);
+    fail(`${at}: unknown step "${kind}"; allowed: ${STEP_KINDS.join(", ")}`);
+  const where = `${at}.${kind}`;
+  checkStepMap(kind, value, where, fail);
+  checkStepValue(kind, value, where, fail);
 }
 
 export function parseScenario(text: string, file: string): Scenario {
@@ -117,6 +184,14 @@ export function parseScenario(text: string, file: string): Scenario {
     if (!allowed.includes(key)) fail(`unknown key "${key}"; allowed: ${allowed.join(", ")}`);
   if (typeof data.definition !== "string") fail("definition: <path to the definition> is required");
   if (data.fields !== undefined && !isObject(data.fields)) fail("fields must be a map");
+  const files = fileMapProblem(data.field_files, "field_files");
+  if (files) fail(files);
+  if (
+    data.definitions !== undefined &&
+    (!Array.isArray(data.definitions) || data.definitions.some((path) => typeof path !== "string"))
+  )
+    fail("definitions must be a list of paths");
+  if (data.name !== undefined && typeof data.name !== "string") fail("name must be a text");
   if (data.steps !== undefined && !Array.isArray(data.steps)) fail("steps must be a list");
   for (const [i, step] of ((data.steps as unknown[]) ?? []).entries()) checkStep(step, i, fail);
   const expect = data.expect;
@@ -134,6 +209,11 @@ export function parseScenario(text: string, file: string): Scenario {
     const status = (expect as Expectation).status;
     if (status !== undefined && !STATUSES.includes(status))
       fail(`expect.status must be one of ${STATUSES.join(", ")}`);
+    const { tasks, context, rejected } = expect as Record<string, unknown>;
+    if (tasks !== undefined && (!Array.isArray(tasks) || tasks.some((t) => typeof t !== "string")))
+      fail("expect.tasks must be a list of participants");
+    if (context !== undefined && !isObject(context)) fail("expect.context must be a map");
+    if (rejected !== undefined && typeof rejected !== "string") fail("expect.rejected must be a text");
   }
   return data as unknown as Scenario;
 }

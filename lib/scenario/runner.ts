@@ -13,7 +13,7 @@ import {
   type Snapshot,
   type TaskCommand,
 } from "../engine/types.js";
-import { DocketError, ScenarioError } from "../errors.js";
+import { DocketError, MessageError, ScenarioError } from "../errors.js";
 import { parseDuration } from "../language/duration.js";
 import { processNameFromKey, readDefinition } from "../language/index.js";
 import type { Definition, Json, JsonObject } from "../language/model.js";
@@ -143,6 +143,7 @@ const STEPS: Record<
       error?: JsonObject;
       details?: Json;
       duplicate?: boolean;
+      refused?: string;
     },
   ) => {
     const task = value.duplicate ? run.lastTask(value.participant) : run.openTask(value.participant);
@@ -150,14 +151,24 @@ const STEPS: Record<
     for (const [key, path] of Object.entries(value.field_files ?? {}))
       fields[key] = readFileSync(resolve(run.dir, path), "utf8");
     const { id, node, attempt } = task.task;
-    return run.runtime.send(task.task.instance, {
-      type: "reply",
-      task: { id, node, attempt, instance: task.task.instance },
-      status: value.status as ReplyStatus,
-      ...(value.fields || value.field_files ? { fields } : {}),
-      ...(value.error ? { error: value.error } : {}),
-      ...(value.details === undefined ? {} : { details: value.details }),
-    });
+    // Checked as a worker's reply is (its shape and size: MessageError naming the field), then sent.
+    const checked = refusal(() =>
+      run.runtime.runtime.replyMessage({
+        task: { id, node, attempt, instance: task.task.instance },
+        status: value.status as ReplyStatus,
+        ...(value.fields || value.field_files ? { fields } : {}),
+        ...(value.error ? { error: value.error } : {}),
+        ...(value.details === undefined ? {} : { details: value.details }),
+      }),
+    );
+    if (value.refused === undefined) {
+      if ("error" in checked) throw checked.error;
+      return run.runtime.send(checked.instance, checked.message);
+    }
+    if ("error" in checked && checked.error.message.includes(value.refused)) return;
+    throw new ScenarioError(
+      `expected the reply to be refused with ${JSON.stringify(value.refused)}; ${"error" in checked ? `it was refused: ${checked.error.message}` : "it was taken"}`,
+    );
   },
   publish: async (run, value: { event: string; key?: string | number; data?: Json }) => {
     await run.runtime.publish(
@@ -194,6 +205,16 @@ const STEPS: Record<
     run.operator("skip", value.participant, value.fields ?? {}),
   fail: (run, value: { participant: string }) => run.operator("fail", value.participant),
 };
+
+/** What `check` gives, or the MessageError it refuses with. */
+function refusal<T extends object>(check: () => T): T | { error: MessageError } {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof MessageError) return { error };
+    throw error;
+  }
+}
 
 function checkExpectation(run: ScenarioRun, expect: Expectation): void {
   const snapshot = run.snapshot;

@@ -204,7 +204,13 @@ describe("the HTTP API", () => {
       ["DELETE", "/instances/same", undefined, 409, /cancel it before deleting it/],
       ["POST", "/events", { key: "k" }, 400, /name is required/],
       ["GET", "/tasks", undefined, 400, /participant is required/],
-      ["POST", "/replies", { process_id: "x", type: "response" }, 400, /task: must be the task object/],
+      [
+        "POST",
+        "/replies",
+        { process_id: "x", type: "response" },
+        400,
+        /unknown fields "process_id", "type"; known: task, status, fields, error, details/,
+      ],
       [
         "POST",
         "/replies",
