@@ -17,9 +17,10 @@ const STABLE_ID = /^[A-Za-z_][\w.-]*$/;
 
 export function validateTree(root: ProcessNode, problems: Problems, maxDepth: number): void {
   let deepest = 0;
+  let deepestAt: FlowNode["pos"];
   const refs = new Set<string>();
   visit(root, (node, depth) => {
-    deepest = Math.max(deepest, depth);
+    if (depth > deepest) [deepest, deepestAt] = [depth, node.pos];
     if (node.ref !== undefined) {
       if (!STABLE_ID.test(node.ref))
         problems.add(
@@ -52,7 +53,9 @@ export function validateTree(root: ProcessNode, problems: Problems, maxDepth: nu
       problems.add(`property=${JSON.stringify(node.property)} is not a property name`, node.pos);
     }
   });
-  if (deepest > maxDepth) problems.add(`activities nest ${deepest} levels deep; the limit is ${maxDepth}`);
+  // Named where it is deepest: the line a reader goes to to flatten it.
+  if (deepest > maxDepth)
+    problems.add(`activities nest ${deepest} levels deep; the limit is ${maxDepth}`, deepestAt);
 }
 
 const indexes = new WeakMap<Definition, Map<string, FlowNode>>();
