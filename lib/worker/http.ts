@@ -7,7 +7,7 @@
 import { DocketError } from "../errors.js";
 import { MAX_MESSAGE_BYTES } from "../runtime/runtime.js";
 import type { WireTask } from "../runtime/wire.js";
-import type { Connection, Delivery } from "./worker.js";
+import { type Connection, checkedLease, type Delivery, MAX_HTTP_LEASE_S } from "./worker.js";
 
 export interface HttpConnectionOptions {
   /** `docket serve`'s URL, http://127.0.0.1:7070 by default. */
@@ -23,7 +23,11 @@ export interface HttpConnectionOptions {
 
 export function httpConnection(options: HttpConnectionOptions): Connection {
   const base = options.url.replace(/\/+$/, "");
-  const leaseSeconds = options.leaseSeconds ?? 300;
+  const leaseSeconds = checkedLease(
+    options.leaseSeconds ?? 300,
+    MAX_HTTP_LEASE_S,
+    "docket serve leases a task",
+  );
   const headers = {
     "content-type": "application/json",
     ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),

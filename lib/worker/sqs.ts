@@ -17,7 +17,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { JsonObject } from "../language/model.js";
 import type { WireReply, WireTask } from "../runtime/wire.js";
-import type { Connection, Delivery } from "./worker.js";
+import { type Connection, checkedLease, type Delivery, MAX_SQS_VISIBILITY_S } from "./worker.js";
 
 export interface SqsConnectionOptions {
   /** The participant's queue URL (or the default task queue's). */
@@ -76,7 +76,11 @@ async function deduplicationId(reply: WireReply): Promise<string> {
 export function sqsConnection(options: SqsConnectionOptions): Connection {
   const sqs = options.sqs ?? new SQSClient({});
   const s3 = options.s3 ?? new S3Client({});
-  const leaseSeconds = options.leaseSeconds ?? 300;
+  const leaseSeconds = checkedLease(
+    options.leaseSeconds ?? 300,
+    MAX_SQS_VISIBILITY_S,
+    "SQS keeps a message invisible",
+  );
   const log = options.log ?? ((line: string) => console.error(line));
   const remove = (message: Message) =>
     sqs.send(new DeleteMessageCommand({ QueueUrl: options.queue, ReceiptHandle: message.ReceiptHandle }));

@@ -64,6 +64,24 @@ export interface Delivery {
 }
 
 /** Where tasks come from and replies go: lib/worker/sqs.ts, lib/worker/http.ts. */
+/** docket serve's longest lease (GET /tasks and POST /tasks/{id}/lease take at most an hour). */
+export const MAX_HTTP_LEASE_S = 3600;
+/** SQS's longest visibility timeout: 12 hours. */
+export const MAX_SQS_VISIBILITY_S = 43_200;
+
+/**
+ * A connection's lease, in whole seconds within what its queue takes: refused when made (exit 2
+ * for `docket worker --lease`), not by every claim after (a worker that could never take a task).
+ */
+export function checkedLease(seconds: number, max: number, who: string): number {
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > max)
+    throw new DocketError(
+      "UsageError",
+      `a lease must be a whole number of seconds from 1 to ${max} (${who} for at most ${max} s), got ${seconds}`,
+    );
+  return seconds;
+}
+
 export interface Connection {
   /** How long a received task stays leased, and what a heartbeat extends it by. */
   readonly leaseSeconds: number;

@@ -3,7 +3,7 @@
  * engine: concurrency, errors and critical errors, heartbeats keeping a lease, a stop in the middle
  * of a task giving it back, a redelivered task answered from the idempotency store, schemas.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -278,4 +278,25 @@ describe("a worker over docket serve", () => {
     expect(await Promise.race([exited, late])).toBe(0);
     expect(log).toMatch(/docket worker work: .*up to 1 at once/);
   }, 60_000);
+
+  it("refuses a lease its connection cannot hold, naming the limit (it would fail every claim)", () => {
+    expect(() => httpConnection({ url, participant: "work", leaseSeconds: 7200 })).toThrow(
+      "a lease must be a whole number of seconds from 1 to 3600 (docket serve leases a task for at most 3600 s), got 7200",
+    );
+    const dir = mkdtempSync(join(tmpdir(), "docket-worker-"));
+    writeFileSync(join(dir, "work.mjs"), "export default async () => ({});\n");
+    const args = [
+      "bin/docket.js",
+      "worker",
+      join(dir, "work.mjs"),
+      "--participant",
+      "work",
+      "--url",
+      url,
+      "--lease",
+      "7200",
+    ];
+    const run = spawnSync(process.execPath, args, { encoding: "utf8" });
+    expect([run.status, run.stderr]).toEqual([2, expect.stringContaining("from 1 to 3600")]);
+  });
 });
