@@ -75,32 +75,29 @@ function Versions({ process, shown }: { process: Process; shown?: string }) {
           <tr>
             <th scope="col">Version</th>
             <th scope="col">Registered</th>
-            <th scope="col">
-              <span class="visually-hidden">Show</span>
-            </th>
           </tr>
         </thead>
         <tbody>
           {process.versions.map((v) => (
             <tr key={v.hash} data-testid="version-row" aria-current={v.hash === shown ? "true" : undefined}>
+              {/* The hash is the link: first in the row, it stays on a phone's screen when the table scrolls. */}
               <th scope="row" class="mono">
-                {shortHash(v.hash)}
-                {v.hash === process.hash && <span class="badge latest">latest</span>}
-              </th>
-              <td>
-                <time dateTime={isoTime(v.registeredAt)}>{formatTime(v.registeredAt)}</time>
-              </td>
-              <td>
                 {v.hash === shown ? (
-                  "shown"
+                  <>
+                    {shortHash(v.hash)} <span class="visually-hidden">(shown)</span>
+                  </>
                 ) : (
                   <Link
                     href={href("/definitions", { process: process.name, version: v.hash })}
                     aria-label={`show version ${shortHash(v.hash)} of ${process.name}`}
                   >
-                    show
+                    {shortHash(v.hash)}
                   </Link>
                 )}
+                {v.hash === process.hash && <span class="badge latest">latest</span>}
+              </th>
+              <td>
+                <time dateTime={isoTime(v.registeredAt)}>{formatTime(v.registeredAt)}</time>
               </td>
             </tr>
           ))}
