@@ -36,7 +36,11 @@ const GENERATED: DefinitionCase[] = [
     expect: "DTDs (<!DOCTYPE …>) are not allowed",
   },
   { file: "deep.xml", source: deepXml(100), expect: "<sequence> nests deeper than the limit of 64 levels" },
-  { file: "deep.yaml", source: deepYaml(80), expect: "deep.yaml:82:165: activities nest 81 levels deep; the limit is 64" },
+  {
+    file: "deep.yaml",
+    source: deepYaml(80),
+    expect: "deep.yaml:82:165: activities nest 81 levels deep; the limit is 64",
+  },
   {
     file: "big.xml",
     source: `<process>${'<action participant="a"/>'.repeat(60_000)}</process>`,
