@@ -318,7 +318,7 @@ const claim: Handler = async (ops, { query, signal }) => {
 const reply: Handler = async (ops, request) => {
   const tasks = taskPort(ops);
   // The reply's own fields only: a misspelt one (`feilds`) would otherwise answer the task with nothing.
-  await tasks.reply(only(json(request), ["task", "status", "fields", "error", "details"]));
+  await tasks.reply(only(json(request), ["docket", "task", "status", "fields", "error", "details"]));
   return { status: 202, body: { accepted: true } };
 };
 

@@ -202,7 +202,7 @@ function targetSpecs(json: string | undefined): Record<string, TargetSpec> {
   if (!value || typeof value !== "object" || Array.isArray(value))
     throw new EngineError(
       "Configuration",
-      'DOCKET_TARGETS must be a JSON object: { participant: "lambda:…" | "http:…" | "sfn:…" }',
+      'DOCKET_TARGETS must be a JSON object: { participant: "lambda:…" | "http:…" | "sfn:…" | { http, inputs?, outputs? } }',
     );
   const targets = value as Record<string, TargetSpec>;
   for (const [participant, spec] of Object.entries(targets)) parseTarget(participant, spec);

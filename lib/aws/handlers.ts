@@ -13,7 +13,7 @@ import { EngineError, formatProblem } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import { publishedEvent } from "../runtime/events.js";
 import { unusedName } from "../runtime/registration.js";
-import { replyErrorProblems } from "../runtime/runtime.js";
+import { replyErrorProblems } from "../runtime/wire.js";
 import type { AwsDeps } from "./deps.js";
 import type { RouteContinuation } from "./dispatcher.js";
 import {

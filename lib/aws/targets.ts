@@ -48,14 +48,15 @@ export function parseTarget(participant: string, spec: TargetSpec): Target {
     );
   const unknown = Object.keys(spec).filter((key) => !["http", "inputs", "outputs"].includes(key));
   if (unknown.length) throw bad(`has unknown keys: ${unknown.join(", ")} (allowed: http, inputs, outputs)`);
-  const target = parseTargetText(participant, spec.http);
-  if (target.kind !== "http") throw bad("http: is not an http(s) URL");
+  if (!/^https?:\/\/\S+$/.test(spec.http))
+    throw bad(`http: ${JSON.stringify(spec.http)} is not an http(s) URL`);
   for (const side of ["inputs", "outputs"] as const) {
     const problem = spec[side] === undefined ? undefined : fieldTypesProblem(spec[side], side);
     if (problem) throw bad(problem);
   }
   return {
-    ...target,
+    kind: "http",
+    url: spec.http,
     ...(spec.inputs ? { inputs: spec.inputs } : {}),
     ...(spec.outputs ? { outputs: spec.outputs } : {}),
   };

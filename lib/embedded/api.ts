@@ -41,13 +41,21 @@ function embeddedTasks(engine: EmbeddedEngine): TaskPort {
         throw new EngineError("NoInstance", `no instance ${instance} for the reply to task ${task.id}`);
       const state = engine.queues.taskState(task.id);
       if (state === undefined) throw new EngineError("NoTask", `instance ${instance} has no task ${task.id}`);
-      if (state === "replied") throw new EngineError("TaskClosed", `task ${task.id} was answered already`);
+      if (state === "replied")
+        throw new EngineError(
+          "TaskClosed",
+          `task ${task.id} is closed: answered already, or withdrawn (its action no longer waits for it)`,
+        );
       await engine.reply(reply);
     },
     async lease(task, seconds) {
       const state = engine.queues.taskState(task);
       if (state === undefined) throw new EngineError("NoTask", `no task ${task}`);
-      if (state === "replied") throw new EngineError("TaskClosed", `task ${task} was answered already`);
+      if (state === "replied")
+        throw new EngineError(
+          "TaskClosed",
+          `task ${task} is closed: answered already, or withdrawn (its action no longer waits for it)`,
+        );
       return engine.queues.extendLease(task, seconds * 1000);
     },
   };

@@ -50,8 +50,9 @@ export class SqliteDefinitionStore implements DefinitionStore, DefinitionCatalog
         "INSERT INTO rejections (name, problems, at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET problems = excluded.problems, at = excluded.at",
       ),
       getLatest: db.prepare<[string], { hash: string }>("SELECT hash FROM latest WHERE name = ?"),
-      byPrefix: db.prepare<[string, string], { hash: string }>(
-        "SELECT hash FROM definitions WHERE name = ? AND hash LIKE ? || '%' ORDER BY created_at DESC LIMIT 2",
+      byPrefix: db.prepare<[{ name: string; prefix: string }], { hash: string }>(
+        // A plain prefix, as DynamoDB's begins_with: LIKE would ignore case and read _ and % as wildcards.
+        "SELECT hash FROM definitions WHERE name = @name AND substr(hash, 1, length(@prefix)) = @prefix ORDER BY created_at DESC",
       ),
       source: db.prepare<[string], { name: string; source: string }>(
         "SELECT name, source FROM definitions WHERE hash = ?",
@@ -122,7 +123,7 @@ export class SqliteDefinitionStore implements DefinitionStore, DefinitionCatalog
       hash = onlyMatch(
         name,
         version,
-        this.statements.byPrefix.all(name, version).map((row) => row.hash),
+        this.statements.byPrefix.all({ name, prefix: version }).map((row) => row.hash),
       );
     }
     if (!hash) return undefined;

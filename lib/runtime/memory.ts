@@ -29,6 +29,7 @@ import {
   type SubscriptionPage,
 } from "../ports.js";
 import { readRegistration } from "./registration.js";
+import { onlyMatch } from "./versions.js";
 
 /** A clock that moves only when told to. */
 export class VirtualClock implements Clock {
@@ -238,12 +239,13 @@ export class MemorySubscriptions implements SubscriptionIndex {
 export class MemoryDefinitions implements DefinitionStore {
   private readonly byName = new Map<string, string>();
   private readonly byHashes = new Map<string, Definition>();
+  /** Every version each name was given, as the hosts keep a process's versions. */
+  private readonly versions = new Map<string, Set<string>>();
 
   /** Adds a definition read elsewhere, known by each of `names`; returns its version. */
   add(definition: Definition, names: readonly string[] = [definition.name]): string {
     const hash = `m${this.byHashes.size + 1}`;
-    this.byHashes.set(hash, definition);
-    for (const name of names) this.byName.set(name, hash);
+    for (const name of names) this.keep(hash, definition, name);
     return hash;
   }
 
@@ -267,7 +269,8 @@ export class MemoryDefinitions implements DefinitionStore {
     name: string,
     version?: string,
   ): Promise<{ hash: string; definition: Definition } | undefined> {
-    const hash = version === undefined ? this.byName.get(name) : this.versionOf(version);
+    const hash =
+      version === undefined || version === "latest" ? this.byName.get(name) : this.versionOf(name, version);
     const definition = hash === undefined ? undefined : this.byHashes.get(hash);
     return hash === undefined || definition === undefined ? undefined : { hash, definition };
   }
@@ -276,15 +279,19 @@ export class MemoryDefinitions implements DefinitionStore {
     return this.byHashes.get(hash);
   }
 
-  /** A version named by its hash or by a prefix only one hash has. */
-  private versionOf(version: string): string | undefined {
-    if (this.byHashes.has(version)) return version;
-    const found = [...this.byHashes.keys()].filter((hash) => hash.startsWith(version));
-    return found.length === 1 ? found[0] : undefined;
+  /** A version of `name` named by its hash or by a prefix only one of its hashes has (AmbiguousVersion for more). */
+  private versionOf(name: string, version: string): string | undefined {
+    const hashes = [...(this.versions.get(name) ?? [])];
+    return onlyMatch(
+      name,
+      version,
+      hashes.filter((hash) => hash.startsWith(version)),
+    );
   }
 
   private keep(hash: string, definition: Definition, name: string): void {
     this.byHashes.set(hash, definition);
     this.byName.set(name, hash);
+    this.versions.set(name, (this.versions.get(name) ?? new Set()).add(hash));
   }
 }

@@ -29,6 +29,7 @@ import {
 import { checkInstanceId } from "./ids.js";
 import { migrationStep } from "./migration.js";
 import { watchStep } from "./observe.js";
+import { replyErrorProblems } from "./wire.js";
 
 /** How deep `call`s may nest: a process that calls itself without end stops here with a CallDepth fault. */
 export const MAX_CALL_DEPTH = 32;
@@ -372,25 +373,6 @@ function replyMessageProblems(message: ReplyMessage): readonly Problem[] {
   const instance = message.task?.instance;
   if (typeof instance === "string" && instance !== "") return problems;
   return [...problems, { path: "task.instance", message: "must name the instance" }];
-}
-
-/**
- * A reply's `error`: its code and message are texts when given. Checked where a reply comes in
- * (not in the interpreter, which replays stored steps as they were taken): an incident or a fault
- * keeps them as given, and the CLI, the console and the events show them as text.
- */
-export function replyErrorProblems(error: unknown): Problem[] {
-  if (error === null || typeof error !== "object") return [];
-  const problems: Problem[] = [];
-  for (const key of ["code", "message"] as const) {
-    const value = (error as Record<string, unknown>)[key];
-    if (value !== undefined && typeof value !== "string")
-      problems.push({
-        path: `error.${key}`,
-        message: `must be a text, got ${JSON.stringify(value)?.slice(0, 80)}`,
-      });
-  }
-  return problems;
 }
 
 /** The message that hands an event to the await holding a subscription. */

@@ -105,6 +105,16 @@ export function fireDecision(schedule: Schedule, fire: number, now: number): "la
     : "missed";
 }
 
+/** Why a fire handled at `now` launches nothing (undefined when it launches, as the policies say). */
+function missedBecause(state: ScheduleState, fire: number, now: number): string | undefined {
+  if (fireDecision(state.schedule, fire, now) === "missed")
+    return "the engine was down at its time (catchup skip, or a later fire was missed too)";
+  // A catch-up delivered after a later fire launched (SQS delivers delayed timers in no set order).
+  if (now - fire > MISFIRE_GRACE_MS && state.launched && state.launched.fire > fire)
+    return `the engine was down at its time, and the later ${state.launched.instance} launched already`;
+  return undefined;
+}
+
 /**
  * The schedules in force: those configured (docket.config.yaml, the construct's props), then those
  * each process's latest version declares. A name declared twice keeps its first declaration (the
@@ -209,15 +219,10 @@ export class Scheduler {
     }
     const { fire } = parsed;
     const now = this.now;
-    const outcome =
-      fireDecision(state.schedule, fire, now) === "missed"
-        ? ({
-            fire,
-            at: now,
-            result: "missed",
-            reason: "the engine was down at its time (catchup skip, or a later fire came)",
-          } as const)
-        : await this.launch(state, fire, now);
+    const missed = missedBecause(state, fire, now);
+    const outcome = missed
+      ? ({ fire, at: now, result: "missed", reason: missed } as const)
+      : await this.launch(state, fire, now);
     await this.deps.store.recordFire(state.schedule.name, outcome);
     if (outcome.result !== "launched")
       this.deps.log?.(

@@ -3,6 +3,7 @@
  * module): a task as sent, and what a participant's answer becomes as a reply.
  */
 import type { TaskCommand } from "../engine/types.js";
+import type { Problem } from "../errors.js";
 import type { Json, JsonObject } from "../language/model.js";
 
 export interface WireTask {
@@ -41,6 +42,25 @@ export const taskRef = ({ task }: WireTask): WireReply["task"] => ({
   attempt: task.attempt,
 });
 
+/**
+ * A reply's `error`: its code and message are texts when given. Checked where a reply comes in
+ * (not in the interpreter, which replays stored steps as they were taken): an incident or a fault
+ * keeps them as given, and the CLI, the console and the events show them as text.
+ */
+export function replyErrorProblems(error: unknown): Problem[] {
+  if (error === null || typeof error !== "object") return [];
+  const problems: Problem[] = [];
+  for (const key of ["code", "message"] as const) {
+    const value = (error as Record<string, unknown>)[key];
+    if (value !== undefined && typeof value !== "string")
+      problems.push({
+        path: `error.${key}`,
+        message: `must be a text, got ${JSON.stringify(value)?.slice(0, 80)}`,
+      });
+  }
+  return problems;
+}
+
 export function asReply(task: WireTask, answer: unknown): WireReply {
   const ref = taskRef(task);
   if (isObject(answer) && typeof answer.status === "string") {
@@ -52,6 +72,9 @@ export function asReply(task: WireTask, answer: unknown): WireReply {
         "BadReply",
         `status ${JSON.stringify(status)} is not done, critical or error`,
       );
+    // A code or message that is not a text would be refused where replies come in: the service's fault.
+    const [problem] = replyErrorProblems(error);
+    if (problem) return failure(ref, "critical", "BadReply", `${problem.path}: ${problem.message}`);
     return {
       task: ref,
       status: status as WireReply["status"],

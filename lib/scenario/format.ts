@@ -128,20 +128,24 @@ function checkStepMap(kind: string, value: unknown, where: string, fail: (m: str
   if (problem) fail(problem);
 }
 
+function checkReply(reply: Record<string, unknown>, where: string, fail: (m: string) => never): void {
+  if (!REPLY_STATUSES.includes(reply.status as string))
+    fail(`${where}.status must be one of ${REPLY_STATUSES.join(", ")}, got ${JSON.stringify(reply.status)}`);
+  const error = reply.error as Record<string, unknown> | undefined;
+  for (const key of ["code", "message"])
+    if (error?.[key] !== undefined && typeof error[key] !== "string")
+      fail(`${where}.error.${key} must be a text`);
+}
+
 function checkStepValue(kind: string, value: unknown, where: string, fail: (m: string) => never): void {
   const map = (isObject(value) ? value : {}) as Record<string, unknown>;
   if (kind === "reply") {
     if (map.refused !== undefined && typeof map.refused !== "string")
       fail(`${where}.refused must be the text the reply is refused with`);
-    // A reply meant to be refused may be malformed on purpose.
-    if (map.refused === undefined && !REPLY_STATUSES.includes(map.status as string))
-      fail(`${where}.status must be one of ${REPLY_STATUSES.join(", ")}, got ${JSON.stringify(map.status)}`);
     if (map.duplicate !== undefined && typeof map.duplicate !== "boolean")
       fail(`${where}.duplicate must be true or false`);
-    const error = map.error as Record<string, unknown> | undefined;
-    for (const key of ["code", "message"])
-      if (error?.[key] !== undefined && typeof error[key] !== "string")
-        fail(`${where}.error.${key} must be a text`);
+    // A reply meant to be refused may be malformed on purpose: the engine's check is the one that counts.
+    if (map.refused === undefined) checkReply(map, where, fail);
   }
   if (kind === "publish") {
     if (typeof map.event !== "string") fail(`${where} needs event: <name>`);

@@ -63,7 +63,6 @@ export interface Delivery {
   release(): Promise<void>;
 }
 
-/** Where tasks come from and replies go: lib/worker/sqs.ts, lib/worker/http.ts. */
 /** docket serve's longest lease (GET /tasks and POST /tasks/{id}/lease take at most an hour). */
 export const MAX_HTTP_LEASE_S = 3600;
 /** SQS's longest visibility timeout: 12 hours. */
@@ -82,6 +81,7 @@ export function checkedLease(seconds: number, max: number, who: string): number 
   return seconds;
 }
 
+/** Where tasks come from and replies go: lib/worker/sqs.ts, lib/worker/http.ts. */
 export interface Connection {
   /** How long a received task stays leased, and what a heartbeat extends it by. */
   readonly leaseSeconds: number;

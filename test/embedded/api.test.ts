@@ -65,7 +65,9 @@ describe("the HTTP API", () => {
     // The same reply again: refused, as the task is answered already.
     const again = await api("POST", "/replies", reply);
     expect(again).toMatchObject({ status: 409, body: { error: { code: "TaskClosed" } } });
-    expect(again.body.error.message).toBe("task order-1/0.0/1 was answered already");
+    expect(again.body.error.message).toBe(
+      "task order-1/0.0/1 is closed: answered already, or withdrawn (its action no longer waits for it)",
+    );
     expect((await api("POST", "/events", { event: "paid", key: "R1", amount: 5 })).status).toBe(202);
     await until(async () =>
       (await api("GET", "/instances/order-1")).body.status === "completed" ? true : undefined,
@@ -209,7 +211,7 @@ describe("the HTTP API", () => {
         "/replies",
         { process_id: "x", type: "response" },
         400,
-        /unknown fields "process_id", "type"; known: task, status, fields, error, details/,
+        /unknown fields "process_id", "type"; known: docket, task, status, fields, error, details/,
       ],
       [
         "POST",

@@ -16,6 +16,7 @@ describe("docket.config.yaml", () => {
     const file = configFile(`participants:
   approve: { external: true }
   quote: { http: "https://prices.example/quote" }
+  stock: { http: "https://stock.example/reserve", inputs: { sku: string }, outputs: { reserved: boolean } }
   score: { lambda: scorer }
   ship: { sfn: "arn:aws:states:eu-west-1:123456789012:stateMachine:ship" }
   mail: { command: "cat" }
@@ -28,6 +29,12 @@ describe("docket.config.yaml", () => {
       participants: ["approve"],
       targets: {
         quote: "http:https://prices.example/quote",
+        // The field contract goes with it: on AWS too only the declared fields go and come back.
+        stock: {
+          http: "https://stock.example/reserve",
+          inputs: { sku: "string" },
+          outputs: { reserved: "boolean" },
+        },
         score: "lambda:scorer",
         ship: "sfn:arn:aws:states:eu-west-1:123456789012:stateMachine:ship",
       },

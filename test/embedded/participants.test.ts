@@ -59,6 +59,12 @@ describe("participant kinds", () => {
       error: { code: "BadReply" },
     });
     expect(asReply(task, 42)).toMatchObject({ status: "critical", error: { code: "BadReply" } });
+    // A code that is not a text would be refused where replies come in, and the task never answered.
+    expect(asReply(task, { status: "error", error: { code: 503, message: "down" } })).toEqual({
+      task: command.task,
+      status: "critical",
+      error: { code: "BadReply", message: "error.code: must be a text, got 503" },
+    });
   });
 
   it("a shell command gets the task on stdin and answers on stdout; a non-zero exit is an error reply", async () => {

@@ -139,6 +139,8 @@ describe("definition versions on the embedded host", () => {
       ambiguous,
     );
     expect((await ops.definition("many", shared)).hash).toBe(shared);
+    // A prefix is the hash's own text, as on AWS: not a LIKE pattern.
+    await expect(ops.definition("many", "%")).rejects.toMatchObject({ code: "UnknownDefinition" });
   });
 });
 

@@ -366,6 +366,21 @@ describe("the scheduler on the virtual clock", () => {
     }
   });
 
+  it("misses a catch-up handled after a later fire launched (SQS delivers delayed timers in no set order)", async () => {
+    const s = await scheduled(`schedule: { rate: PT1H, overlap: allow }\n${DONE}`, "2026-03-29T09:59:00Z");
+    await s.runUntil(at("2026-03-29T10:30:00Z"));
+    // Down from 10:30 to 12:03: 11:00 was missed, 12:00 is on time; 12:00's timer comes first.
+    s.host.clock.current = at("2026-03-29T12:03:00Z");
+    expect(await s.fireAgain(at("2026-03-29T12:00:00Z"))).toMatchObject({ result: "launched" });
+    await s.host.drain();
+    expect(await s.fireAgain(at("2026-03-29T11:00:00Z"))).toMatchObject({
+      result: "missed",
+      reason: "the engine was down at its time, and the later job@2026-03-29T12:00:00Z launched already",
+    });
+    await s.host.drain();
+    expect(s.ids()).toEqual(["job@2026-03-29T10:00:00Z", "job@2026-03-29T12:00:00Z"]);
+  });
+
   it("drops the timers of a schedule changed or removed since they were armed", async () => {
     const s = await scheduled(`schedule: { rate: PT1H, overlap: allow }\n${DONE}`, "2026-03-29T09:59:00Z");
     await s.runUntil(at("2026-03-29T10:30:00Z"));

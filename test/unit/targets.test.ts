@@ -56,7 +56,7 @@ describe("parseTarget", () => {
     });
     const refused = (spec: unknown) => () => parseTarget("p", spec as never);
     expect(refused({ http: "ftp://x" })).toThrow(
-      /participant p: .* http: is not an http\(s\) URL|must be lambda:/,
+      /participant p: target \{"http":"ftp:\/\/x"\} http: "ftp:\/\/x" is not an http\(s\) URL/,
     );
     expect(refused({ http: "https://x.example", inputs: { qty: "int" } })).toThrow(
       /inputs\.qty: "int" is not one of string, number, boolean, object, array/,
