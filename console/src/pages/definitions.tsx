@@ -57,8 +57,13 @@ function ProcessCard({ process, version }: { process: Process; version?: string 
       <h2 id={titleId}>{process.name}</h2>
       <div class="process-top">
         <Versions process={process} shown={shown} />
-        {/* A version other than the latest, shown: the form launches that one. */}
-        <LaunchForm process={process.name} version={shown !== process.hash ? shown : undefined} />
+        {/* A registered version other than the latest, shown: the form launches that one. */}
+        <LaunchForm
+          process={process.name}
+          version={
+            shown !== process.hash && process.versions.some((v) => v.hash === shown) ? shown : undefined
+          }
+        />
       </div>
       {shown && <VersionView name={process.name} hash={shown} />}
     </section>
