@@ -17,10 +17,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Whether anything answers HTTP at `url` within a second. */
-export async function reachable(url: string): Promise<boolean> {
+/** Whether anything answers HTTP at `url` within `timeoutMs`. */
+export async function reachable(url: string, timeoutMs = 5000): Promise<boolean> {
   try {
-    await fetch(url, { signal: AbortSignal.timeout(1000) });
+    // A refused connection fails at once; the time limit is for an emulator that hangs. It is a few
+    // seconds, not one: Node runs due timers before it reads sockets, so a caller's event loop busy
+    // for a second (vitest starting up) would time out an answer that had come.
+    await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     return true;
   } catch {
     return false;

@@ -25,7 +25,10 @@ export default async function setup(project: TestProject): Promise<() => void> {
     // tools/moto-server.py: moto's server with Step Functions executions on (for `sfn:` participants).
     ({ endpoint, moto } = await startMoto({ iam }));
   }
-  if (!(await reachable(endpoint))) {
+  // Three tries: an emulator just started may be busy importing its first service.
+  let answers = false;
+  for (let attempt = 0; attempt < 3 && !answers; attempt++) answers = await reachable(endpoint);
+  if (!answers) {
     throw new Error(
       `no AWS emulator answers at ${endpoint}: start moto's server (python3 tools/moto-server.py) or set AWS_ENDPOINT_URL`,
     );
