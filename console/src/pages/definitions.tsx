@@ -49,9 +49,8 @@ function ProcessCard({ process, version }: { process: Process; version?: string 
   const titleId = useId();
   // A hash, a prefix of one, or "latest", as the API takes them.
   const wanted = version === "latest" ? process.hash : version;
-  const shown = wanted
-    ? (process.versions.find((v) => v.hash.startsWith(wanted))?.hash ?? wanted)
-    : undefined;
+  const registered = wanted ? process.versions.find((v) => v.hash.startsWith(wanted)) : undefined;
+  const shown = wanted ? (registered?.hash ?? wanted) : undefined;
   return (
     <section class="panel process" aria-labelledby={titleId} data-testid="process">
       <h2 id={titleId}>{process.name}</h2>
@@ -60,9 +59,7 @@ function ProcessCard({ process, version }: { process: Process; version?: string 
         {/* A registered version other than the latest, shown: the form launches that one. */}
         <LaunchForm
           process={process.name}
-          version={
-            shown !== process.hash && process.versions.some((v) => v.hash === shown) ? shown : undefined
-          }
+          version={registered && registered.hash !== process.hash ? registered.hash : undefined}
         />
       </div>
       {shown && <VersionView name={process.name} hash={shown} />}
