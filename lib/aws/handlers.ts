@@ -7,13 +7,12 @@
  */
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { unknownTask } from "../engine/check.js";
-import { checkMessage } from "../engine/index.js";
 import type { Message, ReplyMessage } from "../engine/types.js";
 import { EngineError, formatProblem } from "../errors.js";
 import type { JsonObject } from "../language/model.js";
 import { publishedEvent } from "../runtime/events.js";
 import { unusedName } from "../runtime/registration.js";
-import { replyErrorProblems } from "../runtime/wire.js";
+import { incomingProblems } from "../runtime/runtime.js";
 import type { AwsDeps } from "./deps.js";
 import type { RouteContinuation } from "./dispatcher.js";
 import {
@@ -45,10 +44,7 @@ export function parseInboxBody(body: string): { message?: Message; problem?: str
   if (value === undefined) return { problem: `not JSON: ${body.slice(0, 80)}` };
   if (isObject(value) && value.type === undefined && value.task !== undefined)
     value = { ...value, type: "reply" };
-  const problems = [
-    ...checkMessage(value),
-    ...(isObject(value) && value.type === "reply" ? replyErrorProblems(value.error) : []),
-  ];
+  const problems = incomingProblems(value);
   return problems.length
     ? { problem: problems.map(formatProblem).join("; ") }
     : { message: value as Message };

@@ -367,12 +367,23 @@ export function replyProblems(reply: unknown): readonly Problem[] {
 }
 
 function replyMessageProblems(message: ReplyMessage): readonly Problem[] {
-  // A well-formed reply's check allocates nothing (checkMessage's fast path): replies are the hot path.
-  let problems = checkMessage(message);
-  if (message.error !== undefined) problems = [...problems, ...replyErrorProblems(message.error)];
+  const problems = incomingProblems(message);
   const instance = message.task?.instance;
   if (typeof instance === "string" && instance !== "") return problems;
   return [...problems, { path: "task.instance", message: "must name the instance" }];
+}
+
+/**
+ * What is wrong with a message coming in (a participant's reply, a body on the AWS inbox): its
+ * shape, and a reply's error texts. The interpreter checks the shape only: it replays steps taken
+ * before the texts were checked. A well-formed reply without an error allocates nothing here
+ * (checkMessage's fast path): replies are the hot path.
+ */
+export function incomingProblems(message: unknown): readonly Problem[] {
+  const problems = checkMessage(message);
+  const error =
+    (message as Partial<ReplyMessage> | null)?.type === "reply" ? (message as ReplyMessage).error : undefined;
+  return error === undefined ? problems : [...problems, ...replyErrorProblems(error)];
 }
 
 /** The message that hands an event to the await holding a subscription. */
