@@ -16,6 +16,7 @@ import {
   type OperationsPort,
   STATUSES,
 } from "../runtime/operations.js";
+import { MAX_TASK_LEASE_S } from "../runtime/wire.js";
 
 /** The largest request body taken, in bytes. */
 export const MAX_BODY = 1024 * 1024;
@@ -310,7 +311,7 @@ const claim: Handler = async (ops, { query, signal }) => {
   const participant = query.get("participant");
   if (!participant) throw new HttpError(400, "BadRequest", "participant is required (?participant=name)");
   const wait = whole(query, "wait", 20, 0, 60);
-  const lease = whole(query, "lease", 300, 1, 3600);
+  const lease = whole(query, "lease", 300, 1, MAX_TASK_LEASE_S);
   const task = await tasks.claim(participant, wait * 1000, lease * 1000, signal);
   return task === undefined ? { status: 204 } : { status: 200, body: task };
 };
@@ -326,11 +327,11 @@ const leaseTask: Handler = async (ops, request, params) => {
   const tasks = taskPort(ops);
   const data = only(json(request), ["seconds"]);
   const seconds = data.seconds;
-  if (typeof seconds !== "number" || !Number.isInteger(seconds) || seconds < 0 || seconds > 3600)
+  if (typeof seconds !== "number" || !Number.isInteger(seconds) || seconds < 0 || seconds > MAX_TASK_LEASE_S)
     throw new HttpError(
       400,
       "BadRequest",
-      `seconds must be a whole number from 0 to 3600, got ${JSON.stringify(seconds)}`,
+      `seconds must be a whole number from 0 to ${MAX_TASK_LEASE_S}, got ${JSON.stringify(seconds)}`,
     );
   const task = id(params);
   return { status: 200, body: { task, leasedUntil: await tasks.lease(task, seconds) } };

@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { DocketError } from "../errors.js";
+import { MAX_SQS_VISIBILITY_S } from "../runtime/wire.js";
 import { addClientCommands, withTarget } from "./client.js";
 import { wholeNumber } from "./json-argument.js";
 
@@ -97,7 +98,7 @@ function addEngineCommands(program: Command): void {
     .option(
       "--lease <seconds>",
       "how long a task stays leased; a heartbeat extends it",
-      wholeNumber(1, 43200),
+      wholeNumber(1, MAX_SQS_VISIBILITY_S),
       "300",
     )
     .option(

@@ -42,6 +42,11 @@ export const taskRef = ({ task }: WireTask): WireReply["task"] => ({
   attempt: task.attempt,
 });
 
+/** The longest lease `docket serve` gives a task (GET /tasks?lease=, POST /tasks/{id}/lease), in seconds. */
+export const MAX_TASK_LEASE_S = 3600;
+/** SQS's longest visibility timeout, the longest a task on its queue stays leased: 12 hours, in seconds. */
+export const MAX_SQS_VISIBILITY_S = 43_200;
+
 /**
  * A reply's `error`: its code and message are texts when given. Checked where a reply comes in
  * (not in the interpreter, which replays stored steps as they were taken): an incident or a fault

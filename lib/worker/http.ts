@@ -6,8 +6,8 @@
  */
 import { DocketError } from "../errors.js";
 import { MAX_MESSAGE_BYTES } from "../runtime/runtime.js";
-import type { WireTask } from "../runtime/wire.js";
-import { type Connection, checkedLease, type Delivery, MAX_HTTP_LEASE_S } from "./worker.js";
+import { MAX_TASK_LEASE_S, type WireTask } from "../runtime/wire.js";
+import { type Connection, checkedLease, type Delivery } from "./worker.js";
 
 export interface HttpConnectionOptions {
   /** `docket serve`'s URL, http://127.0.0.1:7070 by default. */
@@ -25,7 +25,7 @@ export function httpConnection(options: HttpConnectionOptions): Connection {
   const base = options.url.replace(/\/+$/, "");
   const leaseSeconds = checkedLease(
     options.leaseSeconds ?? 300,
-    MAX_HTTP_LEASE_S,
+    MAX_TASK_LEASE_S,
     "docket serve leases a task",
   );
   const headers = {

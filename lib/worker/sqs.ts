@@ -16,8 +16,8 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { JsonObject } from "../language/model.js";
-import type { WireReply, WireTask } from "../runtime/wire.js";
-import { type Connection, checkedLease, type Delivery, MAX_SQS_VISIBILITY_S } from "./worker.js";
+import { MAX_SQS_VISIBILITY_S, type WireReply, type WireTask } from "../runtime/wire.js";
+import { type Connection, checkedLease, type Delivery } from "./worker.js";
 
 export interface SqsConnectionOptions {
   /** The participant's queue URL (or the default task queue's). */

@@ -63,11 +63,6 @@ export interface Delivery {
   release(): Promise<void>;
 }
 
-/** docket serve's longest lease (GET /tasks and POST /tasks/{id}/lease take at most an hour). */
-export const MAX_HTTP_LEASE_S = 3600;
-/** SQS's longest visibility timeout: 12 hours. */
-export const MAX_SQS_VISIBILITY_S = 43_200;
-
 /**
  * A connection's lease, in whole seconds within what its queue takes: refused when made (exit 2
  * for `docket worker --lease`), not by every claim after (a worker that could never take a task).
