@@ -41,25 +41,24 @@ function embeddedTasks(engine: EmbeddedEngine): TaskPort {
         throw new EngineError("NoInstance", `no instance ${instance} for the reply to task ${task.id}`);
       const state = engine.queues.taskState(task.id);
       if (state === undefined) throw new EngineError("NoTask", `instance ${instance} has no task ${task.id}`);
-      if (state === "replied")
-        throw new EngineError(
-          "TaskClosed",
-          `task ${task.id} is closed: answered already, or withdrawn (its action no longer waits for it)`,
-        );
+      if (state === "replied") throw taskClosed(task.id);
       await engine.reply(reply);
     },
     async lease(task, seconds) {
       const state = engine.queues.taskState(task);
       if (state === undefined) throw new EngineError("NoTask", `no task ${task}`);
-      if (state === "replied")
-        throw new EngineError(
-          "TaskClosed",
-          `task ${task} is closed: answered already, or withdrawn (its action no longer waits for it)`,
-        );
+      if (state === "replied") throw taskClosed(task);
       return engine.queues.extendLease(task, seconds * 1000);
     },
   };
 }
+
+/** A reply or a lease for a task the engine no longer takes one for (409). */
+const taskClosed = (task: string) =>
+  new EngineError(
+    "TaskClosed",
+    `task ${task} is closed: answered already, or withdrawn (its action no longer waits for it)`,
+  );
 
 async function stillAwaited(
   engine: EmbeddedEngine,

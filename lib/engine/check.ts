@@ -10,7 +10,8 @@ import type { Message, ReplyMessage, Snapshot } from "./types.js";
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value);
-const STATUSES = ["done", "critical", "error", "heartbeat"];
+/** A reply's statuses (ReplyStatus). */
+export const REPLY_STATUSES: readonly string[] = ["done", "critical", "error", "heartbeat"];
 /** A heartbeat's details live in the snapshot until the reply: a progress note, not a payload. */
 export const MAX_DETAILS_BYTES = 64 * 1024;
 const ACTIONS = ["pause", "resume", "cancel", "retry", "skip", "fail"];
@@ -43,8 +44,8 @@ const CHECKS: Record<Message["type"], Check> = {
     str(m.task, "node", (p, s) => add(`task.${p}`, s));
     if (!Number.isInteger(m.task.attempt) || (m.task.attempt as number) < 1)
       add("task.attempt", `must be a whole number from 1, got ${JSON.stringify(m.task.attempt)}`);
-    if (!STATUSES.includes(m.status as string))
-      add("status", `must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(m.status)}`);
+    if (!REPLY_STATUSES.includes(m.status as string))
+      add("status", `must be one of ${REPLY_STATUSES.join(", ")}, got ${JSON.stringify(m.status)}`);
     obj(m, "fields", add);
     obj(m, "error", add);
     if (m.details !== undefined) {

@@ -1,8 +1,10 @@
 /** The scenario file format (DESIGN §5), read with a clear error for each malformed field. */
 import { parse as parseYaml } from "yaml";
+import { REPLY_STATUSES } from "../engine/check.js";
 import { ScenarioError } from "../errors.js";
 import { parseDuration } from "../language/duration.js";
 import type { Json, JsonObject } from "../language/model.js";
+import { replyErrorProblems } from "../runtime/wire.js";
 
 export type Step =
   | { readonly expect_task: { readonly participant: string; readonly fields?: JsonObject } }
@@ -95,7 +97,6 @@ const STEP_KEYS: Partial<Record<(typeof STEP_KINDS)[number], readonly string[]>>
   skip: ["participant", "fields"],
   fail: ["participant"],
 };
-const REPLY_STATUSES = ["done", "critical", "error", "heartbeat"];
 const NEEDS_PARTICIPANT = ["expect_task", "reply", "retry", "skip", "fail"];
 
 /** A map of names to file paths (field_files), or the problem with it. */
@@ -131,10 +132,8 @@ function checkStepMap(kind: string, value: unknown, where: string, fail: (m: str
 function checkReply(reply: Record<string, unknown>, where: string, fail: (m: string) => never): void {
   if (!REPLY_STATUSES.includes(reply.status as string))
     fail(`${where}.status must be one of ${REPLY_STATUSES.join(", ")}, got ${JSON.stringify(reply.status)}`);
-  const error = reply.error as Record<string, unknown> | undefined;
-  for (const key of ["code", "message"])
-    if (error?.[key] !== undefined && typeof error[key] !== "string")
-      fail(`${where}.error.${key} must be a text`);
+  const [problem] = replyErrorProblems(reply.error);
+  if (problem) fail(`${where}.${problem.path}: ${problem.message}`);
 }
 
 function checkStepValue(kind: string, value: unknown, where: string, fail: (m: string) => never): void {

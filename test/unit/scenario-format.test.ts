@@ -22,7 +22,7 @@ describe("a scenario file", () => {
     ["reply: { participant: a, status: done, fields: 5 }", "steps[0].reply.fields must be a map"],
     [
       "reply: { participant: a, status: error, error: { code: 5 } }",
-      "steps[0].reply.error.code must be a text",
+      "steps[0].reply.error.code: must be a text, got 5",
     ],
     [
       "reply: { participant: a, status: done, field_files: { a: 5 } }",
